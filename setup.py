@@ -1,0 +1,60 @@
+"""Packaging for upbit-sync."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+ABOUT: dict[str, str] = {}
+exec((HERE / "upbit_sync" / "_version.py").read_text(encoding="utf-8"), ABOUT)
+
+TESTING = [
+    # 16.x is the last release for Python 3.10; 17.x needs 3.11 (LIBRARY_FACTS.md).
+    "websockets>=16.0,<17; python_version < '3.11'",
+    "websockets>=16.0; python_version >= '3.11'",
+]
+FAST = ["orjson>=3.9"]
+DEV = TESTING + [
+    "pytest>=8.0",
+    "pytest-timeout>=2.2",
+    "responses>=0.25",
+    "hypothesis>=6.100",
+    "tox>=4.11; python_version >= '3.11'",
+    "ruff>=0.6",
+    "mypy>=1.10",
+    "types-requests",
+]
+
+setup(
+    name="upbit-sync",
+    version=ABOUT["__version__"],
+    description="A thread-based, synchronous SDK for Upbit's real-time WebSocket API",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["upbit_sync", "upbit_sync.*"]),
+    package_data={"upbit_sync": ["py.typed"]},
+    include_package_data=True,
+    zip_safe=False,
+    install_requires=[
+        "websocket-client>=1.8",
+        "PyJWT>=2.8",
+        "requests>=2.31",
+        "pyrate-limiter>=4.0,<5",
+    ],
+    extras_require={"testing": TESTING, "fast": FAST, "dev": DEV},
+    entry_points={
+        "console_scripts": ["upbit-sync=upbit_sync.cli:main"],
+        "pytest11": ["upbit_sync=upbit_sync.testing.pytest_plugin"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Typing :: Typed",
+        "Topic :: Office/Business :: Financial :: Investment",
+    ],
+)

@@ -1,0 +1,141 @@
+"""Config: every tunable of the SDK in one frozen value, with defaults from DESIGN.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .errors import ConfigError
+
+# Upbit's endpoints (UPBIT_PROTOCOL.md §1).
+PUBLIC_URL = "wss://api.upbit.com/websocket/v1"
+PRIVATE_URL = "wss://api.upbit.com/websocket/v1/private"
+REST_URL = "https://api.upbit.com"
+
+OVERFLOW_POLICIES = ("drop_oldest", "drop_newest", "conflate", "block")
+WIRE_FORMATS = ("DEFAULT", "SIMPLE")
+
+# Environment variables that do not follow the UPBIT_<FIELD> pattern.
+_ENV_ALIASES = {"UPBIT_WS_URL": "public_url", "UPBIT_WS_PRIVATE_URL": "private_url"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every tunable, with the defaults DESIGN.md §4 gives. Immutable: use :meth:`replace`."""
+
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    public_url: str = PUBLIC_URL
+    private_url: str = PRIVATE_URL
+    rest_url: str = REST_URL
+    wire_format: str = "SIMPLE"
+    health_check_interval: float = 30.0
+    stale_after: float = 60.0
+    connect_timeout: float = 5.0
+    reconnect_delay: float = 1.0
+    reconnect_max_delay: float = 30.0
+    ping_interval: float = 20.0
+    ping_timeout: float = 10.0
+    workers: int = 4
+    queue_size: int = 10_000
+    overflow: str = "drop_oldest"
+    block_timeout: float = 1.0
+    # Upbit's limits (UPBIT_PROTOCOL.md §5); lower them, never raise them, against the real exchange.
+    connect_rate_per_second: int = 5
+    message_rate_per_second: int = 5
+    message_rate_per_minute: int = 100
+
+    def __post_init__(self) -> None:
+        if self.wire_format not in WIRE_FORMATS:
+            raise ConfigError(
+                f"wire_format must be one of {WIRE_FORMATS}, not {self.wire_format!r}"
+            )
+        if self.overflow not in OVERFLOW_POLICIES:
+            raise ConfigError(
+                f"overflow must be one of {OVERFLOW_POLICIES}, not {self.overflow!r}"
+            )
+        for name in ("health_check_interval", "stale_after", "connect_timeout", "reconnect_delay",
+                     "reconnect_max_delay", "block_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, not {getattr(self, name)!r}")
+        if self.ping_interval < 0 or self.ping_timeout < 0:
+            raise ConfigError("ping_interval and ping_timeout must not be negative")
+        if self.ping_interval and self.ping_timeout >= self.ping_interval:
+            raise ConfigError("ping_timeout must be shorter than ping_interval")
+        for name in ("workers", "queue_size", "connect_rate_per_second",
+                     "message_rate_per_second", "message_rate_per_minute"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)!r}")
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ConfigError("access_key and secret_key go together: give both or neither")
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr
+        )
+        keys = "set" if self.has_keys else "none"
+        return f"Config(keys={keys}, {shown})"
+
+    @property
+    def has_keys(self) -> bool:
+        """True when both API keys are configured (private streams and REST need them)."""
+        return bool(self.access_key and self.secret_key)
+
+    @property
+    def backoff(self) -> Backoff:
+        """The reconnect policy these settings describe."""
+        return Backoff(self.reconnect_delay, self.reconnect_max_delay)
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Defaults, then ``UPBIT_<FIELD>`` variables (and ``UPBIT_WS_URL``), then ``overrides``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        types = {f.name: f.type for f in fields(cls)}
+        names = {f"UPBIT_{name.upper()}": name for name in types}
+        names.update(_ENV_ALIASES)
+        for var, name in names.items():
+            if var in env:
+                values[name] = _convert(name, str(types[name]), env[var])
+        values.update(overrides)
+        return cls(**values)
+
+
+def _convert(name: str, type_name: str, text: str) -> Any:
+    try:
+        if type_name == "float":
+            return float(text)
+        if type_name == "int":
+            return int(text)
+    except ValueError:
+        raise ConfigError(f"environment value for {name} is not a number: {text!r}") from None
+    return text
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """When to try a connection again, by how many attempts in a row have failed (DESIGN.md §3).
+
+    No failure yet: at once, with a few ms of jitter (most drops are transient). One: ``first_delay``.
+    More: exponential with full jitter, capped at ``max_delay``.
+    """
+
+    first_delay: float = 1.0
+    max_delay: float = 30.0
+    immediate_jitter: float = 0.01
+
+    def delay(self, failures: int, rand: Callable[[], float] = random.random) -> float:
+        if failures <= 0:
+            return self.immediate_jitter * rand()
+        if failures == 1:
+            return min(self.first_delay, self.max_delay)
+        ceiling = min(self.max_delay, self.first_delay * 2 ** (failures - 1))
+        return ceiling * rand()

@@ -1,0 +1,311 @@
+"""Connection: one websocket-client ``WebSocketApp`` on its own daemon thread.
+
+A Connection is one logical socket ("public", "private") that can be opened again after it ends. It
+knows nothing of subscriptions: it reports what happens (open, frame, end) to its owner through three
+callbacks, which run on the socket thread and must return quickly.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import websocket
+
+from .errors import ClosedError
+
+log = logging.getLogger(__name__)
+
+
+class ConnState(str, enum.Enum):
+    CONNECTING = "CONNECTING"
+    OPEN = "OPEN"
+    CLOSING = "CLOSING"
+    CLOSED = "CLOSED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class ConnectionEnd:
+    """How one attempt ended. ``requested`` is True only for ends asked for by :meth:`close`."""
+
+    requested: bool
+    was_open: bool
+    code: int | None = None
+    reason: str = ""
+    error: BaseException | None = None
+    http_status: int | None = None
+
+    def describe(self) -> str:
+        if self.http_status is not None:
+            return f"upgrade refused with HTTP {self.http_status}"
+        if self.code is not None:
+            return f"closed by server with code {self.code}" + (f" ({self.reason})" if self.reason else "")
+        if self.error is not None:
+            return f"{type(self.error).__name__}: {self.error}"
+        return "connection lost"
+
+
+def _timeval(seconds: float) -> bytes:
+    if sys.platform == "win32":  # pragma: no cover - DWORD milliseconds on Windows
+        return struct.pack("L", int(seconds * 1000))
+    whole = int(seconds)
+    return struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+
+
+class Connection:
+    """One socket at a time for one URL; thread-safe ``send``; ``open`` again after an end."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        on_open: Callable[[Connection], None],
+        on_frame: Callable[[Connection, bytes | str], None],
+        on_end: Callable[[Connection, ConnectionEnd], None],
+        header: Callable[[], list[str]] | None = None,
+        connect_timeout: float = 5.0,
+        ping_interval: float = 20.0,
+        ping_timeout: float = 10.0,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self._on_open = on_open
+        self._on_frame = on_frame
+        self._on_end = on_end
+        self._header = header
+        self.connect_timeout = connect_timeout
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+
+        self._lock = threading.Lock()
+        self._app: websocket.WebSocketApp | None = None
+        self._thread: threading.Thread | None = None
+        self._close_requested = False
+        self._attempt = 0
+        self._last_error: BaseException | None = None
+        self._close_args: tuple[int | None, str] = (None, "")
+        self._opened_this_attempt = False
+
+        self.state = ConnState.CLOSED
+        self.attempt_started_at: float | None = None
+        self.connected_at: float | None = None  # monotonic
+        self.connected_since: float | None = None  # wall clock, for health reports
+        self.last_frame_at: float | None = None  # monotonic
+        self.frames = 0
+
+    def __repr__(self) -> str:
+        return f"Connection({self.name!r}, {self.url!r}, state={self.state.value})"
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Start one connect attempt on a new daemon thread; the outcome arrives via the callbacks."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise RuntimeError(f"connection {self.name} is still running")
+            self._attempt += 1
+            self._close_requested = False
+            self._last_error = None
+            self._close_args = (None, "")
+            self._opened_this_attempt = False
+            self.state = ConnState.CONNECTING
+            self.attempt_started_at = time.monotonic()
+            app = websocket.WebSocketApp(
+                self.url,
+                header=self._header,
+                on_open=self._handle_open,
+                on_message=self._handle_message,
+                on_error=self._handle_error,
+                on_close=self._handle_close,
+            )
+            self._app = app
+            thread = threading.Thread(
+                target=self._run, args=(app, self._attempt), name=f"upbit-ws-{self.name}",
+                daemon=True,
+            )
+            self._thread = thread
+        thread.start()
+
+    def _run(self, app: websocket.WebSocketApp, attempt: int) -> None:
+        # SO_SNDTIMEO bounds the TCP connect (Linux honours it there) and every send; SO_RCVTIMEO
+        # bounds the handshake reads and is lifted once the socket is open. websocket-client has no
+        # connect timeout of its own, and its global default would change other code's sockets too.
+        timeout = _timeval(self.connect_timeout)
+        sockopt: list[Any] = [
+            (socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout),
+            (socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout),
+            (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+        ]
+        try:
+            app.run_forever(
+                sockopt=sockopt,
+                ping_interval=self.ping_interval or 0,
+                ping_timeout=(self.ping_timeout or None) if self.ping_interval else None,
+                skip_utf8_validation=True,
+                reconnect=0,
+            )
+        except BaseException as exc:  # run_forever re-raises KeyboardInterrupt/SystemExit
+            self._last_error = exc
+        finally:
+            self._finish(attempt)
+
+    def _finish(self, attempt: int) -> None:
+        with self._lock:
+            if attempt != self._attempt:
+                return
+            requested = self._close_requested
+            error = self._last_error
+            code, reason = self._close_args
+            if code is None and error is not None:
+                code = getattr(error, "status_code", None)
+                if isinstance(error, websocket.WebSocketBadStatusException):
+                    code = None
+            http_status = (
+                error.status_code if isinstance(error, websocket.WebSocketBadStatusException) else None
+            )
+            end = ConnectionEnd(
+                requested=requested, was_open=self._opened_this_attempt, code=code,
+                reason=reason, error=error, http_status=http_status,
+            )
+            self.state = ConnState.CLOSED
+        if requested:
+            log.info("connection %s closed", self.name)
+        else:
+            log.warning("connection %s ended: %s", self.name, end.describe())
+        self._on_end(self, end)
+
+    def close(self, timeout: float = 2.0) -> None:
+        """End the current socket, if any, and join its thread within ``timeout`` seconds.
+
+        ``WebSocketApp.close()`` can take ~10 s from another thread, so: a close frame, a short join,
+        then abort the socket (LIBRARY_FACTS.md).
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            app, thread = self._app, self._thread
+            self._close_requested = True
+            if self.state in (ConnState.OPEN, ConnState.CONNECTING):
+                self.state = ConnState.CLOSING
+        if app is None or thread is None:
+            return
+        if thread is threading.current_thread():
+            app.keep_running = False
+            return
+        sock = app.sock
+        if sock is not None and sock.connected:
+            try:
+                sock.send_close()
+            except Exception:  # the socket is already gone: abort below
+                pass
+            thread.join(max(0.0, min(0.25, deadline - time.monotonic())))
+        if thread.is_alive():
+            self._abort(app)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            log.error("connection %s thread did not end within %.1fs", self.name, timeout)
+
+    def abort(self) -> None:
+        """Cut the socket at once (no close frame); the end is reported as not requested."""
+        with self._lock:
+            app = self._app
+        if app is not None:
+            self._abort(app)
+
+    @staticmethod
+    def _abort(app: websocket.WebSocketApp) -> None:
+        app.keep_running = False
+        sock = app.sock
+        raw = getattr(sock, "sock", None) if sock is not None else None
+        if raw is not None:
+            try:
+                raw.shutdown(socket.SHUT_RDWR)  # wakes a reader blocked in a handshake, too
+            except OSError:
+                pass
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the socket thread to end; True if it has."""
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    @property
+    def is_alive(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    # ---- sending ----------------------------------------------------------------------------------
+
+    def send(self, text: str) -> None:
+        """Send a text frame; raises ClosedError when the socket is not open."""
+        app = self._app
+        if self.state is not ConnState.OPEN or app is None or app.sock is None:
+            raise ClosedError(f"connection {self.name} is not open")
+        try:
+            app.sock.send(text)  # websocket-client locks sends internally
+        except (websocket.WebSocketException, OSError) as exc:
+            raise ClosedError(f"connection {self.name}: send failed: {exc}") from exc
+
+    # ---- websocket-client callbacks (socket thread) --------------------------------------------------
+
+    def _handle_open(self, app: websocket.WebSocketApp) -> None:
+        raw = getattr(app.sock, "sock", None)
+        if raw is not None:
+            try:
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(0))
+            except OSError:
+                pass
+        now = time.monotonic()
+        with self._lock:
+            if app is not self._app:
+                return
+            self._opened_this_attempt = True
+            self.state = ConnState.OPEN
+            self.connected_at = now
+            self.connected_since = time.time()
+            self.last_frame_at = now
+        log.info("connection %s open: %s", self.name, self.url)
+        self._on_open(self)
+
+    def _handle_message(self, app: websocket.WebSocketApp, data: bytes | str) -> None:
+        self.last_frame_at = time.monotonic()
+        self.frames += 1
+        self._on_frame(self, data)
+
+    def _handle_error(self, app: websocket.WebSocketApp, error: Any) -> None:
+        # Also called for a normal server close; websocket-client 1.9.0 passes the raw close frame.
+        if isinstance(error, websocket.ABNF):
+            self._close_args = _close_frame_args(error)
+            return
+        if isinstance(error, BaseException):
+            self._last_error = error
+            code = getattr(error, "status_code", None)
+            if isinstance(error, websocket.WebSocketConnectionClosedException) and code is not None:
+                self._close_args = (code, str(getattr(error, "reason", "") or ""))
+        log.debug("connection %s error: %r", self.name, error)
+
+    def _handle_close(self, app: websocket.WebSocketApp, code: Any, reason: Any) -> None:
+        if isinstance(code, int):
+            text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else reason
+            self._close_args = (code, text or "")
+
+
+def _close_frame_args(frame: websocket.ABNF) -> tuple[int | None, str]:
+    data = frame.data or b""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if len(data) >= 2:
+        code = int.from_bytes(data[:2], "big")
+        return code, data[2:].decode("utf-8", "replace")
+    return None, ""

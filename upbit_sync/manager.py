@@ -1,0 +1,569 @@
+"""WebSocketManager: owns the connections, the watchdog thread, recovery and health (DESIGN.md §2-§3).
+
+The manager knows *what* each connection should carry (``set_wanted``) but not who asked for it; it
+hands every decoded data message to its listeners (the subscription router) on the socket thread.
+All recovery and every subscription send happen on one thread, the watchdog, never in a socket
+callback: socket callbacks only record what happened and wake the watchdog.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from . import protocol
+from .auth import Credentials
+from .config import Config
+from .connection import Connection, ConnectionEnd, ConnState
+from .errors import (
+    AuthenticationError,
+    ClosedError,
+    ConfigError,
+    DecodeError,
+    RateLimitError,
+    UpbitError,
+)
+from .protocol import StreamSpec
+from .ratelimit import RateGate, connect_gate, message_gate
+from .types import (
+    Connected,
+    Disconnected,
+    ErrorMessage,
+    Event,
+    Reconnected,
+    ServerError,
+    Status,
+    SubscriptionList,
+)
+
+log = logging.getLogger(__name__)
+
+PUBLIC = "public"
+PRIVATE = "private"
+
+
+class ManagerListener:
+    """What the manager tells the layer above it. Methods run on socket or watchdog threads:
+    they must return quickly and must not raise."""
+
+    def on_messages(self, connection: str, items: list[dict[str, Any]]) -> None:
+        """Data messages (DEFAULT keys) from one frame, in arrival order."""
+
+    def on_event(self, event: Event) -> None:
+        """A lifecycle event: Connected, Disconnected, Reconnected, ServerError."""
+
+    def on_error(self, error: BaseException) -> None:
+        """An error worth telling the application about (e.g. AuthenticationError)."""
+
+    def stats(self) -> dict[str, Any]:
+        """Figures merged into ``health()`` (queue depth, drops, ...)."""
+        return {}
+
+
+@dataclass
+class _Slot:
+    """The manager's book-keeping for one logical connection."""
+
+    conn: Connection
+    private: bool
+    gate: RateGate
+    wanted: tuple[StreamSpec, ...] = ()
+    sent: tuple[StreamSpec, ...] | None = None  # what the current socket carries
+    ping_sent: bool = False
+    active: bool = True  # should be connected while the manager runs
+    failures: int = 0  # attempts in a row that did not end healthy
+    next_attempt_at: float | None = None  # monotonic; None: no attempt scheduled
+    down_since: float | None = None
+    ever_connected: bool = False
+    auth_failed: bool = False
+    blocked: bool = False  # last refusal was 418
+    recycle: bool = False  # reopen after a requested close (to drop server-side subscriptions)
+    reconnects: int = 0
+    attempts: int = 0
+    refused: int = 0  # upgrades answered 429/418
+    bad_frames: int = 0
+    requests_sent: int = 0
+    last_error: str = ""
+    list_waiters: dict[str, list[Any]] = field(default_factory=dict)
+
+
+class WebSocketManager:
+    """Keeps Upbit connections alive and carrying what is wanted. Thread-safe."""
+
+    _instance: ClassVar[WebSocketManager | None] = None
+    _instance_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        self._credentials = (
+            Credentials(self.config.access_key, self.config.secret_key)  # type: ignore[arg-type]
+            if self.config.has_keys
+            else None
+        )
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._running = False
+        self._watchdog: threading.Thread | None = None
+        self._slots: dict[str, _Slot] = {}
+        self._listeners: list[ManagerListener] = []
+        self._connect_gate = connect_gate(self.config.connect_rate_per_second)
+        self.started_at: float | None = None
+
+    def __repr__(self) -> str:
+        state = "running" if self._running else "stopped"
+        return f"WebSocketManager({state}, connections={sorted(self._slots)})"
+
+    # ---- process-wide instance --------------------------------------------------------------------
+
+    @classmethod
+    def get_instance(cls, config: Config | None = None) -> WebSocketManager:
+        """The process-wide manager, made on first use. A different config later is an error."""
+        with cls._instance_lock:
+            if cls._instance is None:
+                cls._instance = cls(config)
+            elif config is not None and config != cls._instance.config:
+                raise ConfigError(
+                    "the process-wide manager already exists with another config; "
+                    "use WebSocketManager(config) for an independent one"
+                )
+            return cls._instance
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> WebSocketManager:
+        """Open the public connection and start the watchdog. Calling it again is harmless."""
+        with self._lock:
+            if self._running:
+                return self
+            self._stopping.clear()
+            self._running = True
+            self.started_at = time.monotonic()
+            slot = self._slot(PUBLIC)
+            slot.active = True
+            for s in self._slots.values():
+                if s.active:
+                    s.next_attempt_at = time.monotonic()
+            self._watchdog = threading.Thread(
+                target=self._watch, name="upbit-watchdog", daemon=True
+            )
+            self._watchdog.start()
+        log.info("manager started")
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Close every connection and join every thread within ``timeout``; idempotent, any thread."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            was_running = self._running
+            self._running = False
+            self._stopping.set()
+            self._wake.set()
+            watchdog = self._watchdog
+            slots = list(self._slots.values())
+            for slot in slots:
+                slot.next_attempt_at = None
+                for waiters in slot.list_waiters.values():
+                    waiters[0].set()
+        if watchdog is not None and watchdog is not threading.current_thread():
+            watchdog.join(max(0.0, deadline - time.monotonic()))
+        for slot in slots:
+            slot.conn.close(max(0.05, (deadline - time.monotonic()) / max(1, len(slots))))
+        if was_running:
+            log.info("manager stopped")
+
+    def __enter__(self) -> WebSocketManager:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def has_credentials(self) -> bool:
+        return self._credentials is not None
+
+    def add_listener(self, listener: ManagerListener) -> None:
+        with self._lock:
+            if listener not in self._listeners:
+                self._listeners.append(listener)
+
+    def remove_listener(self, listener: ManagerListener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    # ---- what each connection carries ------------------------------------------------------------
+
+    def set_wanted(self, connection: str, specs: Sequence[StreamSpec]) -> None:
+        """Replace what ``connection`` should carry. Never blocks: the watchdog sends it when the
+        message limit allows; many calls in a burst become one request with the latest set."""
+        wanted = tuple(specs)
+        private = connection.startswith(PRIVATE)
+        if any(spec.is_private != private for spec in wanted):
+            raise ConfigError(f"connection {connection!r} cannot carry that mix of types")
+        if wanted:
+            protocol.build_request(wanted, self.config.wire_format)  # raises on conflicts
+        if private and wanted and self._credentials is None:
+            raise AuthenticationError(
+                "private streams (myOrder, myAsset) need access_key and secret_key in Config"
+            )
+        with self._lock:
+            slot = self._slot(connection)
+            if slot.wanted == wanted:
+                return
+            slot.wanted = wanted
+            if private or connection != PUBLIC:
+                # private and extra public connections exist only while they carry something
+                if wanted and not slot.active:
+                    slot.active = True
+                    slot.failures = 0
+                    slot.next_attempt_at = time.monotonic()
+                elif not wanted:
+                    slot.active = False
+                    slot.next_attempt_at = None
+        self._wake.set()
+
+    def wanted(self, connection: str) -> tuple[StreamSpec, ...]:
+        with self._lock:
+            slot = self._slots.get(connection)
+            return slot.wanted if slot else ()
+
+    def connection_names(self) -> list[str]:
+        with self._lock:
+            return list(self._slots)
+
+    def list_subscriptions(self, connection: str = PUBLIC, timeout: float = 5.0) -> SubscriptionList:
+        """Ask the server what ``connection`` carries (LIST_SUBSCRIPTIONS, which counts toward the
+        message limit); blocks up to ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            slot = self._slots.get(connection)
+        if slot is None:
+            raise ClosedError(f"no connection named {connection!r}")
+        if not slot.gate.acquire(timeout, self._stopping):
+            raise RateLimitError(f"message limit of {connection} left no room within {timeout}s")
+        ticket = protocol.new_ticket()
+        done = threading.Event()
+        waiter: list[Any] = [done, None]
+        with self._lock:
+            slot.list_waiters[ticket] = waiter
+        try:
+            slot.conn.send(protocol.build_list_subscriptions(self.config.wire_format, ticket))
+            if not done.wait(max(0.0, deadline - time.monotonic())) or waiter[1] is None:
+                raise TimeoutError(f"no LIST_SUBSCRIPTIONS reply on {connection} within {timeout}s")
+            result: SubscriptionList = waiter[1]
+            return result
+        finally:
+            with self._lock:
+                slot.list_waiters.pop(ticket, None)
+
+    # ---- health -----------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """A snapshot for humans and monitors: per connection state and counters, and ``healthy``."""
+        now = time.monotonic()
+        with self._lock:
+            connections = {}
+            healthy = self._running
+            for name, slot in self._slots.items():
+                conn = slot.conn
+                age = None if conn.last_frame_at is None else round(now - conn.last_frame_at, 3)
+                stale = (
+                    age is not None and bool(slot.wanted) and age > self.config.stale_after
+                )
+                ok = not slot.active or (conn.state is ConnState.OPEN and not stale)
+                healthy = healthy and ok
+                connections[name] = {
+                    "state": conn.state.value,
+                    "url": conn.url,
+                    "healthy": ok,
+                    "connected_since": conn.connected_since if conn.state is ConnState.OPEN else None,
+                    "last_message_age_s": age,
+                    "reconnects": slot.reconnects,
+                    "connect_attempts": slot.attempts,
+                    "refused_upgrades": slot.refused,
+                    "messages": conn.frames,
+                    "bad_frames": slot.bad_frames,
+                    "requests_sent": slot.requests_sent,
+                    "subscriptions": sum(max(1, len(s.codes)) for s in slot.wanted),
+                    "in_sync": slot.sent == slot.wanted or (not slot.wanted and not slot.sent),
+                    "last_error": slot.last_error,
+                }
+            listeners = list(self._listeners)
+        report: dict[str, Any] = {"healthy": healthy, "running": self._running,
+                                  "connections": connections}
+        for listener in listeners:
+            report.update(listener.stats())
+        return report
+
+    # ---- internals: slots ---------------------------------------------------------------------------
+
+    def _slot(self, name: str) -> _Slot:
+        slot = self._slots.get(name)
+        if slot is None:
+            private = name.startswith(PRIVATE)
+            cfg = self.config
+            conn = Connection(
+                name,
+                cfg.private_url if private else cfg.public_url,
+                on_open=self._on_open,
+                on_frame=self._on_frame,
+                on_end=self._on_end,
+                header=self._credentials.header if private and self._credentials else None,
+                connect_timeout=cfg.connect_timeout,
+                ping_interval=cfg.ping_interval,
+                ping_timeout=cfg.ping_timeout,
+            )
+            gate = message_gate(cfg.message_rate_per_second, cfg.message_rate_per_minute)
+            slot = self._slots[name] = _Slot(conn, private, gate, active=not private and name == PUBLIC)
+        return slot
+
+    def _emit_event(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener.on_event(event)
+            except Exception:
+                log.exception("listener failed on %r", event)
+
+    def _emit_error(self, error: BaseException) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener.on_error(error)
+            except Exception:
+                log.exception("listener failed on error %r", error)
+
+    # ---- socket-thread callbacks --------------------------------------------------------------------
+
+    def _on_open(self, conn: Connection) -> None:
+        now = time.monotonic()
+        with self._lock:
+            slot = self._slots[conn.name]
+            slot.sent = None
+            slot.ping_sent = False
+            slot.auth_failed = False
+            slot.blocked = False
+            if slot.ever_connected:
+                slot.reconnects += 1
+                downtime = now - slot.down_since if slot.down_since is not None else 0.0
+                event: Event = Reconnected(conn.name, round(downtime, 4))
+            else:
+                event = Connected(conn.name, conn.url)
+            slot.ever_connected = True
+            slot.down_since = None
+        self._wake.set()  # the watchdog sends the subscription set at once
+        self._emit_event(event)
+
+    def _on_frame(self, conn: Connection, frame: bytes | str) -> None:
+        try:
+            items = protocol.parse(frame)
+        except DecodeError as exc:
+            self._bad_frame(conn, exc, frame)
+            return
+        data: list[dict[str, Any]] = []
+        for item in items:
+            if "type" in item:
+                data.append(item)
+            elif "status" in item or "error" in item or "method" in item:
+                self._control(conn, item, frame)
+            else:
+                self._bad_frame(conn, DecodeError("object of no known kind"), frame)
+        if data:
+            for listener in self._listeners:
+                try:
+                    listener.on_messages(conn.name, data)
+                except Exception:
+                    log.exception("listener failed on a message from %s", conn.name)
+
+    def _bad_frame(self, conn: Connection, exc: Exception, frame: bytes | str) -> None:
+        with self._lock:
+            slot = self._slots[conn.name]
+            slot.bad_frames += 1
+            count = slot.bad_frames
+        if count <= 10 or count % 1000 == 0:  # logged, but a flood does not flood the log
+            log.warning("bad frame #%d on %s skipped: %s (%.80r)", count, conn.name, exc, frame)
+
+    def _control(self, conn: Connection, item: dict[str, Any], frame: bytes | str) -> None:
+        try:
+            message = protocol.to_message(item)
+        except DecodeError as exc:
+            self._bad_frame(conn, exc, frame)
+            return
+        if isinstance(message, Status):
+            return
+        if isinstance(message, SubscriptionList):
+            with self._lock:
+                waiter = self._slots[conn.name].list_waiters.get(message.ticket or "")
+                if waiter is None and self._slots[conn.name].list_waiters:
+                    waiter = next(iter(self._slots[conn.name].list_waiters.values()))
+            if waiter is not None:
+                waiter[1] = message
+                waiter[0].set()
+            return
+        if isinstance(message, ErrorMessage):
+            log.warning("server error on %s: %s %s", conn.name, message.name, message.message)
+            with self._lock:
+                slot = self._slots[conn.name]
+                slot.last_error = message.name
+                if message.name == "INVALID_AUTH":
+                    slot.auth_failed = True
+            self._emit_event(ServerError(conn.name, message.name, message.message))
+
+    def _on_end(self, conn: Connection, end: ConnectionEnd) -> None:
+        now = time.monotonic()
+        error: UpbitError | None = None
+        with self._lock:
+            slot = self._slots[conn.name]
+            slot.sent = None
+            slot.ping_sent = False
+            if end.requested:
+                if slot.recycle and self._running:
+                    slot.recycle = False
+                    slot.next_attempt_at = now
+                    self._wake.set()
+                return
+            if not self._running or not slot.active:
+                return
+            lived = (now - conn.connected_at) if end.was_open and conn.connected_at else 0.0
+            if end.was_open and slot.down_since is None:
+                slot.down_since = now
+            if end.http_status in (429, 418):
+                slot.refused += 1
+                slot.blocked = end.http_status == 418
+            auth = end.http_status in (401, 403) or slot.auth_failed
+            if lived >= self.config.stale_after:
+                slot.failures = 0
+            if auth:
+                slot.failures += 1
+                delay = self.config.reconnect_max_delay
+                conn.state = ConnState.FAILED
+                slot.last_error = "authentication failed"
+                error = AuthenticationError(
+                    f"the exchange refused the API keys on {conn.name} "
+                    f"({'HTTP ' + str(end.http_status) if end.http_status else 'INVALID_AUTH'}); "
+                    f"retrying every {delay:g}s"
+                )
+            elif slot.blocked:
+                slot.failures += 1
+                delay = self.config.reconnect_max_delay
+                error = RateLimitError(f"connect blocked by the exchange (HTTP 418) on {conn.name}",
+                                       status=418)
+            else:
+                if not end.was_open or lived < self.config.reconnect_delay:
+                    slot.failures += 1  # never opened, or flapped: back off
+                    delay = self.config.backoff.delay(slot.failures)
+                else:
+                    delay = self.config.backoff.delay(slot.failures)
+                    if slot.failures == 0:
+                        delay = self.config.backoff.delay(0)
+                slot.last_error = end.describe()
+            slot.next_attempt_at = now + delay
+        log.warning("%s: %s; next attempt in %.2fs", conn.name, end.describe(), delay)
+        if end.was_open:
+            self._emit_event(Disconnected(conn.name, end.code, end.describe()))
+        if error is not None:
+            self._emit_error(error)
+        self._wake.set()
+
+    # ---- the watchdog -------------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        interval = self.config.health_check_interval
+        next_check = time.monotonic() + interval
+        while not self._stopping.is_set():
+            self._wake.clear()
+            now = time.monotonic()
+            if now >= next_check:
+                self._check_health(now)
+                next_check = now + interval
+            wake_at = next_check
+            for slot in list(self._slots.values()):
+                try:
+                    wake_at = min(wake_at, self._service(slot, time.monotonic()))
+                except Exception:  # the watchdog must survive anything
+                    log.exception("watchdog failed servicing %s", slot.conn.name)
+            self._wake.wait(max(0.0, wake_at - time.monotonic()))
+
+    def _check_health(self, now: float) -> None:
+        for slot in list(self._slots.values()):
+            conn = slot.conn
+            if conn.state is not ConnState.OPEN:
+                continue
+            if conn.connected_at is not None and now - conn.connected_at >= self.config.stale_after:
+                slot.failures = 0
+            silent = now - (conn.last_frame_at or now)
+            if slot.wanted and silent > self.config.stale_after:
+                log.warning("%s silent for %.1fs: reconnecting", conn.name, silent)
+                slot.last_error = f"no data for {silent:.1f}s"
+                conn.abort()
+
+    def _service(self, slot: _Slot, now: float) -> float:
+        """Move one connection one step toward what it should be; return when to look again."""
+        conn = slot.conn
+        state = conn.state
+        if state is ConnState.CONNECTING:
+            started = conn.attempt_started_at or now
+            limit = started + self.config.connect_timeout + 0.5
+            if now >= limit:  # the socket options should have ended it already
+                log.warning("%s: connect attempt exceeded %.1fs, aborting",
+                            conn.name, self.config.connect_timeout)
+                conn.abort()
+                return now + 0.5
+            return limit
+        if state in (ConnState.CLOSED, ConnState.FAILED):
+            if not slot.active or slot.next_attempt_at is None or conn.is_alive:
+                return math.inf if not conn.is_alive else now + 0.05
+            if now < slot.next_attempt_at:
+                return slot.next_attempt_at
+            wait = self._connect_gate.try_acquire()
+            if wait:
+                return now + wait
+            slot.next_attempt_at = None
+            slot.attempts += 1
+            conn.open()
+            return now + self.config.connect_timeout + 0.5
+        if state is ConnState.OPEN:
+            if not slot.wanted:
+                if slot.sent:
+                    # Upbit has no unsubscribe: a socket that must carry nothing is replaced.
+                    slot.recycle = slot.active
+                    conn.close(1.0)
+                    return math.inf
+                return self._ping_once(slot, now)
+            if slot.sent == slot.wanted:
+                return self._ping_once(slot, now)
+            wait = slot.gate.try_acquire()
+            if wait:
+                return now + wait
+            wanted = slot.wanted
+            try:
+                conn.send(protocol.build_request(wanted, self.config.wire_format))
+            except ClosedError:
+                return now + 0.05
+            slot.sent = wanted
+            slot.requests_sent += 1
+            log.debug("%s: subscription set sent (%d objects)", conn.name, len(wanted))
+            return self._ping_once(slot, time.monotonic())
+        return now + 0.05
+
+    def _ping_once(self, slot: _Slot, now: float) -> float:
+        """The text PING once per socket: the server then sends a status frame every 10 s."""
+        if slot.ping_sent:
+            return math.inf
+        wait = slot.gate.try_acquire()
+        if wait:
+            return now + wait
+        try:
+            slot.conn.send("PING")
+        except ClosedError:
+            return now + 0.05
+        slot.ping_sent = True
+        return math.inf

@@ -1,0 +1,360 @@
+"""Typed messages, events and enums. Messages are frozen, slotted dataclasses with DEFAULT field names.
+
+Enum fields hold an enum member when the value is known and the plain string when it is not: Upbit adds
+values over time, and a new one must never stop a stream. Every enum is a ``str`` enum, so comparing
+with a plain string works either way (``msg.change == "RISE"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar
+
+
+class _StrEnum(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Change(_StrEnum):
+    RISE = "RISE"
+    EVEN = "EVEN"
+    FALL = "FALL"
+
+
+class AskBid(_StrEnum):
+    ASK = "ASK"
+    BID = "BID"
+
+
+class StreamType(_StrEnum):
+    SNAPSHOT = "SNAPSHOT"
+    REALTIME = "REALTIME"
+
+
+class MarketState(_StrEnum):
+    PREVIEW = "PREVIEW"
+    ACTIVE = "ACTIVE"
+    DELISTED = "DELISTED"
+
+
+class MarketWarning(_StrEnum):
+    NONE = "NONE"
+    CAUTION = "CAUTION"
+
+
+class OrderType(_StrEnum):
+    LIMIT = "limit"
+    PRICE = "price"
+    MARKET = "market"
+    BEST = "best"
+
+
+class OrderState(_StrEnum):
+    WAIT = "wait"
+    WATCH = "watch"
+    TRADE = "trade"
+    DONE = "done"
+    CANCEL = "cancel"
+    PREVENTED = "prevented"
+
+
+class TimeInForce(_StrEnum):
+    IOC = "ioc"
+    FOK = "fok"
+    POST_ONLY = "post_only"
+
+
+class SmpType(_StrEnum):
+    REDUCE = "reduce"
+    CANCEL_MAKER = "cancel_maker"
+    CANCEL_TAKER = "cancel_taker"
+
+
+# A field typed with one of these holds the enum member, or the server's string if it is new to us.
+ChangeValue = Change | str
+AskBidValue = AskBid | str
+StreamTypeValue = StreamType | str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Base of every data message: its ``type`` and the decoded dict with DEFAULT keys (``raw``)."""
+
+    KIND: ClassVar[str] = ""
+
+    type: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker(Message):
+    """The current price of one market (type ``ticker``)."""
+
+    KIND: ClassVar[str] = "ticker"
+
+    code: str
+    opening_price: float
+    high_price: float
+    low_price: float
+    trade_price: float
+    prev_closing_price: float
+    change: ChangeValue
+    change_price: float
+    signed_change_price: float
+    change_rate: float
+    signed_change_rate: float
+    trade_volume: float
+    acc_trade_volume: float
+    acc_trade_volume_24h: float
+    acc_trade_price: float
+    acc_trade_price_24h: float
+    trade_date: str
+    trade_time: str
+    trade_timestamp: int
+    ask_bid: AskBidValue
+    acc_ask_volume: float
+    acc_bid_volume: float
+    highest_52_week_price: float
+    highest_52_week_date: str
+    lowest_52_week_price: float
+    lowest_52_week_date: str
+    market_state: MarketState | str
+    timestamp: int
+    stream_type: StreamTypeValue
+    is_trading_suspended: bool | None = None
+    delisting_date: str | None = None
+    market_warning: MarketWarning | str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Trade(Message):
+    """One fill on a market (type ``trade``)."""
+
+    KIND: ClassVar[str] = "trade"
+
+    code: str
+    trade_price: float
+    trade_volume: float
+    ask_bid: AskBidValue
+    prev_closing_price: float
+    change: ChangeValue
+    change_price: float
+    trade_date: str
+    trade_time: str
+    trade_timestamp: int
+    sequential_id: int
+    timestamp: int
+    stream_type: StreamTypeValue
+    best_ask_price: float | None = None
+    best_ask_size: float | None = None
+    best_bid_price: float | None = None
+    best_bid_size: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderbookUnit:
+    """One price level: the ask and the bid at the same depth index."""
+
+    ask_price: float
+    bid_price: float
+    ask_size: float
+    bid_size: float
+
+
+@dataclass(frozen=True, slots=True)
+class Orderbook(Message):
+    """A full order book (every frame is complete, not a delta)."""
+
+    KIND: ClassVar[str] = "orderbook"
+
+    code: str
+    total_ask_size: float
+    total_bid_size: float
+    orderbook_units: tuple[OrderbookUnit, ...]
+    timestamp: int
+    stream_type: StreamTypeValue
+    level: float | None = None
+
+    @property
+    def units(self) -> tuple[OrderbookUnit, ...]:
+        """The price levels, best first (same as ``orderbook_units``)."""
+        return self.orderbook_units
+
+
+@dataclass(frozen=True, slots=True)
+class Candle(Message):
+    """A candle of one unit (type ``candle.1s`` ... ``candle.240m``); the last one for a time wins."""
+
+    KIND: ClassVar[str] = "candle"
+
+    code: str
+    candle_date_time_utc: str
+    candle_date_time_kst: str
+    opening_price: float
+    high_price: float
+    low_price: float
+    trade_price: float
+    candle_acc_trade_volume: float
+    candle_acc_trade_price: float
+    timestamp: int
+    stream_type: StreamTypeValue
+
+    @property
+    def unit(self) -> str:
+        """The candle unit, e.g. ``"1m"``."""
+        return self.type.partition(".")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class MyOrder(Message):
+    """A change to one of the account's orders (private; type ``myOrder``)."""
+
+    KIND: ClassVar[str] = "myOrder"
+
+    code: str
+    uuid: str
+    ask_bid: AskBidValue
+    order_type: OrderType | str
+    state: OrderState | str
+    timestamp: int
+    stream_type: StreamTypeValue
+    trade_uuid: str | None = None
+    price: float | None = None
+    avg_price: float | None = None
+    volume: float | None = None
+    remaining_volume: float | None = None
+    executed_volume: float | None = None
+    trades_count: int | None = None
+    reserved_fee: float | None = None
+    remaining_fee: float | None = None
+    paid_fee: float | None = None
+    locked: float | None = None
+    executed_funds: float | None = None
+    time_in_force: TimeInForce | str | None = None
+    trade_fee: float | None = None
+    is_maker: bool | None = None
+    identifier: str | None = None
+    smp_type: SmpType | str | None = None
+    prevented_volume: float | None = None
+    prevented_locked: float | None = None
+    trade_timestamp: int | None = None
+    order_timestamp: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """One currency's balance in a ``myAsset`` message."""
+
+    currency: str
+    balance: float
+    locked: float
+
+
+@dataclass(frozen=True, slots=True)
+class MyAsset(Message):
+    """The account's balances after a change (private; type ``myAsset``; has no ``code``)."""
+
+    KIND: ClassVar[str] = "myAsset"
+
+    asset_uuid: str
+    assets: tuple[Asset, ...]
+    asset_timestamp: int
+    timestamp: int
+    stream_type: StreamTypeValue
+
+    @property
+    def code(self) -> None:
+        """myAsset belongs to no market."""
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The server's heartbeat, ``{"status": "UP"}``."""
+
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorMessage:
+    """An error frame from the server, e.g. ``WRONG_FORMAT``; the server closes the socket after it."""
+
+    name: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListedSubscription:
+    """One entry of a LIST_SUBSCRIPTIONS reply."""
+
+    type: str
+    codes: tuple[str, ...]
+    level: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionList:
+    """The server's answer to LIST_SUBSCRIPTIONS: what this connection carries."""
+
+    ticket: str | None
+    result: tuple[ListedSubscription, ...]
+
+
+DataMessage = Ticker | Trade | Orderbook | Candle | MyOrder | MyAsset
+ServerMessage = DataMessage | Status | ErrorMessage | SubscriptionList
+
+
+# ---- lifecycle events -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of the lifecycle events delivered to ``on_event`` and to ``stream(events=True)``."""
+
+    connection: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connected(Event):
+    """A connection is open (and its subscriptions were sent)."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected(Event):
+    """A connection ended without being asked to; recovery has been scheduled."""
+
+    code: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnected(Event):
+    """A connection is back with its subscriptions restored.
+
+    Snapshots heal ticker and orderbook state; trades during ``downtime_s`` are gone.
+    """
+
+    downtime_s: float
+    trades_may_be_missing: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DataLoss(Event):
+    """Messages were dropped for one key (a full queue): ``dropped`` since the last such event."""
+
+    type: str
+    code: str | None
+    dropped: int
+    policy: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerError(Event):
+    """The server sent an error frame."""
+
+    name: str
+    message: str
