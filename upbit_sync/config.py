@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import random
 from collections.abc import Callable, Mapping
@@ -58,6 +59,18 @@ class Config:
             raise ConfigError(
                 f"overflow must be one of {OVERFLOW_POLICIES}, not {self.overflow!r}"
             )
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("float", "int"):
+                numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+                if not numeric or (f.type == "int" and not isinstance(value, int)):
+                    raise ConfigError(f"{f.name} must be a number ({f.type}), not {value!r}")
+                if not math.isfinite(value):
+                    raise ConfigError(f"{f.name} must be finite, not {value!r}")
+            elif f.type == "str | None" and value is not None and not isinstance(value, str):
+                raise ConfigError(f"{f.name} must be a string, not {type(value).__name__}")
+            elif f.type == "str" and not isinstance(value, str):
+                raise ConfigError(f"{f.name} must be a string, not {value!r}")
         for name in ("health_check_interval", "stale_after", "connect_timeout", "reconnect_delay",
                      "reconnect_max_delay", "block_timeout"):
             if getattr(self, name) <= 0:

@@ -25,6 +25,19 @@ from .errors import ClosedError
 log = logging.getLogger(__name__)
 
 
+class _DemoteOwnSocketLogs(logging.Filter):
+    """websocket-client logs every disconnect at ERROR ("... - goodbye"). On our socket threads the
+    manager reports each end itself, at the level it deserves, so theirs is demoted to DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.threadName and record.threadName.startswith("upbit-ws-"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+logging.getLogger("websocket").addFilter(_DemoteOwnSocketLogs())
+
+
 class ConnState(str, enum.Enum):
     CONNECTING = "CONNECTING"
     OPEN = "OPEN"
@@ -43,8 +56,11 @@ class ConnectionEnd:
     reason: str = ""
     error: BaseException | None = None
     http_status: int | None = None
+    cause: str = ""  # why we cut it ourselves (abort), when we did
 
     def describe(self) -> str:
+        if self.cause:
+            return self.cause
         if self.http_status is not None:
             return f"upgrade refused with HTTP {self.http_status}"
         if self.code is not None:
@@ -95,6 +111,7 @@ class Connection:
         self._last_error: BaseException | None = None
         self._close_args: tuple[int | None, str] = (None, "")
         self._opened_this_attempt = False
+        self._abort_cause = ""
 
         self.state = ConnState.CLOSED
         self.attempt_started_at: float | None = None
@@ -118,6 +135,7 @@ class Connection:
             self._last_error = None
             self._close_args = (None, "")
             self._opened_this_attempt = False
+            self._abort_cause = ""
             self.state = ConnState.CONNECTING
             self.attempt_started_at = time.monotonic()
             app = websocket.WebSocketApp(
@@ -175,7 +193,7 @@ class Connection:
             )
             end = ConnectionEnd(
                 requested=requested, was_open=self._opened_this_attempt, code=code,
-                reason=reason, error=error, http_status=http_status,
+                reason=reason, error=error, http_status=http_status, cause=self._abort_cause,
             )
             self.state = ConnState.CLOSED
         if requested:
@@ -214,10 +232,12 @@ class Connection:
         if thread.is_alive():
             log.error("connection %s thread did not end within %.1fs", self.name, timeout)
 
-    def abort(self) -> None:
-        """Cut the socket at once (no close frame); the end is reported as not requested."""
+    def abort(self, cause: str = "") -> None:
+        """Cut the socket at once (no close frame); the end is reported as not requested, with
+        ``cause`` as its description."""
         with self._lock:
             app = self._app
+            self._abort_cause = cause
         if app is not None:
             self._abort(app)
 

@@ -136,7 +136,8 @@ def to_simple(message: Mapping[str, Any]) -> dict[str, Any]:
     """A DEFAULT-keyed message with SIMPLE keys; the type is read from its ``type`` key."""
     if "method" in message:
         return LIST_SUBSCRIPTIONS.to_simple(message)
-    km = BY_TYPE.get(message.get("type"))  # type: ignore[arg-type]
+    kind = message.get("type")
+    km = BY_TYPE.get(kind) if isinstance(kind, str) else None
     return km.to_simple(message) if km is not None else dict(message)
 
 
@@ -144,5 +145,6 @@ def to_default(message: Mapping[str, Any]) -> dict[str, Any]:
     """A SIMPLE-keyed message with DEFAULT keys; the type is read from its ``ty`` key."""
     if "mthd" in message:
         return LIST_SUBSCRIPTIONS.to_default(message)
-    km = BY_TYPE.get(message.get("ty"))  # type: ignore[arg-type]
+    kind = message.get("ty")
+    km = BY_TYPE.get(kind) if isinstance(kind, str) else None
     return km.to_default(message) if km is not None else dict(message)

@@ -502,8 +502,7 @@ class WebSocketManager:
             silent = now - (conn.last_frame_at or now)
             if slot.wanted and silent > self.config.stale_after:
                 log.warning("%s silent for %.1fs: reconnecting", conn.name, silent)
-                slot.last_error = f"no data for {silent:.1f}s"
-                conn.abort()
+                conn.abort(f"no data for {silent:.1f}s (stale)")
 
     def _service(self, slot: _Slot, now: float) -> float:
         """Move one connection one step toward what it should be; return when to look again."""
@@ -513,9 +512,7 @@ class WebSocketManager:
             started = conn.attempt_started_at or now
             limit = started + self.config.connect_timeout + 0.5
             if now >= limit:  # the socket options should have ended it already
-                log.warning("%s: connect attempt exceeded %.1fs, aborting",
-                            conn.name, self.config.connect_timeout)
-                conn.abort()
+                conn.abort(f"connect attempt exceeded {self.config.connect_timeout:g}s")
                 return now + 0.5
             return limit
         if state in (ConnState.CLOSED, ConnState.FAILED):

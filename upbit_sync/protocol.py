@@ -6,7 +6,9 @@ Pure functions and values, no I/O and no threads (UPBIT_PROTOCOL.md §2-§3 are 
 from __future__ import annotations
 
 import json
+import math
 import re
+import reprlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
@@ -60,6 +62,15 @@ WIRE_FORMATS: tuple[str, ...] = ("DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST"
 _CODE = re.compile(r"[A-Z0-9]{2,10}-[A-Z0-9]{1,20}\Z")
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 2, 60, 60
+
+
+def _short(value: Any) -> str:
+    """A bounded repr for error messages: a hostile frame can nest a thousand levels deep."""
+    return _REPR.repr(value)
+
+
 def is_private(message_type: str) -> bool:
     """True for the types carried by the private endpoint (myOrder, myAsset)."""
     return message_type in PRIVATE_TYPES
@@ -107,7 +118,8 @@ def make_spec(
     if depth is not None or level is not None:
         if type != "orderbook":
             raise SubscriptionError(f"depth and level apply to orderbook only, not to {type!r}")
-        if depth is not None and (isinstance(depth, bool) or depth not in ORDERBOOK_DEPTHS):
+        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)
+                                  or depth not in ORDERBOOK_DEPTHS):
             raise SubscriptionError(
                 f"orderbook depth must be one of {ORDERBOOK_DEPTHS}, not {depth!r}"
             )
@@ -154,7 +166,8 @@ def _validate_codes(type: str, codes: str | Iterable[str] | None) -> tuple[str, 
 
 
 def _validate_level(level: Any, codes: tuple[str, ...]) -> None:
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or level < 0:
+    if (isinstance(level, bool) or not isinstance(level, (int, float)) or not math.isfinite(level)
+            or level < 0):
         raise SubscriptionError(f"orderbook level must be a number >= 0, not {level!r}")
     if level:
         foreign = [c for c in codes if not c.startswith("KRW-")]
@@ -180,38 +193,48 @@ def build_request(
     if wire_format not in WIRE_FORMATS:
         raise SubscriptionError(f"format must be one of {WIRE_FORMATS}, not {wire_format!r}")
     objects: dict[tuple[Any, ...], dict[str, Any]] = {}
-    orderbook_options: dict[str, tuple[int | None, float | None]] = {}
+    orderbook_options: dict[str, tuple[int, float]] = {}
     for spec in specs:
+        # Upbit's defaults are depth 30 and level 0: saying so explicitly asks for the same stream.
+        level = spec.level or 0 if spec.type == "orderbook" else spec.level
         if spec.type == "orderbook":
             for code in spec.codes:
-                options = (spec.depth, spec.level)
+                options = (spec.depth or 30, level or 0)
                 if orderbook_options.setdefault(code, options) != options:
                     raise SubscriptionError(
                         f"orderbook {code} asked with two different depth/level options on one "
                         "connection; Upbit cannot tell their messages apart"
                     )
-        key = (spec.type, spec.level, spec.is_only_snapshot, spec.is_only_realtime)
+        key = (spec.type, level, spec.is_only_snapshot, spec.is_only_realtime)
         obj = objects.get(key)
         if obj is None:
             obj = objects[key] = {"type": spec.type}
             if spec.type != "myAsset":
                 obj["codes"] = []
-            if spec.level is not None:
-                obj["level"] = spec.level
             if spec.is_only_snapshot:
                 obj["is_only_snapshot"] = True
             if spec.is_only_realtime:
                 obj["is_only_realtime"] = True
+        if spec.level is not None:
+            obj["level"] = spec.level
+        if spec.type == "myOrder" and not spec.codes:
+            obj["all_markets"] = True  # someone wants every market: no codes filter at all
         if "codes" in obj:
-            obj["codes"].extend(c for c in _wire_codes(spec) if c not in obj["codes"])
+            present = {c.partition(".")[0] for c in obj["codes"]}
+            obj["codes"].extend(c for c in _wire_codes(spec) if c.partition(".")[0] not in present)
     if not objects:
         raise SubscriptionError("a request needs at least one subscription")
+    for obj in objects.values():
+        if obj.pop("all_markets", False):
+            del obj["codes"]
     frame = [{"ticket": ticket or new_ticket()}, *objects.values(), {"format": wire_format}]
-    return json.dumps(frame, separators=(",", ":"))
+    return json.dumps(frame, separators=(",", ":"), allow_nan=False)
 
 
 def build_list_subscriptions(wire_format: str = "SIMPLE", ticket: str | None = None) -> str:
     """A LIST_SUBSCRIPTIONS request, in the connection's format (a format object applies to all)."""
+    if wire_format not in WIRE_FORMATS:
+        raise SubscriptionError(f"format must be one of {WIRE_FORMATS}, not {wire_format!r}")
     frame = [
         {"ticket": ticket or new_ticket()},
         {"method": "LIST_SUBSCRIPTIONS"},
@@ -240,11 +263,11 @@ def _tuple_of(item_type: type, key_map: formats.KeyMap) -> Callable[[Any], tuple
 
     def convert(items: Any) -> tuple[Any, ...]:
         if not isinstance(items, list):
-            raise DecodeError(f"expected a list, got {items!r:.80}")
+            raise DecodeError(f"expected a list, got {_short(items)}")
         out = []
         for item in items:
             if not isinstance(item, Mapping):
-                raise DecodeError(f"expected an object in the list, got {item!r:.80}")
+                raise DecodeError(f"expected an object in the list, got {_short(item)}")
             if any(k in key_map.default for k in item):  # nested items in SIMPLE keys
                 item = key_map.to_default(item)
             out.append(item_type(*[item[n] for n in names]))
@@ -322,7 +345,7 @@ def parse(frame: bytes | bytearray | memoryview | str) -> list[dict[str, Any]]:
     out = []
     for item in items:
         if not isinstance(item, dict):
-            raise DecodeError(f"expected a JSON object, got {item!r:.80}")
+            raise DecodeError(f"expected a JSON object, got {_short(item)}")
         if "ty" in item or "mthd" in item:
             item = formats.to_default(item)
         out.append(item)
@@ -339,20 +362,27 @@ def to_message(item: dict[str, Any]) -> ServerMessage:
                 return builder(item)  # type: ignore[return-value]
         if "error" in item:
             error = item["error"]
-            if isinstance(error, Mapping):
-                return ErrorMessage(str(error.get("name", "")), str(error.get("message", "")))
-            return ErrorMessage(str(error), "")
+            if not isinstance(error, Mapping):
+                raise DecodeError(f"error frame without an error object: {_short(error)}")
+            name, text = error.get("name", ""), error.get("message", "")
+            return ErrorMessage(name if isinstance(name, str) else _short(name),
+                                text if isinstance(text, str) else _short(text))
         if "status" in item:
-            return Status(str(item["status"]))
+            status = item["status"]
+            if not isinstance(status, str):
+                raise DecodeError(f"status is not a string: {_short(status)}")
+            return Status(status)
         if item.get("method") == "LIST_SUBSCRIPTIONS":
             return _subscription_list(item)
     except KeyError as exc:
-        raise DecodeError(f"{message_type or 'server'} frame has no {exc.args[0]!r}") from None
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, DecodeError):
-            raise
-        raise DecodeError(f"malformed {message_type or 'server'} frame: {exc}") from None
-    raise DecodeError(f"unknown message type {message_type!r}")
+        kind = message_type if isinstance(message_type, str) else "server"
+        raise DecodeError(f"{kind} frame has no {_short(exc.args[0])}") from None
+    except DecodeError:
+        raise
+    except (TypeError, ValueError, RecursionError) as exc:
+        kind = message_type if isinstance(message_type, str) else "server"
+        raise DecodeError(f"malformed {kind} frame: {type(exc).__name__}") from None
+    raise DecodeError(f"unknown message type {_short(message_type)}")
 
 
 def _subscription_list(item: Mapping[str, Any]) -> SubscriptionList:
@@ -362,13 +392,13 @@ def _subscription_list(item: Mapping[str, Any]) -> SubscriptionList:
     entries = []
     for entry in result:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("type"), str):
-            raise DecodeError(f"malformed LIST_SUBSCRIPTIONS entry {entry!r:.80}")
+            raise DecodeError(f"malformed LIST_SUBSCRIPTIONS entry {_short(entry)}")
         codes = entry.get("codes") or []
-        if not isinstance(codes, list):
-            raise DecodeError(f"malformed LIST_SUBSCRIPTIONS codes {codes!r:.80}")
-        entries.append(ListedSubscription(entry["type"], tuple(map(str, codes)), entry.get("level")))
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise DecodeError(f"malformed LIST_SUBSCRIPTIONS codes {_short(codes)}")
+        entries.append(ListedSubscription(entry["type"], tuple(codes), entry.get("level")))
     ticket = item.get("ticket")
-    return SubscriptionList(None if ticket is None else str(ticket), tuple(entries))
+    return SubscriptionList(ticket if isinstance(ticket, str) else None, tuple(entries))
 
 
 def decode(frame: bytes | bytearray | memoryview | str) -> list[ServerMessage]:

@@ -1,0 +1,251 @@
+"""Config: DESIGN.md §4 defaults, range checks, the environment, and keys kept out of reprs."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from upbit_sync import Config, ConfigError, UpbitError
+
+DESIGN_DEFAULTS = {  # DESIGN.md §4, field by field
+    "access_key": None,
+    "secret_key": None,
+    "public_url": "wss://api.upbit.com/websocket/v1",
+    "private_url": "wss://api.upbit.com/websocket/v1/private",
+    "rest_url": "https://api.upbit.com",
+    "wire_format": "SIMPLE",
+    "health_check_interval": 30.0,
+    "stale_after": 60.0,
+    "connect_timeout": 5.0,
+    "reconnect_delay": 1.0,
+    "reconnect_max_delay": 30.0,
+    "ping_interval": 20.0,
+    "ping_timeout": 10.0,
+    "workers": 4,
+    "queue_size": 10_000,
+    "overflow": "drop_oldest",
+    "block_timeout": 1.0,
+}
+
+ACCESS_KEY = "AK-4c1f9e0d-never-shown"
+SECRET_KEY = "SK-b7e2a8c3-never-shown"
+
+
+# ---- defaults ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", DESIGN_DEFAULTS)
+def test_default_is_the_design_value(name: str) -> None:
+    assert getattr(Config(), name) == DESIGN_DEFAULTS[name]
+
+
+def test_default_config_has_no_keys() -> None:
+    assert not Config().has_keys
+
+
+def test_config_with_both_keys_has_keys() -> None:
+    assert Config(access_key=ACCESS_KEY, secret_key=SECRET_KEY).has_keys
+
+
+def test_config_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Config().workers = 8  # type: ignore[misc]
+
+
+def test_replace_returns_a_changed_copy() -> None:
+    cfg = Config()
+    assert cfg.replace(workers=8).workers == 8
+    assert cfg.workers == 4
+
+
+def test_replace_checks_the_new_values() -> None:
+    with pytest.raises(ConfigError):
+        Config().replace(overflow="explode")
+
+
+# ---- rejected values ---------------------------------------------------------------------------------
+
+INVALID: dict[str, dict[str, Any]] = {
+    "wire_format JSON": {"wire_format": "JSON"},
+    "wire_format lowercase": {"wire_format": "simple"},
+    "overflow unknown": {"overflow": "explode"},
+    "health_check_interval zero": {"health_check_interval": 0},
+    "stale_after negative": {"stale_after": -1.0},
+    "connect_timeout zero": {"connect_timeout": 0.0},
+    "reconnect_delay negative": {"reconnect_delay": -0.5},
+    "reconnect_max_delay zero": {"reconnect_max_delay": 0},
+    "block_timeout zero": {"block_timeout": 0},
+    "ping_interval negative": {"ping_interval": -1.0},
+    "ping_timeout negative": {"ping_timeout": -1.0},
+    "ping_timeout equal to ping_interval": {"ping_interval": 10.0, "ping_timeout": 10.0},
+    "ping_timeout above ping_interval": {"ping_interval": 10.0, "ping_timeout": 15.0},
+    "workers zero": {"workers": 0},
+    "queue_size zero": {"queue_size": 0},
+    "message_rate_per_second zero": {"message_rate_per_second": 0},
+    "only the access key": {"access_key": ACCESS_KEY},
+    "only the secret key": {"secret_key": SECRET_KEY},
+}
+
+
+@pytest.mark.parametrize("kwargs", INVALID.values(), ids=INVALID.keys())
+def test_invalid_value_raises_config_error(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError):
+        Config(**kwargs)
+
+
+def test_config_error_is_an_upbit_error() -> None:
+    with pytest.raises(UpbitError):
+        Config(overflow="explode")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [({"wire_format": "JSON"}, "wire_format"), ({"overflow": "explode"}, "overflow"),
+     ({"stale_after": 0}, "stale_after"), ({"workers": 0}, "workers")],
+    ids=["wire_format", "overflow", "stale_after", "workers"],
+)
+def test_config_error_names_the_field(kwargs: dict[str, Any], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        Config(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"stale_after": "60"}, {"workers": "4"}],
+                         ids=["stale_after str", "workers str"])
+def test_value_of_the_wrong_kind_raises_config_error(kwargs: dict[str, Any]) -> None:
+    # ConfigError's contract: "out of range or of the wrong kind".
+    with pytest.raises(ConfigError):
+        Config(**kwargs)
+
+
+def test_ping_interval_zero_disables_keepalive_and_is_accepted() -> None:
+    assert Config(ping_interval=0.0, ping_timeout=0.0).ping_interval == 0.0
+
+
+# ---- from_env ----------------------------------------------------------------------------------------
+
+
+def test_from_env_with_an_empty_environment_gives_the_defaults() -> None:
+    assert Config.from_env({}) == Config()
+
+
+def test_from_env_ignores_the_process_environment_when_given_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("UPBIT_WORKERS", "9")
+    assert Config.from_env({}).workers == 4
+
+
+def test_from_env_reads_the_api_keys() -> None:
+    cfg = Config.from_env({"UPBIT_ACCESS_KEY": ACCESS_KEY, "UPBIT_SECRET_KEY": SECRET_KEY})
+    assert (cfg.access_key, cfg.secret_key) == (ACCESS_KEY, SECRET_KEY)
+
+
+def test_from_env_reads_ws_url_as_the_public_url() -> None:
+    assert Config.from_env({"UPBIT_WS_URL": "ws://127.0.0.1:9999"}).public_url == (
+        "ws://127.0.0.1:9999"
+    )
+
+
+def test_from_env_converts_float_fields() -> None:
+    cfg = Config.from_env({"UPBIT_STALE_AFTER": "45", "UPBIT_PING_INTERVAL": "12.5"})
+    assert (cfg.stale_after, cfg.ping_interval) == (45.0, 12.5)
+    assert type(cfg.stale_after) is float
+
+
+def test_from_env_converts_int_fields() -> None:
+    cfg = Config.from_env({"UPBIT_WORKERS": "8", "UPBIT_QUEUE_SIZE": "500"})
+    assert (cfg.workers, cfg.queue_size) == (8, 500)
+    assert type(cfg.workers) is int
+
+
+def test_from_env_reads_string_fields_as_given() -> None:
+    cfg = Config.from_env({"UPBIT_WIRE_FORMAT": "DEFAULT", "UPBIT_OVERFLOW": "conflate",
+                           "UPBIT_REST_URL": "http://127.0.0.1:8080"})
+    assert (cfg.wire_format, cfg.overflow, cfg.rest_url) == (
+        "DEFAULT", "conflate", "http://127.0.0.1:8080"
+    )
+
+
+def test_from_env_ignores_unrelated_variables() -> None:
+    assert Config.from_env({"HOME": "/root", "UPBIT_NOPE": "1", "WORKERS": "8"}) == Config()
+
+
+def test_from_env_overrides_win_over_the_environment() -> None:
+    assert Config.from_env({"UPBIT_WORKERS": "8"}, workers=2).workers == 2
+
+
+@pytest.mark.parametrize(
+    ("var", "field"),
+    [("UPBIT_PING_INTERVAL", "ping_interval"), ("UPBIT_WORKERS", "workers"),
+     ("UPBIT_STALE_AFTER", "stale_after")],
+)
+def test_from_env_bad_number_raises_config_error_naming_the_field(var: str, field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        Config.from_env({var: "twenty"})
+
+
+def test_from_env_fractional_int_raises_config_error() -> None:
+    with pytest.raises(ConfigError, match="workers"):
+        Config.from_env({"UPBIT_WORKERS": "2.5"})
+
+
+def test_from_env_checks_the_values_it_reads() -> None:
+    with pytest.raises(ConfigError, match="overflow"):
+        Config.from_env({"UPBIT_OVERFLOW": "explode"})
+
+
+# ---- secrets stay out of text ---------------------------------------------------------------------
+
+
+def _keyed() -> Config:
+    return Config(access_key=ACCESS_KEY, secret_key=SECRET_KEY)
+
+
+def test_repr_does_not_show_the_secret_key() -> None:
+    assert SECRET_KEY not in repr(_keyed())
+
+
+def test_str_does_not_show_the_secret_key() -> None:
+    assert SECRET_KEY not in str(_keyed())
+
+
+def test_repr_does_not_show_the_access_key() -> None:
+    assert ACCESS_KEY not in repr(_keyed())
+
+
+def test_str_does_not_show_the_access_key() -> None:
+    assert ACCESS_KEY not in str(_keyed())
+
+
+def test_format_does_not_show_either_key() -> None:
+    text = f"{_keyed()}"
+    assert SECRET_KEY not in text and ACCESS_KEY not in text
+
+
+def test_repr_of_a_replaced_config_does_not_show_either_key() -> None:
+    text = repr(_keyed().replace(workers=2))
+    assert SECRET_KEY not in text and ACCESS_KEY not in text
+
+
+def test_repr_of_a_config_from_env_does_not_show_either_key() -> None:
+    cfg = Config.from_env({"UPBIT_ACCESS_KEY": ACCESS_KEY, "UPBIT_SECRET_KEY": SECRET_KEY})
+    assert SECRET_KEY not in repr(cfg) and ACCESS_KEY not in repr(cfg)
+
+
+def test_repr_says_whether_keys_are_set() -> None:
+    assert "keys=set" in repr(_keyed())
+    assert "keys=none" in repr(Config())
+
+
+def test_config_error_for_a_lone_key_does_not_show_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config(secret_key=SECRET_KEY)
+    assert SECRET_KEY not in str(caught.value)
+
+
+def test_config_error_of_a_keyed_config_does_not_show_the_keys() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config(access_key=ACCESS_KEY, secret_key=SECRET_KEY, workers=0)
+    assert SECRET_KEY not in str(caught.value) and ACCESS_KEY not in str(caught.value)
