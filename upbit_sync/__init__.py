@@ -3,6 +3,7 @@
 import logging as _logging
 
 from ._version import __version__
+from .client import MessageStream, WebSocketClient
 from .config import Config
 from .errors import (
     AuthenticationError,
@@ -14,6 +15,8 @@ from .errors import (
     SubscriptionError,
     UpbitError,
 )
+from .manager import WebSocketManager
+from .subscriptions import Subscription
 from .types import (
     AskBid,
     Asset,
@@ -48,10 +51,46 @@ from .types import (
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
-    "AskBid", "Asset", "AuthenticationError", "Candle", "Change", "ClosedError", "Config",
-    "ConfigError", "Connected", "DataLoss", "DecodeError", "Disconnected", "ErrorMessage", "Event",
-    "ListedSubscription", "MarketState", "MarketWarning", "Message", "MyAsset", "MyOrder",
-    "OrderState", "OrderType", "Orderbook", "OrderbookUnit", "RateLimitError", "Reconnected",
-    "ServerError", "ServerErrorReply", "SmpType", "Status", "StreamType", "SubscriptionError",
-    "SubscriptionList", "Ticker", "TimeInForce", "Trade", "UpbitError", "__version__",
+    "AskBid",
+    "Asset",
+    "AuthenticationError",
+    "Candle",
+    "Change",
+    "ClosedError",
+    "Config",
+    "ConfigError",
+    "Connected",
+    "DataLoss",
+    "DecodeError",
+    "Disconnected",
+    "ErrorMessage",
+    "Event",
+    "ListedSubscription",
+    "MarketState",
+    "MarketWarning",
+    "Message",
+    "MessageStream",
+    "MyAsset",
+    "MyOrder",
+    "OrderState",
+    "OrderType",
+    "Orderbook",
+    "OrderbookUnit",
+    "RateLimitError",
+    "Reconnected",
+    "ServerError",
+    "ServerErrorReply",
+    "SmpType",
+    "Status",
+    "StreamType",
+    "Subscription",
+    "SubscriptionError",
+    "SubscriptionList",
+    "Ticker",
+    "TimeInForce",
+    "Trade",
+    "UpbitError",
+    "WebSocketClient",
+    "WebSocketManager",
+    "__version__",
 ]

@@ -12,24 +12,30 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+import websocket
 
 from . import protocol
 from .auth import Credentials
 from .config import Config
 from .connection import Connection, ConnectionEnd, ConnState
+from .dispatch import Dispatcher
 from .errors import (
     AuthenticationError,
     ClosedError,
     ConfigError,
     DecodeError,
     RateLimitError,
+    ServerErrorReply,
     UpbitError,
 )
-from .protocol import StreamSpec
+from .protocol import StreamSpec, is_private
 from .ratelimit import RateGate, connect_gate, message_gate
+from .subscriptions import Subscription, SubscriptionManager
 from .types import (
     Connected,
     Disconnected,
@@ -45,6 +51,15 @@ log = logging.getLogger(__name__)
 
 PUBLIC = "public"
 PRIVATE = "private"
+
+
+class ClientHooks:
+    """What the manager calls on each client (its core) for lifecycle events and errors; both run
+    on a worker thread."""
+
+    def handle_event(self, event: Event) -> None: ...
+
+    def handle_error(self, error: BaseException) -> None: ...
 
 
 class ManagerListener:
@@ -114,6 +129,13 @@ class WebSocketManager:
         self._listeners: list[ManagerListener] = []
         self._connect_gate = connect_gate(self.config.connect_rate_per_second)
         self.started_at: float | None = None
+        self._stopped_explicitly = False
+        self.dispatcher = Dispatcher(self.config.workers, self.config.queue_size,
+                                     self.config.block_timeout)
+        self.subscriptions = SubscriptionManager(on_change=self.set_wanted)
+        self._clients: weakref.WeakSet[ClientHooks] = weakref.WeakSet()
+        self._router = _Router(self)
+        self._listeners.append(self._router)
 
     def __repr__(self) -> str:
         state = "running" if self._running else "stopped"
@@ -143,6 +165,8 @@ class WebSocketManager:
                 return self
             self._stopping.clear()
             self._running = True
+            self._stopped_explicitly = False
+            self.dispatcher.start()
             self.started_at = time.monotonic()
             slot = self._slot(PUBLIC)
             slot.active = True
@@ -162,6 +186,7 @@ class WebSocketManager:
         with self._lock:
             was_running = self._running
             self._running = False
+            self._stopped_explicitly = True
             self._stopping.set()
             self._wake.set()
             watchdog = self._watchdog
@@ -174,6 +199,7 @@ class WebSocketManager:
             watchdog.join(max(0.0, deadline - time.monotonic()))
         for slot in slots:
             slot.conn.close(max(0.05, (deadline - time.monotonic()) / max(1, len(slots))))
+        self.dispatcher.stop(max(0.1, deadline - time.monotonic()))
         if was_running:
             log.info("manager stopped")
 
@@ -186,6 +212,32 @@ class WebSocketManager:
     @property
     def running(self) -> bool:
         return self._running
+
+    def ensure_started(self) -> None:
+        """Start on first use, but never undo an explicit ``stop()``."""
+        if self._running:
+            return
+        if self._stopped_explicitly:
+            raise ClosedError("this manager was stopped; call start() to use it again")
+        self.start()
+
+    def register_client(self, client: ClientHooks) -> None:
+        self._clients.add(client)
+
+    def unregister_client(self, client: ClientHooks) -> None:
+        self._clients.discard(client)
+
+    def add_subscription(self, sub: Subscription) -> None:
+        """Route ``sub``'s messages and add its codes to its connection's next request."""
+        if is_private(sub.type) and self._credentials is None:
+            raise AuthenticationError(
+                "private streams (myOrder, myAsset) need access_key and secret_key in Config"
+            )
+        self.subscriptions.add(sub)
+        self._wake.set()
+
+    def remove_subscriptions(self, subs: Sequence[Subscription]) -> None:
+        self.subscriptions.remove_many(subs)
 
     @property
     def has_credentials(self) -> bool:
@@ -265,6 +317,42 @@ class WebSocketManager:
         finally:
             with self._lock:
                 slot.list_waiters.pop(ticket, None)
+
+    def snapshot(self, spec: StreamSpec, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """One ``is_only_snapshot`` request on a short-lived connection of its own (so the format and
+        set of the shared connections stay untouched); returns the data messages received until every
+        code answered or ``timeout`` passed. Counts toward the connect limit."""
+        deadline = time.monotonic() + timeout
+        if is_private(spec.type):
+            raise ConfigError("snapshot() serves the public types only")
+        if not self._connect_gate.acquire(timeout, self._stopping):
+            raise RateLimitError(f"the connect limit left no room within {timeout}s")
+        url = self.config.public_url
+        ws = websocket.create_connection(
+            url, timeout=max(0.05, deadline - time.monotonic()), skip_utf8_validation=True,
+        )
+        found: dict[str | None, dict[str, Any]] = {}
+        try:
+            ws.send(protocol.build_request([spec], self.config.wire_format))
+            while len(found) < len(spec.codes):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                ws.settimeout(remaining)
+                try:
+                    frame = ws.recv()
+                except websocket.WebSocketTimeoutException:
+                    break
+                for item in protocol.parse(frame):
+                    if item.get("type") == spec.type:
+                        found[item.get("code")] = item
+                    elif "error" in item:
+                        message = protocol.to_message(item)
+                        assert isinstance(message, ErrorMessage)
+                        raise ServerErrorReply(message.name, message.message)
+        finally:
+            ws.close(timeout=0.2)
+        return list(found.values())
 
     # ---- health -----------------------------------------------------------------------------------
 
@@ -528,6 +616,9 @@ class WebSocketManager:
             conn.open()
             return now + self.config.connect_timeout + 0.5
         if state is ConnState.OPEN:
+            if not slot.active:  # an extra connection nobody needs any more
+                conn.close(1.0)
+                return math.inf
             if not slot.wanted:
                 if slot.sent:
                     # Upbit has no unsubscribe: a socket that must carry nothing is replaced.
@@ -564,3 +655,37 @@ class WebSocketManager:
             return now + 0.05
         slot.ping_sent = True
         return math.inf
+
+
+class _Router(ManagerListener):
+    """Routes each data message to its subscriptions' workers and lifecycle news to every client."""
+
+    def __init__(self, manager: WebSocketManager) -> None:
+        self._subs = manager.subscriptions
+        self._dispatcher = manager.dispatcher
+        self._clients = manager._clients
+
+    def on_messages(self, connection: str, items: list[dict[str, Any]]) -> None:
+        route, submit = self._subs.route, self._dispatcher.submit
+        for item in items:
+            kind, code = item["type"], item.get("code")
+            targets = route(connection, kind, code)
+            if not targets:
+                continue
+            snapshot = item.get("stream_type") == "SNAPSHOT"
+            key = (kind, code)
+            for sub in targets:
+                if snapshot and not sub.snapshot:
+                    continue
+                submit(sub, key, item)
+
+    def on_event(self, event: Event) -> None:
+        for client in list(self._clients):
+            self._dispatcher.call(("event", id(client)), client.handle_event, event)
+
+    def on_error(self, error: BaseException) -> None:
+        for client in list(self._clients):
+            self._dispatcher.call(("event", id(client)), client.handle_error, error)
+
+    def stats(self) -> dict[str, Any]:
+        return {"dispatcher": self._dispatcher.stats(), "subscriptions": len(self._subs)}

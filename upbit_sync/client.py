@@ -1,0 +1,310 @@
+"""WebSocketClient: what an application holds (DESIGN.md §4).
+
+Each component of a program can have its own client; the manager merges every client's wishes into
+one request per connection and routes each message only to the clients that asked for it. A client
+that is closed, or garbage-collected, takes its subscriptions with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from .config import OVERFLOW_POLICIES
+from .errors import ClosedError, SubscriptionError
+from .manager import ClientHooks, WebSocketManager
+from .protocol import make_spec, to_message
+from .subscriptions import Subscription, _hold
+from .types import DataLoss, Event, ServerMessage, SubscriptionList
+
+log = logging.getLogger(__name__)
+
+_END = object()  # marks the end of a stream's buffer
+
+
+class _ClientCore(ClientHooks):
+    """The part of a client the manager and its subscriptions hold; it does not keep the client
+    alive, so a client nobody references is collected and its finalizer unsubscribes."""
+
+    def __init__(self, manager: WebSocketManager, on_error: Callable[[BaseException], Any] | None,
+                 on_event: Callable[[Event], Any] | None) -> None:
+        self.manager = manager
+        self.lock = threading.Lock()
+        self.subs: dict[int, Subscription] = {}
+        self.streams: weakref.WeakSet[MessageStream] = weakref.WeakSet()
+        self.on_error = _hold(on_error) if on_error else None
+        self.on_event = _hold(on_event) if on_event else None
+        self.closed = False
+
+    def cancel(self, sub: Subscription) -> None:
+        with self.lock:
+            self.subs.pop(sub.id, None)
+        self.manager.remove_subscriptions([sub])
+
+    def cancel_all(self) -> None:
+        with self.lock:
+            subs = list(self.subs.values())
+            self.subs.clear()
+        if subs:
+            self.manager.remove_subscriptions(subs)
+
+    def handle_event(self, event: Event) -> None:
+        for stream in list(self.streams):
+            stream._event(event)
+        callback = self.on_event() if self.on_event else None
+        if callback is not None:
+            callback(event)
+
+    def handle_error(self, error: BaseException) -> None:
+        callback = self.on_error() if self.on_error else None
+        if callback is not None:
+            callback(error)
+        elif not isinstance(error, Exception):
+            raise error
+
+    # Subscription reports (worker thread)
+
+    def on_loss(self, sub: Subscription, event: DataLoss) -> None:
+        log.warning("data lost on %r: %d message(s) of %s %s dropped (%s)",
+                    sub, event.dropped, event.type, event.code, event.policy)
+        self.handle_event(event)
+
+    def on_callback_error(self, sub: Subscription, error: BaseException) -> None:
+        log.error("callback of %r raised %s: %s", sub, type(error).__name__, error)
+        self.handle_error(error)
+
+
+def _release(core: _ClientCore) -> None:
+    core.closed = True
+    core.cancel_all()
+    for stream in list(core.streams):
+        stream.close()
+    core.manager.unregister_client(core)
+
+
+class WebSocketClient:
+    """Subscribe to Upbit streams with callbacks or iterators; safe to use from any thread."""
+
+    def __init__(
+        self,
+        manager: WebSocketManager | None = None,
+        on_error: Callable[[BaseException], Any] | None = None,
+        on_event: Callable[[Event], Any] | None = None,
+    ) -> None:
+        self.manager = manager if manager is not None else WebSocketManager.get_instance()
+        self._core = _ClientCore(self.manager, on_error, on_event)
+        self.manager.register_client(self._core)
+        self._finalizer = weakref.finalize(self, _release, self._core)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._core.closed else f"{len(self._core.subs)} subscriptions"
+        return f"<WebSocketClient {state}>"
+
+    def __enter__(self) -> WebSocketClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cancel every subscription and end every stream of this client. Idempotent."""
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return self._core.closed
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        with self._core.lock:
+            return list(self._core.subs.values())
+
+    def subscribe(
+        self,
+        type: str,
+        codes: str | Iterable[str] | None,
+        callback: Callable[[Any], Any],
+        *,
+        depth: int | None = None,
+        level: float | None = None,
+        raw: bool = False,
+        snapshot: bool = True,
+        overflow: str | None = None,
+    ) -> Subscription:
+        """Call ``callback(message)`` on a worker thread for every message of ``type`` for ``codes``.
+
+        ``raw=True`` delivers plain dicts (DEFAULT keys); ``snapshot=False`` skips SNAPSHOT frames;
+        ``overflow`` overrides ``Config.overflow`` for this subscription. Raises SubscriptionError on a
+        bad type, code or option and AuthenticationError for a private type without keys, before
+        anything is sent.
+        """
+        if self._core.closed:
+            raise ClosedError("this client is closed")
+        if not callable(callback):
+            raise SubscriptionError(f"callback must be callable, not {callback!r}")
+        policy = self.manager.config.overflow if overflow is None else overflow
+        if policy not in OVERFLOW_POLICIES:
+            raise SubscriptionError(f"overflow must be one of {OVERFLOW_POLICIES}, not {overflow!r}")
+        for name, flag in (("raw", raw), ("snapshot", snapshot)):
+            if not isinstance(flag, bool):
+                raise SubscriptionError(f"{name} must be True or False, not {flag!r}")
+        spec = make_spec(type, codes, depth=depth, level=level)
+        sub = Subscription(spec, callback, raw=raw, snapshot=snapshot, overflow=policy,
+                           owner=self._core)
+        self.manager.ensure_started()
+        self.manager.add_subscription(sub)
+        with self._core.lock:
+            self._core.subs[sub.id] = sub
+        return sub
+
+    def unsubscribe(self, type: str, codes: str | Iterable[str] | None = None) -> None:
+        """Stop receiving ``type`` for ``codes`` (all of this client's codes of that type if None)."""
+        drop = None if codes is None else set(make_spec("myOrder", codes).codes)
+        with self._core.lock:
+            affected = [s for s in self._core.subs.values() if s.type == type]
+        for sub in affected:
+            keep = () if drop is None else tuple(c for c in sub.codes if c not in drop)
+            if keep == sub.codes:
+                continue
+            sub.cancel()
+            if keep:
+                self.subscribe(sub.type, keep, sub._callback() or (lambda m: None),
+                               depth=sub.depth, level=sub.level, raw=sub.raw,
+                               snapshot=sub.snapshot, overflow=sub.overflow)
+
+    def stream(
+        self,
+        type: str,
+        codes: str | Iterable[str] | None,
+        *,
+        timeout: float | None = None,
+        events: bool = False,
+        raw: bool = False,
+        depth: int | None = None,
+        level: float | None = None,
+        snapshot: bool = True,
+    ) -> MessageStream:
+        """A blocking iterator over the messages of ``type`` for ``codes``.
+
+        ``timeout`` bounds the wait for each message (TimeoutError). Leaving the loop — break, an
+        exception, ``close()`` on the stream or the client — cancels the subscription.
+        """
+        return MessageStream(self, type, codes, timeout=timeout, events=events, raw=raw,
+                             depth=depth, level=level, snapshot=snapshot)
+
+    def snapshot(
+        self,
+        type: str,
+        codes: str | Iterable[str],
+        timeout: float = 5.0,
+        *,
+        depth: int | None = None,
+        level: float | None = None,
+        raw: bool = False,
+    ) -> dict[str, Any]:
+        """The current state of each code, ``{code: message}``, from a short-lived snapshot-only
+        request. Codes the exchange does not know are absent from the result."""
+        spec = make_spec(type, codes, depth=depth, level=level, is_only_snapshot=True)
+        if spec.is_private:
+            raise SubscriptionError(f"snapshot() serves the public types, not {type!r}")
+        items = self.manager.snapshot(spec, timeout)
+        return {item["code"]: item if raw else to_message(item) for item in items}
+
+    def list_subscriptions(self, timeout: float = 5.0) -> SubscriptionList:
+        """What the server says the public connection carries (LIST_SUBSCRIPTIONS)."""
+        self.manager.ensure_started()
+        return self.manager.list_subscriptions("public", timeout)
+
+
+class MessageStream:
+    """The iterator ``WebSocketClient.stream()`` returns; also a context manager."""
+
+    def __init__(self, client: WebSocketClient, type: str, codes: str | Iterable[str] | None, *,
+                 timeout: float | None, events: bool, raw: bool, depth: int | None,
+                 level: float | None, snapshot: bool) -> None:
+        self.timeout = timeout
+        self.events = events
+        self.dropped = 0
+        self._cond = threading.Condition()
+        self._buffer: deque[Any] = deque()
+        self._limit = client.manager.config.queue_size
+        self._closed = False
+        self._core = client._core
+        # the subscription holds this stream's method weakly: an abandoned stream cancels itself
+        self.subscription = client.subscribe(type, codes, self._push, depth=depth, level=level,
+                                             raw=raw, snapshot=snapshot)
+        self._core.streams.add(self)
+        self._finalizer = weakref.finalize(self, self.subscription.cancel)
+
+    def __repr__(self) -> str:
+        return f"<MessageStream {self.subscription!r}{' closed' if self._closed else ''}>"
+
+    def __enter__(self) -> MessageStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the stream and cancel its subscription; an iterating thread gets StopIteration."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._buffer.append(_END)
+            self._cond.notify_all()
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _push(self, message: Any) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            if len(self._buffer) >= self._limit:  # the reader is behind: oldest goes, and is counted
+                self._buffer.popleft()
+                self.dropped += 1
+            self._buffer.append(message)
+            self._cond.notify()
+
+    def _event(self, event: Event) -> None:
+        if self.events:
+            self._push(event)
+
+    def __iter__(self) -> Iterator[ServerMessage | Event | dict[str, Any]]:
+        try:
+            while True:
+                try:
+                    yield self._next()
+                except StopIteration:
+                    return
+        finally:  # break, an exception in the loop body, or the generator collected
+            self.close()
+
+    def __next__(self) -> ServerMessage | Event | dict[str, Any]:
+        try:
+            return self._next()
+        except TimeoutError:
+            self.close()
+            raise
+
+    def _next(self) -> Any:
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        with self._cond:
+            while not self._buffer:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(f"no message within {self.timeout}s on {self.subscription!r}")
+                self._cond.wait(remaining)
+            item = self._buffer[0]
+            if item is _END:
+                raise StopIteration
+            self._buffer.popleft()
+            return item
