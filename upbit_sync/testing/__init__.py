@@ -1,0 +1,39 @@
+"""A local Upbit exchange for tests, examples, demos and benchmarks (DESIGN.md §5).
+
+``FakeUpbitServer`` speaks Upbit's WebSocket protocol on 127.0.0.1; ``HangingServer`` plays the
+peers a real server cannot; ``MarketSimulator`` makes consistent market data; the pytest plugin
+provides the ``fake_upbit`` fixture.
+"""
+
+from __future__ import annotations
+
+from .hanging import HangingServer
+from .market import MarketSimulator
+from .server import (
+    PRIVATE_PATH,
+    PUBLIC_PATH,
+    Attempt,
+    ConnInfo,
+    FakeUpbitServer,
+    Request,
+)
+from .tokens import TEST_ACCESS_KEY, TEST_SECRET_KEY, bearer, make_token
+from .wire import FORMATS, encode, server_frame
+
+__all__ = [
+    "FORMATS",
+    "PRIVATE_PATH",
+    "PUBLIC_PATH",
+    "TEST_ACCESS_KEY",
+    "TEST_SECRET_KEY",
+    "Attempt",
+    "ConnInfo",
+    "FakeUpbitServer",
+    "HangingServer",
+    "MarketSimulator",
+    "Request",
+    "bearer",
+    "encode",
+    "make_token",
+    "server_frame",
+]

@@ -1,0 +1,495 @@
+"""MarketSimulator: plausible, internally consistent Upbit messages for any market code.
+
+Each code has one random walk of trades shared by every message type: a REALTIME message first makes
+a trade, then renders the code's state (ticker, trade, orderbook or candle), so prices, volumes,
+sequence ids and candles agree with each other. A SNAPSHOT renders the state without trading.
+Messages use DEFAULT keys (UPBIT_PROTOCOL.md §8); the server converts them per connection format.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ..formats import CANDLE_TYPES
+
+CANDLE_SECONDS: dict[str, int] = {
+    "candle.1s": 1, "candle.1m": 60, "candle.3m": 180, "candle.5m": 300, "candle.10m": 600,
+    "candle.15m": 900, "candle.30m": 1800, "candle.60m": 3600, "candle.240m": 14400,
+}
+assert set(CANDLE_SECONDS) == set(CANDLE_TYPES)
+
+# Rough prices of well-known markets, so KRW-BTC looks like KRW-BTC (~1e8 KRW).
+KNOWN_PRICES: dict[str, float] = {
+    "KRW-BTC": 115_000_000.0, "KRW-ETH": 5_200_000.0, "KRW-XRP": 3_100.0, "KRW-SOL": 260_000.0,
+    "KRW-DOGE": 330.0, "KRW-ADA": 1_050.0, "USDT-BTC": 85_000.0, "USDT-ETH": 3_800.0,
+    "BTC-ETH": 0.045, "BTC-XRP": 0.000027,
+}
+# log10 range of prices for other markets, per quote currency.
+_PRICE_RANGES: dict[str, tuple[float, float]] = {
+    "KRW": (0.0, 5.0), "BTC": (-7.0, -3.0), "USDT": (-2.0, 3.0),
+}
+# Typical trade size in quote currency, per quote currency.
+_NOTIONAL: dict[str, float] = {"KRW": 200_000.0, "BTC": 0.003, "USDT": 150.0}
+
+_KST = timezone(timedelta(hours=9))
+_VOLUME_DIGITS = 8
+
+
+def tick_size(quote: str, price: float) -> float:
+    """The price step of a market at this price (Upbit's KRW table; a fixed step elsewhere)."""
+    if quote == "KRW":
+        for floor, tick in (
+            (2_000_000, 1000.0), (1_000_000, 500.0), (500_000, 100.0), (100_000, 50.0),
+            (10_000, 10.0), (1_000, 1.0), (100, 0.1), (10, 0.01), (1, 0.001), (0.1, 0.0001),
+        ):
+            if price >= floor:
+                return tick
+        return 0.00001
+    if quote == "BTC":
+        return 0.00000001
+    if price >= 100:
+        return 0.01
+    if price >= 1:
+        return 0.001
+    return 0.000001
+
+
+def _digits(tick: float) -> int:
+    return max(0, -math.floor(math.log10(tick) + 1e-9))
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+@functools.lru_cache(maxsize=256)
+def _stamps(second: int) -> tuple[str, str, str, str]:
+    """``(yyyyMMdd, HHmmss, yyyy-MM-dd, HH:mm:ss)`` in UTC; cached, as many messages share a second."""
+    moment = _utc(second)
+    return (moment.strftime("%Y%m%d"), moment.strftime("%H%M%S"),
+            moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M:%S"))
+
+
+@dataclass
+class _Candle:
+    start: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    value: float
+
+    def add(self, price: float, volume: float) -> None:
+        self.high = max(self.high, price)
+        self.low = min(self.low, price)
+        self.close = price
+        self.volume += volume
+        self.value += price * volume
+
+
+@dataclass
+class _Market:
+    """One code's state: the last trade, the day's figures and the open candle of each unit."""
+
+    code: str
+    quote: str
+    rng: random.Random
+    price: float
+    anchor: float
+    prev_close: float
+    open: float
+    high: float
+    low: float
+    best_bid: float
+    best_ask: float
+    last_volume: float
+    last_side: str
+    last_trade_s: float
+    sequential_id: int
+    acc_volume: float
+    acc_value: float
+    acc_ask: float
+    acc_bid: float
+    base_volume_24h: float
+    base_value_24h: float
+    high_52w: float
+    high_52w_date: str
+    low_52w: float
+    low_52w_date: str
+    candles: dict[int, _Candle] = field(default_factory=dict)
+
+    @property
+    def tick(self) -> float:
+        return tick_size(self.quote, self.price)
+
+    def snap(self, price: float) -> float:
+        tick = tick_size(self.quote, price)
+        return round(max(tick, round(price / tick) * tick), _digits(tick))
+
+
+class MarketSimulator:
+    """Consistent ticker/trade/orderbook/candle messages for any code; thread-safe.
+
+    ``seed`` makes every market's walk reproducible, independently of the order codes are used in.
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._seed = seed if seed is not None else random.SystemRandom().getrandbits(64)
+        self._lock = threading.Lock()
+        self._markets: dict[str, _Market] = {}
+
+    def price(self, code: str) -> float:
+        """The current trade price of a code."""
+        with self._lock:
+            return self._market(code).price
+
+    def make(
+        self,
+        type: str,
+        code: str,
+        stream_type: str = "REALTIME",
+        depth: int = 30,
+        level: float = 0,
+    ) -> dict[str, Any]:
+        """One DEFAULT-keyed message; REALTIME first makes a trade, SNAPSHOT shows the state as is."""
+        if type == "myOrder":
+            return self.my_order(code=code, stream_type=stream_type)
+        if type == "myAsset":
+            return self.my_asset(stream_type=stream_type)
+        with self._lock:
+            market = self._market(code)
+            now = time.time()
+            if stream_type == "REALTIME":
+                self._trade(market, now)
+            if type == "ticker":
+                return self._ticker(market, now, stream_type)
+            if type == "trade":
+                return self._trade_message(market, now, stream_type)
+            if type == "orderbook":
+                return self._orderbook(market, now, stream_type, depth, level)
+            if type in CANDLE_SECONDS:
+                return self._candle(market, now, stream_type, type)
+        raise ValueError(f"unknown message type {type!r}")
+
+    def my_order(self, **fields: Any) -> dict[str, Any]:
+        """A plausible myOrder event (DEFAULT keys); ``fields`` override any value."""
+        code = fields.get("code", "KRW-BTC")
+        now = time.time()
+        with self._lock:
+            market = self._market(code)
+            price = market.price
+            tick = market.tick
+        state = fields.get("state", "wait")
+        side = fields.get("ask_bid", "BID")
+        volume = fields.get("volume", 0.01)
+        price = fields.get("price", price)
+        # "done": filled; "trade": a fill happened (here half the order); otherwise unfilled.
+        executed = {"done": volume, "trade": round(volume / 2, _VOLUME_DIGITS)}.get(state, 0.0)
+        filled = executed > 0
+        fee_rate = 0.0005
+        funds = round(price * executed, _digits(tick))
+        order: dict[str, Any] = {
+            "type": "myOrder",
+            "code": code,
+            "uuid": str(uuid.uuid4()),
+            "ask_bid": side,
+            "order_type": "limit",
+            "state": state,
+            "trade_uuid": str(uuid.uuid4()) if filled else None,
+            "price": price,
+            "avg_price": price if filled else 0.0,
+            "volume": volume,
+            "remaining_volume": round(volume - executed, _VOLUME_DIGITS),
+            "executed_volume": executed,
+            "trades_count": 1 if filled else 0,
+            "reserved_fee": round(price * volume * fee_rate, 8),
+            "remaining_fee": round(price * (volume - executed) * fee_rate, 8),
+            "paid_fee": round(funds * fee_rate, 8),
+            "locked": round(price * (volume - executed) * (1 + fee_rate), 8) if side == "BID"
+            else round(volume - executed, _VOLUME_DIGITS),
+            "executed_funds": funds,
+            "time_in_force": None,
+            "trade_fee": round(funds * fee_rate, 8) if filled else None,
+            "is_maker": True if filled else None,
+            "identifier": None,
+            "smp_type": None,
+            "prevented_volume": 0.0,
+            "prevented_locked": 0.0,
+            "trade_timestamp": _ms(now) if filled else None,
+            "order_timestamp": _ms(now) - 1,
+            "timestamp": _ms(now),
+            "stream_type": "REALTIME",
+        }
+        order.update(fields)
+        return order
+
+    def my_asset(self, **fields: Any) -> dict[str, Any]:
+        """A plausible myAsset event (DEFAULT keys, no ``code``); ``fields`` override any value."""
+        now = _ms(time.time())
+        asset: dict[str, Any] = {
+            "type": "myAsset",
+            "asset_uuid": str(uuid.uuid4()),
+            "assets": [{"currency": "KRW", "balance": 1_000_000.0, "locked": 0.0}],
+            "asset_timestamp": now - 1,
+            "timestamp": now,
+            "stream_type": "REALTIME",
+        }
+        asset.update(fields)
+        return asset
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _market(self, code: str) -> _Market:
+        market = self._markets.get(code)
+        if market is None:
+            market = self._markets[code] = self._new_market(code)
+        return market
+
+    def _new_market(self, code: str) -> _Market:
+        rng = random.Random(f"{self._seed}:{code}")
+        quote = code.split("-", 1)[0]
+        price = KNOWN_PRICES.get(code)
+        if price is None:
+            low, high = _PRICE_RANGES.get(quote, (-1.0, 3.0))
+            price = 10 ** rng.uniform(low, high)
+        tick = tick_size(quote, price)
+        digits = _digits(tick)
+        price = round(max(2 * tick, round(price / tick) * tick), digits)
+        prev_close = round(max(tick, round(price * rng.uniform(0.97, 1.03) / tick) * tick), digits)
+        day_open = round(max(tick, round(prev_close * rng.uniform(0.995, 1.005) / tick) * tick),
+                         digits)
+        notional = _NOTIONAL.get(quote, 100.0)
+        acc_volume = round(notional / price * rng.uniform(500, 5000), _VOLUME_DIGITS)
+        ask_share = rng.uniform(0.4, 0.6)
+        now = time.time()
+        today = _utc(now).date()
+        high_52w = max(price, day_open, prev_close) * rng.uniform(1.1, 1.8)
+        low_52w = min(price, day_open, prev_close) * rng.uniform(0.4, 0.9)
+        market = _Market(
+            code=code, quote=quote, rng=rng, price=price, anchor=price, prev_close=prev_close, open=day_open,
+            high=max(price, day_open), low=min(price, day_open),
+            best_bid=price, best_ask=round(price + tick, digits),
+            last_volume=self._volume(rng, quote, price), last_side="ASK", last_trade_s=now,
+            sequential_id=_ms(now) * 10_000,
+            acc_volume=acc_volume, acc_value=acc_volume * price,
+            acc_ask=round(acc_volume * ask_share, _VOLUME_DIGITS),
+            acc_bid=round(acc_volume * (1 - ask_share), _VOLUME_DIGITS),
+            base_volume_24h=acc_volume * rng.uniform(0.8, 1.5),
+            base_value_24h=acc_volume * price * rng.uniform(0.8, 1.5),
+            high_52w=round(round(high_52w / tick) * tick, digits),
+            high_52w_date=(today - timedelta(days=rng.randint(1, 360))).isoformat(),
+            low_52w=round(max(tick, round(low_52w / tick) * tick), digits),
+            low_52w_date=(today - timedelta(days=rng.randint(1, 360))).isoformat(),
+        )
+        return market
+
+    @staticmethod
+    def _volume(rng: random.Random, quote: str, price: float) -> float:
+        notional = _NOTIONAL.get(quote, 100.0)
+        return max(1e-8, round(rng.expovariate(1.0) * notional / price, _VOLUME_DIGITS))
+
+    def _trade(self, market: _Market, now: float) -> None:
+        """One trade: the price walks a few ticks; a buy lifts the ask, a sell hits the bid."""
+        rng = market.rng
+        tick = market.tick
+        # A few ticks per trade, pulled gently back to the starting price so long runs stay sane.
+        spread_ticks = max(1.0, market.price * 0.0001 / tick)
+        pull = (market.anchor - market.price) * 0.001
+        moved = market.snap(market.price + pull + round(rng.gauss(0.0, spread_ticks)) * tick)
+        tick = tick_size(market.quote, moved)
+        digits = _digits(tick)
+        moved = max(moved, round(2 * tick, digits))
+        side = "BID" if rng.random() < 0.5 else "ASK"
+        if side == "BID":
+            market.best_ask = moved
+            market.best_bid = round(moved - tick, digits)
+        else:
+            market.best_bid = moved
+            market.best_ask = round(moved + tick, digits)
+        volume = self._volume(rng, market.quote, moved)
+        market.price = moved
+        market.last_side = side
+        market.last_volume = volume
+        market.last_trade_s = now
+        market.sequential_id = max(market.sequential_id + 1, _ms(now) * 10_000)
+        market.high = max(market.high, moved)
+        market.low = min(market.low, moved)
+        market.high_52w = max(market.high_52w, moved)
+        market.low_52w = min(market.low_52w, moved)
+        market.acc_volume += volume
+        market.acc_value += moved * volume
+        if side == "ASK":
+            market.acc_ask += volume
+        else:
+            market.acc_bid += volume
+        # Only the units someone asked for are kept up to date: a trade costs less.
+        for seconds, candle in market.candles.items():
+            start = int(now // seconds * seconds)
+            if candle.start != start:
+                market.candles[seconds] = _Candle(start, moved, moved, moved, moved, volume,
+                                                  moved * volume)
+            else:
+                candle.add(moved, volume)
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def _change(self, market: _Market) -> dict[str, Any]:
+        digits = _digits(market.tick)
+        diff = round(market.price - market.prev_close, digits)
+        change = "RISE" if diff > 0 else "FALL" if diff < 0 else "EVEN"
+        rate = round(abs(diff) / market.prev_close, 10)
+        return {
+            "change": change,
+            "change_price": abs(diff),
+            "signed_change_price": diff,
+            "change_rate": rate,
+            "signed_change_rate": rate if diff >= 0 else -rate,
+        }
+
+    def _ticker(self, market: _Market, now: float, stream_type: str) -> dict[str, Any]:
+        day, clock, _, _ = _stamps(int(market.last_trade_s))
+        change = self._change(market)
+        return {
+            "type": "ticker",
+            "code": market.code,
+            "opening_price": market.open,
+            "high_price": market.high,
+            "low_price": market.low,
+            "trade_price": market.price,
+            "prev_closing_price": market.prev_close,
+            "change": change["change"],
+            "change_price": change["change_price"],
+            "signed_change_price": change["signed_change_price"],
+            "change_rate": change["change_rate"],
+            "signed_change_rate": change["signed_change_rate"],
+            "trade_volume": market.last_volume,
+            "acc_trade_volume": round(market.acc_volume, _VOLUME_DIGITS),
+            "acc_trade_volume_24h": round(market.base_volume_24h + market.acc_volume,
+                                          _VOLUME_DIGITS),
+            "acc_trade_price": round(market.acc_value, 8),
+            "acc_trade_price_24h": round(market.base_value_24h + market.acc_value, 8),
+            "trade_date": day,
+            "trade_time": clock,
+            "trade_timestamp": _ms(market.last_trade_s),
+            "ask_bid": market.last_side,
+            "acc_ask_volume": round(market.acc_ask, _VOLUME_DIGITS),
+            "acc_bid_volume": round(market.acc_bid, _VOLUME_DIGITS),
+            "highest_52_week_price": market.high_52w,
+            "highest_52_week_date": market.high_52w_date,
+            "lowest_52_week_price": market.low_52w,
+            "lowest_52_week_date": market.low_52w_date,
+            "market_state": "ACTIVE",
+            "is_trading_suspended": False,
+            "delisting_date": None,
+            "market_warning": "NONE",
+            "timestamp": max(_ms(now), _ms(market.last_trade_s)),
+            "stream_type": stream_type,
+        }
+
+    def _trade_message(self, market: _Market, now: float, stream_type: str) -> dict[str, Any]:
+        _, _, day, clock = _stamps(int(market.last_trade_s))
+        change = self._change(market)
+        rng = market.rng
+        return {
+            "type": "trade",
+            "code": market.code,
+            "timestamp": max(_ms(now), _ms(market.last_trade_s)),
+            "trade_date": day,
+            "trade_time": clock,
+            "trade_timestamp": _ms(market.last_trade_s),
+            "trade_price": market.price,
+            "trade_volume": market.last_volume,
+            "ask_bid": market.last_side,
+            "prev_closing_price": market.prev_close,
+            "change": change["change"],
+            "change_price": change["change_price"],
+            "sequential_id": market.sequential_id,
+            "best_ask_price": market.best_ask,
+            "best_ask_size": self._volume(rng, market.quote, market.best_ask),
+            "best_bid_price": market.best_bid,
+            "best_bid_size": self._volume(rng, market.quote, market.best_bid),
+            "stream_type": stream_type,
+        }
+
+    def _orderbook(
+        self, market: _Market, now: float, stream_type: str, depth: int, level: float
+    ) -> dict[str, Any]:
+        rng = market.rng
+        tick = market.tick
+        digits = _digits(tick)
+        if level and level > tick:
+            step = float(level)
+            digits = max(digits, _digits(step))
+            bid = math.floor(market.best_bid / step) * step
+            ask = math.ceil(market.best_ask / step) * step
+            if ask <= bid:
+                ask = bid + step
+        else:
+            step, bid, ask = tick, market.best_bid, market.best_ask
+        # Sizes are cheap products of uniforms (skewed towards small), in units of a typical trade.
+        scale = _NOTIONAL.get(market.quote, 100.0) / market.price
+        rand = rng.random
+        aggregated = step != tick
+        units = []
+        total_ask = total_bid = 0.0
+        for _ in range(depth):
+            ask_size = round(scale * (0.05 + 5.0 * rand() * rand()), _VOLUME_DIGITS)
+            if bid > 0:
+                bid_size = round(scale * (0.05 + 5.0 * rand() * rand()), _VOLUME_DIGITS)
+                bid_price = round(bid, digits)
+            else:  # a thin side is padded with zero units, like Upbit's books
+                bid_size, bid_price = 0.0, 0.0
+            units.append({"ask_price": round(ask, digits), "bid_price": bid_price,
+                          "ask_size": ask_size, "bid_size": bid_size})
+            total_ask += ask_size
+            total_bid += bid_size
+            gap = step if aggregated else step * (1 + int(rand() * 3))
+            ask += gap
+            bid -= gap
+        return {
+            "type": "orderbook",
+            "code": market.code,
+            "timestamp": _ms(now),
+            "total_ask_size": round(total_ask, _VOLUME_DIGITS),
+            "total_bid_size": round(total_bid, _VOLUME_DIGITS),
+            "orderbook_units": units,
+            "stream_type": stream_type,
+            "level": level,
+        }
+
+    def _candle(self, market: _Market, now: float, stream_type: str, type: str) -> dict[str, Any]:
+        seconds = CANDLE_SECONDS[type]
+        candle = market.candles.get(seconds)
+        if candle is None:  # first use of this unit: a candle holding the last trade
+            price, volume = market.price, market.last_volume
+            first = int(market.last_trade_s // seconds * seconds)
+            candle = market.candles[seconds] = _Candle(first, price, price, price, price, volume,
+                                                       price * volume)
+        start = _utc(candle.start)
+        return {
+            "type": type,
+            "code": market.code,
+            "candle_date_time_utc": start.strftime("%Y-%m-%dT%H:%M:%S"),
+            "candle_date_time_kst": start.astimezone(_KST).strftime("%Y-%m-%dT%H:%M:%S"),
+            "opening_price": candle.open,
+            "high_price": candle.high,
+            "low_price": candle.low,
+            "trade_price": candle.close,
+            "candle_acc_trade_volume": round(candle.volume, _VOLUME_DIGITS),
+            "candle_acc_trade_price": round(candle.value, 8),
+            "timestamp": _ms(now),
+            "stream_type": stream_type,
+        }

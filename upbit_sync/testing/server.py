@@ -1,0 +1,1026 @@
+"""FakeUpbitServer: a local Upbit WebSocket exchange for tests, examples and benchmarks.
+
+A real WebSocket server (``websockets``' threaded sync implementation) on one port that speaks
+Upbit's protocol as UPBIT_PROTOCOL.md describes it: public and private paths, request validation
+with Upbit's error names, replace-on-request subscriptions, SNAPSHOT then REALTIME data in four
+formats, ``PING`` status, idle drops, JWT checks and rate limits, plus fault controls and
+introspection for tests (DESIGN.md §5).
+
+Threads, all daemons named ``upbit-fake-...`` and joined by :meth:`FakeUpbitServer.stop`: one accept
+thread, one sender thread for all scheduled data and status frames, and per connection the thread
+that runs the websockets handshake and reads requests (plus websockets' own reader thread).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import os
+import select
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Opcode
+from websockets.protocol import State
+from websockets.sync.server import Server, ServerConnection, serve
+
+from .market import MarketSimulator
+from .tokens import TEST_ACCESS_KEY, TEST_SECRET_KEY, TokenCheck, check_authorization
+from .validation import (
+    INVALID_AUTH,
+    PRIVATE_TYPES,
+    TOO_MANY_REQUESTS,
+    ParsedRequest,
+    RequestError,
+    market_of,
+    parse_request,
+)
+from .wire import dumps, encode, server_frame
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATH = "/websocket/v1"
+PRIVATE_PATH = "/websocket/v1/private"
+AUTH_FAILURE_MODES = ("frame", "http")
+
+_STATUS_UP = dumps({"status": "UP"})
+_IDLE_POLL = 0.25  # the sender thread re-reads its settings at least this often
+_JOIN_TIMEOUT = 5.0
+_FIREHOSE_CHUNK = 1 << 16
+_BATCH = 256  # REALTIME messages the sender collects per round
+_current = threading.local()  # the websockets connection the calling thread serves
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request message a connection received (``PING`` is not one; see ``ConnInfo.pings``)."""
+
+    time: float
+    text: str
+    payload: Any
+
+
+@dataclass
+class Attempt:
+    """One upgrade attempt: when (``time.monotonic()``), on which path, answered with which status."""
+
+    time: float
+    path: str
+    status: int
+    reason: str = ""
+
+
+@dataclass(eq=False)
+class _Stream:
+    """One (type, code) the connection is subscribed to, as the sender thread serves it."""
+
+    type: str
+    key: str
+    market: str
+    depth: int
+    level: float
+    snapshot: bool
+    realtime: bool
+    awaiting_snapshot: bool = False
+
+
+class _FakeConnection(ServerConnection):
+    """A websockets server connection that notes when any frame arrives, pings included."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.last_rx = time.monotonic()
+        self.fake_attempt: Attempt | None = None
+        self.fake_auth: TokenCheck | None = None
+        self.fake_conn: ConnInfo | None = None
+        self.fake_on_close: Callable[[ConnInfo], None] | None = None
+        super().__init__(*args, **kwargs)
+        _current.connection = self
+        name = threading.current_thread().name
+        if name.startswith("upbit-fake-conn-"):
+            self.recv_events_thread.name = name.replace("-conn-", "-recv-", 1)
+
+    def process_event(self, event: Any) -> None:
+        self.last_rx = time.monotonic()
+        super().process_event(event)
+        # The closing handshake is complete (websockets has sent its reply by now): the
+        # connection is over, even if the client never closes its end of the TCP connection.
+        if getattr(event, "opcode", None) is Opcode.CLOSE:
+            conn, on_close = self.fake_conn, self.fake_on_close
+            if conn is not None and on_close is not None:
+                on_close(conn)
+
+
+class ConnInfo:
+    """What the fake knows of one accepted connection; a live, thread-safe, read-only view."""
+
+    def __init__(
+        self, lock: threading.RLock, conn_id: int, path: str, ws: _FakeConnection,
+        opened_at: float, access_key: str | None,
+    ) -> None:
+        self.id = conn_id
+        self.path = path
+        self.is_private = path == PRIVATE_PATH
+        self.opened_at = opened_at
+        self.authorized_access_key = access_key
+        self._lock = lock
+        self._ws = ws
+        self._closed_at: float | None = None
+        self._closing = False
+        self._format = "DEFAULT"
+        self._requests: list[Request] = []
+        self._subscriptions: list[dict[str, Any]] = []
+        self._served: list[dict[str, Any]] = []
+        self._sent = 0
+        self._pings = 0
+        self._streams: list[_Stream] = []
+        self._pending: deque[_Stream] = deque()
+        self._generation = 0
+        self._my_order: frozenset[str] | None = None  # None = every market
+        self._my_order_on = False
+        self._my_asset_on = False
+        self._status_next: float | None = None
+        self._last_tx = opened_at
+        self._message_times: deque[float] = deque()
+
+    def __repr__(self) -> str:
+        state = "open" if self.is_open else "closed"
+        return f"<ConnInfo {self.id} {self.path} {state} format={self.format}>"
+
+    @property
+    def closed_at(self) -> float | None:
+        with self._lock:
+            return self._closed_at
+
+    @property
+    def is_open(self) -> bool:
+        with self._lock:
+            return self._closed_at is None
+
+    @property
+    def format(self) -> str:
+        with self._lock:
+            return self._format
+
+    @property
+    def requests(self) -> list[Request]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """The current set, one dict per type object of the last request, codes as sent."""
+        with self._lock:
+            return [dict(entry, codes=list(entry["codes"])) for entry in self._subscriptions]
+
+    @property
+    def sent_count(self) -> int:
+        """Data frames sent: market data, private events and firehose frames."""
+        with self._lock:
+            return self._sent
+
+    @property
+    def pings(self) -> int:
+        """Text ``PING`` messages received."""
+        with self._lock:
+            return self._pings
+
+    @property
+    def last_activity(self) -> float:
+        """When a frame last went either way (``time.monotonic()``): the idle clock."""
+        return max(self._ws.last_rx, self._last_tx)
+
+
+class FakeUpbitServer:
+    """A local Upbit WebSocket exchange on 127.0.0.1; see the module docstring and DESIGN.md §5.
+
+    Settings are plain attributes and may be changed while it runs. Where Upbit's behaviour is
+    OPEN or unstated, the fake decides as follows:
+
+    - ``connect_limit`` counts every upgrade attempt on Upbit's two paths in the trailing second,
+      refused ones included (404s excluded): retrying fast after a 429 keeps getting 429.
+    - ``message_limit`` counts request messages (LIST_SUBSCRIPTIONS included), not text ``PING``.
+    - A subscription request without a format object sets the connection to DEFAULT; a
+      LIST_SUBSCRIPTIONS request switches the format only when it carries a format object.
+    - REALTIME runs at ``message_rate`` for every type (candles too); 0 sends snapshots only.
+    - ``idle_timeout`` 0 disables idle drops; pings, pongs and status frames all count as traffic.
+    - A client that cannot take a scheduled frame within ``send_timeout`` (it stopped reading and
+      the socket buffers are full) is dropped as a slow consumer, so it cannot stall the others.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        keys: Mapping[str, str] | None = None,
+        auth_failure: str = "frame",
+        idle_timeout: float = 120.0,
+        status_interval: float = 10.0,
+        connect_limit: int | None = 5,
+        message_limit: tuple[int, int] | None = (5, 100),
+        message_rate: float = 10.0,
+        error_close_delay: float = 0.15,
+        resnapshot_on_replace: bool = True,
+        honour_camel_case: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        if auth_failure not in AUTH_FAILURE_MODES:
+            raise ValueError(f"auth_failure must be one of {AUTH_FAILURE_MODES}")
+        self.host = host
+        self.port = port
+        self.keys: dict[str, str] = dict(keys) if keys is not None else {
+            TEST_ACCESS_KEY: TEST_SECRET_KEY
+        }
+        self.auth_failure = auth_failure
+        self.idle_timeout = idle_timeout
+        self.status_interval = status_interval
+        self.connect_limit = connect_limit
+        self.message_limit = message_limit
+        self.message_rate = message_rate
+        self.error_close_delay = error_close_delay
+        self.resnapshot_on_replace = resnapshot_on_replace
+        self.honour_camel_case = honour_camel_case
+        self.market = MarketSimulator(seed)
+        self.send_timeout = 1.0
+
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._state = "new"
+        self._listener: socket.socket | None = None
+        self._waker: tuple[socket.socket, socket.socket] | None = None
+        self._ws_server: Server | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._sender_thread: threading.Thread | None = None
+        self._threads: set[threading.Thread] = set()
+        self._sockets: set[socket.socket] = set()
+        self._conns: list[ConnInfo] = []
+        self._live: dict[int, ConnInfo] = {}
+        self._by_socket: dict[socket.socket, ConnInfo] = {}
+        self._attempts: list[Attempt] = []
+        self._connect_window: deque[float] = deque()
+        self._refusals: deque[int] = deque()
+        self._nonces: set[str] = set()
+        self._heap: list[tuple[float, int, ConnInfo, _Stream, int]] = []
+        self._seq = itertools.count()
+        self._silenced = False
+        self._accepted = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> FakeUpbitServer:
+        """Listen and serve; returns self. A server starts once."""
+        with self._lock:
+            if self._state != "new":
+                raise RuntimeError("a FakeUpbitServer can be started only once")
+            listener = socket.create_server((self.host, self.port))
+            listener.setblocking(False)
+            self._listener = listener
+            self.port = listener.getsockname()[1]
+            self._waker = socket.socketpair()
+            self._ws_server = serve(
+                self._handle,
+                sock=listener,
+                process_request=self._process_request,
+                process_response=self._process_response,
+                compression=None,
+                ping_interval=None,  # Upbit never pings its clients (UPBIT_PROTOCOL.md §4)
+                open_timeout=5.0,
+                close_timeout=2.0,
+                create_connection=cast(Any, _FakeConnection),
+            )
+            self._accept_thread = threading.Thread(
+                target=self._accept_loop, name="upbit-fake-accept", daemon=True
+            )
+            self._sender_thread = threading.Thread(
+                target=self._send_loop, name="upbit-fake-sender", daemon=True
+            )
+            self._state = "running"
+        self._accept_thread.start()
+        self._sender_thread.start()
+        log.info("fake Upbit listening on %s:%d", self.host, self.port)
+        return self
+
+    def stop(self) -> None:
+        """Close every connection abruptly, stop every thread, release the port. Idempotent."""
+        with self._lock:
+            if self._state != "running":
+                self._state = "stopped"
+                return
+            self._state = "stopped"
+            self._stopping.set()
+            self._wake.notify_all()
+        assert self._waker is not None and self._listener is not None
+        try:
+            self._waker[1].send(b"x")
+        except OSError:
+            pass
+        for thread in (self._accept_thread, self._sender_thread):
+            if thread is not None:
+                thread.join(_JOIN_TIMEOUT)
+        self._listener.close()
+        now = time.monotonic()
+        with self._lock:
+            sockets = list(self._sockets)
+            for conn in self._live.values():
+                conn._closing = True
+                conn._closed_at = now
+            self._live.clear()
+            threads = list(self._threads)
+        for sock in sockets:
+            _shutdown(sock)
+        deadline = time.monotonic() + _JOIN_TIMEOUT
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("fake Upbit thread %s did not stop", thread.name)
+        for sock in self._waker:
+            sock.close()
+        _release_server(self._ws_server)
+        log.info("fake Upbit on port %d stopped", self.port)
+
+    def __enter__(self) -> FakeUpbitServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def public_url(self) -> str:
+        return f"ws://{self.host}:{self.port}{PUBLIC_PATH}"
+
+    @property
+    def private_url(self) -> str:
+        return f"ws://{self.host}:{self.port}{PRIVATE_PATH}"
+
+    @property
+    def rest_url(self) -> str:
+        """Where REST would be served (not implemented yet: every plain HTTP request gets 404)."""
+        return f"http://{self.host}:{self.port}"
+
+    # -- fault controls ------------------------------------------------------------------------
+
+    def drop_all(self) -> int:
+        """Abrupt TCP close of every open connection, no close frame; returns how many."""
+        with self._lock:
+            conns = list(self._live.values())
+        for conn in conns:
+            self._drop(conn, "drop_all")
+        return len(conns)
+
+    def close_all(self, code: int = 1000, reason: str = "") -> int:
+        """Send a close frame with this code to every open connection; returns how many.
+
+        Returns once the frames are out, without waiting for the clients' replies.
+        """
+        now = time.monotonic()
+        with self._lock:
+            conns = list(self._live.values())
+            for conn in conns:
+                conn._closing = True
+                conn._closed_at = now
+                self._live.pop(conn.id, None)
+        for conn in conns:
+            thread = threading.Thread(
+                target=self._close_quietly, args=(conn._ws, code, reason),
+                name=f"upbit-fake-close-{conn.id}", daemon=True,
+            )
+            with self._lock:
+                self._threads.add(thread)
+            thread.start()
+        deadline = time.monotonic() + 1.0
+        for conn in conns:
+            while conn._ws.protocol.state is State.OPEN and time.monotonic() < deadline:
+                time.sleep(0.001)
+        return len(conns)
+
+    def silence(self, on: bool = True) -> None:
+        """Stop (or resume) sending anything, data and status alike; keep TCP open and keep reading.
+
+        Pongs still go out (websockets answers pings by itself): that is a silent *exchange*,
+        not a dead peer; :class:`HangingServer` plays the dead peer.
+        """
+        with self._lock:
+            self._silenced = on
+            self._wake.notify_all()
+
+    def refuse_next(self, n: int, status: int = 429) -> None:
+        """Answer the next ``n`` upgrade attempts (on Upbit's paths) with this HTTP status."""
+        with self._lock:
+            self._refusals.extend([status] * n)
+
+    def send_raw(self, frame: bytes | str, conn_id: int | None = None) -> int:
+        """Send a frame as is to one or every open connection (``bytes`` binary, ``str`` text).
+
+        Bypasses :meth:`silence`; returns how many connections it reached.
+        """
+        data = server_frame(frame)
+        return sum(self._write_frames(conn, data, 0, None) for conn in self._targets(conn_id))
+
+    def emit_my_order(self, **fields: Any) -> dict[str, Any]:
+        """Push a myOrder event to every private connection subscribed to its code (or to all).
+
+        ``fields`` use DEFAULT names and override the simulator's plausible defaults; returns
+        the DEFAULT-keyed message sent.
+        """
+        message = self.market.my_order(**fields)
+        code = message.get("code")
+        with self._lock:
+            targets = [
+                conn for conn in self._live.values()
+                if conn._my_order_on and not conn._closing
+                and (conn._my_order is None or code in conn._my_order)
+            ]
+        for conn in targets:
+            self._send(conn, encode(message, conn._format), data=True,
+                       deadline=time.monotonic() + self.send_timeout)
+        return message
+
+    def emit_my_asset(self, **fields: Any) -> dict[str, Any]:
+        """Push a myAsset event to every private connection subscribed to myAsset; returns it."""
+        message = self.market.my_asset(**fields)
+        with self._lock:
+            targets = [c for c in self._live.values() if c._my_asset_on and not c._closing]
+        for conn in targets:
+            self._send(conn, encode(message, conn._format), data=True,
+                       deadline=time.monotonic() + self.send_timeout)
+        return message
+
+    def firehose(
+        self,
+        n: int,
+        frames: bytes | str | Sequence[bytes | str],
+        conn_id: int | None = None,
+    ) -> int:
+        """Send ``n`` frames (cycling through ``frames``) to one or every open connection, at once.
+
+        Frames are pre-encoded and written to the raw socket in 64 KiB batches, so the client,
+        not the server, is the bottleneck. Blocks until done; returns the frames written in all.
+        Bypasses :meth:`silence`.
+        """
+        items = [frames] if isinstance(frames, (bytes, str)) else list(frames)
+        if n <= 0 or not items:
+            return 0
+        encoded = [server_frame(item) for item in items]
+        cycle = b"".join(encoded)
+        reps = max(1, _FIREHOSE_CHUNK // len(cycle))
+        block, block_frames = cycle * reps, len(encoded) * reps
+        conns = {conn.id: conn for conn in self._targets(conn_id)}
+        remaining = dict.fromkeys(conns, n)
+        total = 0
+        while remaining:
+            for cid in list(remaining):
+                left = remaining[cid]
+                if left >= block_frames:
+                    data, count = block, block_frames
+                else:
+                    full, rest = divmod(left, len(encoded))
+                    data, count = cycle * full + b"".join(encoded[:rest]), left
+                if not self._write_frames(conns[cid], data, count, None):
+                    del remaining[cid]
+                    continue
+                total += count
+                remaining[cid] = left - count
+                if remaining[cid] == 0:
+                    del remaining[cid]
+        return total
+
+    # -- introspection -------------------------------------------------------------------------
+
+    @property
+    def connections(self) -> list[ConnInfo]:
+        """Every connection ever accepted (successful upgrades), oldest first."""
+        with self._lock:
+            return list(self._conns)
+
+    @property
+    def connections_opened(self) -> int:
+        with self._lock:
+            return len(self._conns)
+
+    @property
+    def connect_attempts(self) -> list[Attempt]:
+        """Every upgrade attempt, in order, with the HTTP status it got (101 when accepted)."""
+        with self._lock:
+            return list(self._attempts)
+
+    @property
+    def accepted(self) -> int:
+        """TCP connections accepted, upgraded or not."""
+        with self._lock:
+            return self._accepted
+
+    def open_connections(self) -> list[ConnInfo]:
+        with self._lock:
+            return [conn for conn in self._conns if conn._closed_at is None]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Poll ``predicate`` until it is true or ``timeout`` passes; returns its last value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
+    # -- handshake -----------------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None and self._waker is not None
+        selector = selectors.DefaultSelector()
+        selector.register(self._listener, selectors.EVENT_READ)
+        selector.register(self._waker[0], selectors.EVENT_READ)
+        try:
+            while not self._stopping.is_set():
+                events = selector.select()
+                if any(key.fileobj is self._waker[0] for key, _ in events):
+                    return
+                try:
+                    sock, addr = self._listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    return
+                sock.setblocking(True)
+                with self._lock:
+                    if self._stopping.is_set():
+                        sock.close()
+                        return
+                    self._accepted += 1
+                    thread = threading.Thread(
+                        target=self._serve_socket, args=(sock, addr),
+                        name=f"upbit-fake-conn-{self._accepted}", daemon=True,
+                    )
+                    self._sockets.add(sock)
+                    self._threads = {t for t in self._threads if t.is_alive()}
+                    self._threads.add(thread)
+                thread.start()
+        finally:
+            selector.close()
+
+    def _serve_socket(self, sock: socket.socket, addr: Any) -> None:
+        """Run websockets' handshake and our handler on one accepted socket, then clean up."""
+        assert self._ws_server is not None
+        _current.connection = None
+        try:
+            self._ws_server.handler(sock, addr)
+        except Exception:
+            log.exception("fake Upbit connection handler failed")
+        finally:
+            now = time.monotonic()
+            with self._lock:
+                self._sockets.discard(sock)
+                conn = self._by_socket.pop(sock, None)
+                if conn is not None:
+                    conn._closing = True
+                    if conn._closed_at is None:
+                        conn._closed_at = now
+                    self._live.pop(conn.id, None)
+            ws = getattr(_current, "connection", None)
+            _current.connection = None
+            if isinstance(ws, _FakeConnection):
+                ws.recv_events_thread.join(_JOIN_TIMEOUT)
+
+    def _process_request(self, ws: ServerConnection, request: Any) -> Any:
+        """Decide the upgrade: 404 off Upbit's paths, refusals, the connect limit, then the JWT."""
+        conn = cast(_FakeConnection, ws)
+        path = urlsplit(request.path).path
+        now = time.monotonic()
+        status, reason = 101, ""
+        with self._lock:
+            attempt = Attempt(now, path, 101)
+            self._attempts.append(attempt)
+            conn.fake_attempt = attempt
+            if path not in (PUBLIC_PATH, PRIVATE_PATH):
+                status, reason = 404, "unknown path"
+            else:
+                window = self._connect_window
+                while window and window[0] <= now - 1.0:
+                    window.popleft()
+                if self._refusals:
+                    status, reason = self._refusals.popleft(), "refuse_next"
+                elif self.connect_limit is not None and len(window) >= self.connect_limit:
+                    status, reason = 429, "connect limit"
+                window.append(now)
+            attempt.status, attempt.reason = status, reason
+        if status == 101 and path == PRIVATE_PATH:
+            check = self._check_auth(request.headers.get("Authorization"))
+            conn.fake_auth = check
+            if not check.ok:
+                log.info("fake Upbit: private upgrade refused: %s", check.reason)
+                with self._lock:
+                    attempt.reason = check.reason
+                    if self.auth_failure == "http":
+                        status = attempt.status = 401
+        if status == 101:
+            return None
+        if status == 401:
+            body = dumps({"error": {"name": INVALID_AUTH, "message": "jwt verification failed"}})
+            return ws.respond(status, body.decode("utf-8"))
+        return ws.respond(status, f"{reason or 'refused'}\n")
+
+    def _check_auth(self, header: str | None) -> TokenCheck:
+        check = check_authorization(header, self.keys)
+        if check.ok and check.nonce is not None:
+            with self._lock:
+                if check.nonce in self._nonces:
+                    return TokenCheck(None, check.nonce, "nonce reused")
+                self._nonces.add(check.nonce)
+        return check
+
+    def _process_response(self, ws: ServerConnection, request: Any, response: Any) -> None:
+        """Record the final status; register the connection before the client can see the 101."""
+        conn = cast(_FakeConnection, ws)
+        attempt = conn.fake_attempt
+        if attempt is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            attempt.status = response.status_code
+            if response.status_code != 101 or self._stopping.is_set():
+                return
+            auth = conn.fake_auth
+            info = ConnInfo(
+                self._lock, len(self._conns) + 1, attempt.path, conn, now,
+                auth.access_key if auth is not None else None,
+            )
+            self._conns.append(info)
+            self._live[info.id] = info
+            self._by_socket[conn.socket] = info
+            conn.fake_conn = info
+            conn.fake_on_close = self._on_close_frame
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _handle(self, ws: ServerConnection) -> None:
+        """The websockets handler: read requests until the connection ends."""
+        conn = cast(_FakeConnection, ws).fake_conn
+        if conn is None:
+            return
+        threading.current_thread().name = f"upbit-fake-conn-{conn.id}"
+        cast(_FakeConnection, ws).recv_events_thread.name = f"upbit-fake-recv-{conn.id}"
+        auth = cast(_FakeConnection, ws).fake_auth
+        if conn.is_private and (auth is None or not auth.ok):
+            self._fail(conn, INVALID_AUTH)
+            return
+        while not conn._closing:
+            try:
+                message = ws.recv()
+            except ConnectionClosed:
+                return
+            self._on_message(conn, message)
+
+    def _on_message(self, conn: ConnInfo, message: str | bytes) -> None:
+        now = time.monotonic()
+        text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+        if text == "PING":
+            with self._lock:
+                conn._pings += 1
+                conn._status_next = now + self.status_interval
+                self._wake.notify_all()
+            self._send(conn, _STATUS_UP, data=False)
+            return
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            payload = None
+        with self._lock:
+            conn._requests.append(Request(now, text, payload))
+            over = self._over_message_limit(conn, now)
+        if over:
+            self._fail(conn, TOO_MANY_REQUESTS)
+            return
+        try:
+            request = parse_request(
+                text, private=conn.is_private, honour_camel_case=self.honour_camel_case
+            )
+        except RequestError as exc:
+            self._fail(conn, exc.name, exc.message)
+            return
+        if request.method is not None:
+            self._list_subscriptions(conn, request)
+        else:
+            self._subscribe(conn, request, now)
+
+    def _over_message_limit(self, conn: ConnInfo, now: float) -> bool:
+        times = conn._message_times
+        while times and times[0] <= now - 60.0:
+            times.popleft()
+        limit = self.message_limit
+        if limit is not None:
+            per_second, per_minute = limit
+            last_second = sum(1 for t in times if t > now - 1.0)
+            if last_second >= per_second or len(times) >= per_minute:
+                return True
+        times.append(now)
+        return False
+
+    def _fail(self, conn: ConnInfo, name: str, message: str | None = None) -> None:
+        """Upbit's answer to a bad request: an error frame, then close 1000 a moment later."""
+        error = RequestError(name, message)
+        with self._lock:
+            conn._closing = True
+        log.info("fake Upbit: connection %d error %s", conn.id, error.name)
+        self._send(conn, dumps({"error": {"name": error.name, "message": error.message}}),
+                   data=False)
+        self._stopping.wait(self.error_close_delay)
+        self._close_quietly(conn._ws, 1000, "")
+        with self._lock:
+            if conn._closed_at is None:
+                conn._closed_at = time.monotonic()
+            self._live.pop(conn.id, None)
+
+    def _list_subscriptions(self, conn: ConnInfo, request: ParsedRequest) -> None:
+        with self._lock:
+            if request.format is not None:  # a format object switches the whole connection
+                conn._format = request.format
+            fmt = conn._format
+            result = [dict(entry, codes=list(entry["codes"])) if "codes" in entry else dict(entry)
+                      for entry in conn._served]
+        reply = {"method": "LIST_SUBSCRIPTIONS", "result": result, "ticket": request.ticket}
+        self._send(conn, encode(reply, fmt), data=False)
+
+    def _subscribe(self, conn: ConnInfo, request: ParsedRequest, now: float) -> None:
+        """Replace the connection's whole subscription set (Upbit has no incremental subscribe)."""
+        with self._lock:
+            old = {(s.type, s.key, s.level) for s in conn._streams}
+            conn._generation += 1
+            conn._format = request.format or "DEFAULT"
+            conn._subscriptions = [t.as_dict() for t in request.types]
+            conn._my_order_on = conn._my_asset_on = False
+            conn._my_order = None
+            streams: list[_Stream] = []
+            served: list[dict[str, Any]] = []
+            seen: set[tuple[str, str, float]] = set()
+            for item in request.types:
+                if item.type in PRIVATE_TYPES:
+                    served.append(self._subscribe_private(conn, item.type, item.codes))
+                    continue
+                codes: list[str] = []
+                for code in item.codes:
+                    found = market_of(code, item.type)
+                    if found is None or code in codes:
+                        continue  # Upbit ignores unknown and lowercase codes silently
+                    codes.append(code)
+                    key = (item.type, code, item.level)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    market, depth = found
+                    if item.type == "orderbook" and item.level and not market.startswith("KRW-"):
+                        continue  # an unsupported level: no data and no error
+                    snapshot = not item.is_only_realtime
+                    if key in old and not self.resnapshot_on_replace:
+                        snapshot = False
+                    streams.append(_Stream(
+                        item.type, code, market, depth, item.level, snapshot,
+                        realtime=not item.is_only_snapshot, awaiting_snapshot=snapshot,
+                    ))
+                entry: dict[str, Any] = {"type": item.type, "codes": codes}
+                if item.type == "orderbook":
+                    entry["level"] = item.level
+                served.append(entry)
+            conn._streams = streams
+            conn._served = served
+            conn._pending = deque(s for s in streams if s.snapshot)
+            rate = self.message_rate
+            interval = 1.0 / rate if rate > 0 else 0.1
+            for stream in streams:
+                if stream.realtime:
+                    due = now + interval if stream.snapshot else now
+                    heapq.heappush(
+                        self._heap, (due, next(self._seq), conn, stream, conn._generation)
+                    )
+            self._wake.notify_all()
+
+    def _subscribe_private(self, conn: ConnInfo, type_name: str, codes: tuple[str, ...]
+                           ) -> dict[str, Any]:
+        if type_name == "myAsset":
+            conn._my_asset_on = True
+            return {"type": "myAsset"}
+        conn._my_order_on = True
+        valid = [code for code in dict.fromkeys(codes) if market_of(code, type_name) is not None]
+        conn._my_order = frozenset(valid) if codes else None
+        return {"type": "myOrder", "codes": valid}
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        """The one sender thread: snapshots, REALTIME data, status frames and idle drops."""
+        while True:
+            with self._wake:
+                if self._stopping.is_set():
+                    return
+                now = time.monotonic()
+                delay = self._next_wake(now) - now
+                if delay > 0:
+                    self._wake.wait(min(delay, _IDLE_POLL))
+                    if self._stopping.is_set():
+                        return
+                now = time.monotonic()
+                jobs = self._due_jobs(now)
+            for kind, conn, stream in jobs:
+                try:
+                    self._run_job(kind, conn, stream)
+                except Exception:
+                    log.exception("fake Upbit sender failed on connection %d", conn.id)
+
+    def _next_wake(self, now: float) -> float:
+        wake = now + _IDLE_POLL
+        if self._heap:
+            wake = min(wake, self._heap[0][0])
+        for conn in self._live.values():
+            if conn._closing:
+                continue
+            if conn._pending and not self._silenced:
+                return now
+            if conn._status_next is not None:
+                wake = min(wake, conn._status_next)
+            if self.idle_timeout:
+                wake = min(wake, conn.last_activity + self.idle_timeout)
+        return wake
+
+    def _due_jobs(self, now: float) -> list[tuple[str, ConnInfo, _Stream | None]]:
+        jobs: list[tuple[str, ConnInfo, _Stream | None]] = []
+        silent = self._silenced
+        for conn in list(self._live.values()):
+            if conn._closing:
+                continue
+            if self.idle_timeout and now - conn.last_activity >= self.idle_timeout:
+                jobs.append(("idle", conn, None))
+                continue
+            while conn._pending and not silent:
+                jobs.append(("snapshot", conn, conn._pending.popleft()))
+            if conn._status_next is not None and conn._status_next <= now:
+                following = conn._status_next + self.status_interval
+                conn._status_next = following if following > now else now + self.status_interval
+                if not silent:
+                    jobs.append(("status", conn, None))
+        rate = self.message_rate
+        heap = self._heap
+        # A bounded batch, so a new request's snapshots never wait behind a long backlog.
+        budget = _BATCH
+        while heap and heap[0][0] <= now and budget > 0:
+            budget -= 1
+            due, _, conn, stream, generation = heapq.heappop(heap)
+            if generation != conn._generation or conn._closing:
+                continue
+            if rate <= 0:
+                heapq.heappush(heap, (now + 0.1, next(self._seq), conn, stream, generation))
+                continue
+            interval = 1.0 / rate
+            following = due + interval
+            if following < now - 1.0:  # fell far behind (or was silenced): no catch-up burst
+                following = now + interval
+            heapq.heappush(heap, (following, next(self._seq), conn, stream, generation))
+            if not silent and not stream.awaiting_snapshot:
+                jobs.append(("realtime", conn, stream))
+        return jobs
+
+    def _run_job(self, kind: str, conn: ConnInfo, stream: _Stream | None) -> None:
+        if kind == "idle":
+            log.info("fake Upbit: connection %d idle, dropping it", conn.id)
+            self._drop(conn, "idle")
+            return
+        deadline = time.monotonic() + self.send_timeout
+        if kind == "status":
+            self._send(conn, _STATUS_UP, data=False, deadline=deadline)
+            return
+        assert stream is not None
+        stream_type = "SNAPSHOT" if kind == "snapshot" else "REALTIME"
+        message = self.market.make(stream.type, stream.market, stream_type, stream.depth,
+                                   stream.level)
+        self._send(conn, encode(message, conn._format), data=True, deadline=deadline)
+        if kind == "snapshot":
+            stream.awaiting_snapshot = False
+
+    def _send(self, conn: ConnInfo, payload: bytes, *, data: bool,
+              deadline: float | None = None) -> bool:
+        """Send one binary frame unless silenced; see :meth:`_write_frames` for ``deadline``."""
+        if self._silenced or conn._closed_at is not None:
+            return False
+        return self._write_frames(conn, server_frame(payload), 1 if data else 0, deadline)
+
+    def _write_frames(self, conn: ConnInfo, data: bytes, count: int,
+                      deadline: float | None) -> bool:
+        """Write complete pre-encoded frames to the socket, holding websockets' write lock.
+
+        Without a deadline the write blocks until done. With one, a client that cannot take the
+        data by then is dropped as a slow consumer: the one sender thread must keep moving.
+        """
+        ws = conn._ws
+        written = 0
+        with ws.protocol_mutex:
+            if ws.protocol.state is not State.OPEN:
+                return False
+            # Counted before the write, so a client that has a frame sees it counted.
+            self._count_sent(conn, count)
+            try:
+                if deadline is None:
+                    ws.socket.sendall(data)
+                    written = len(data)
+                else:
+                    written = _send_until(ws.socket, data, deadline)
+            except OSError:  # the connection is gone; its reader thread will notice
+                pass
+        if written == len(data):
+            conn._last_tx = time.monotonic()
+            return True
+        self._count_sent(conn, -count)
+        if deadline is not None and time.monotonic() >= deadline:
+            log.warning("fake Upbit: connection %d stopped reading, dropping it", conn.id)
+            self._drop(conn, "slow consumer")
+        return False
+
+    def _count_sent(self, conn: ConnInfo, frames: int) -> None:
+        if frames:
+            with self._lock:
+                conn._sent += frames
+
+    def _targets(self, conn_id: int | None) -> list[ConnInfo]:
+        with self._lock:
+            return [c for c in self._live.values() if conn_id is None or c.id == conn_id]
+
+    def _on_close_frame(self, conn: ConnInfo) -> None:
+        """A close frame arrived, ours answered or theirs: like Upbit, end TCP from this side."""
+        self._drop(conn, "closing handshake done")
+
+    def _drop(self, conn: ConnInfo, reason: str) -> None:
+        """End a connection at the TCP level: no close frame, the client sees 1006."""
+        with self._lock:
+            conn._closing = True
+            if conn._closed_at is None:
+                conn._closed_at = time.monotonic()
+            self._live.pop(conn.id, None)
+        log.debug("fake Upbit: dropping connection %d (%s)", conn.id, reason)
+        _shutdown(conn._ws.socket)
+
+    @staticmethod
+    def _close_quietly(ws: ServerConnection, code: int, reason: str) -> None:
+        try:
+            ws.close(code, reason)
+        except Exception:
+            log.debug("fake Upbit: close failed", exc_info=True)
+
+
+def _send_until(sock: socket.socket, data: bytes, deadline: float) -> int:
+    """Write as much of ``data`` as the socket takes before ``deadline``; returns bytes written."""
+    flags = getattr(socket, "MSG_DONTWAIT", None)
+    if flags is None:  # no non-blocking send on this platform: block
+        sock.sendall(data)
+        return len(data)
+    view = memoryview(data)
+    sent = 0
+    while sent < len(view):
+        try:
+            sent += sock.send(view[sent:], flags)
+        except (BlockingIOError, InterruptedError):
+            pass
+        if sent < len(view):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            _wait_writable(sock, min(remaining, 0.05))
+    return sent
+
+
+def _wait_writable(sock: socket.socket, timeout: float) -> None:
+    if hasattr(select, "poll"):  # select.select() fails on descriptors above 1023
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        poller.poll(timeout * 1000)
+    else:
+        select.select([], [sock], [], timeout)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _release_server(server: Server | None) -> None:
+    """Close what websockets' Server opened for serve_forever(), which this fake never runs."""
+    if server is None:
+        return
+    for name in ("shutdown_watcher", "shutdown_notifier"):
+        handle = getattr(server, name, None)
+        try:
+            if isinstance(handle, socket.socket):
+                handle.close()
+            elif isinstance(handle, int):
+                os.close(handle)
+        except OSError:
+            pass
