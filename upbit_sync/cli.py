@@ -7,15 +7,40 @@ import logging
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import __version__, protocol
+from . import __version__
+from .client import WebSocketClient
 from .config import Config
-from .manager import ManagerListener, WebSocketManager
-from .types import Event, Reconnected
+from .manager import WebSocketManager
+from .types import (
+    Connected,
+    DataLoss,
+    Disconnected,
+    Event,
+    Orderbook,
+    Reconnected,
+    ServerError,
+    Ticker,
+    Trade,
+)
+
+if TYPE_CHECKING:
+    from .testing import FakeUpbitServer
 
 DEMO_MARKETS = ("KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL")
+_RECOVERY_WAIT = 5.0  # seconds the demo waits for data after the drop before calling it a failure
+
+
+_print_lock = threading.Lock()
+
+
+def _say(text: str) -> None:
+    """Print whole lines: events arrive on SDK threads while the main thread draws the view."""
+    with _print_lock:
+        print(text, flush=True)
 
 
 def _need_testing_extra() -> None:
@@ -39,52 +64,103 @@ def _fake_server(args: argparse.Namespace) -> int:
     return 0
 
 
-class _DemoView(ManagerListener):
-    """Keeps the latest ticker and orderbook per market and counts what arrives."""
+class _DemoView:
+    """What the demo's callbacks saw: the newest ticker and book per market, trades, events."""
 
-    def __init__(self) -> None:
+    def __init__(self, markets: Sequence[str]) -> None:
+        self.markets = tuple(markets)
         self.lock = threading.Lock()
-        self.tickers: dict[str, dict[str, Any]] = {}
-        self.books: dict[str, dict[str, Any]] = {}
-        self.trades = 0
-        self.events: list[Event] = []
+        self.tickers: dict[str, Ticker] = {}
+        self.books: dict[str, Orderbook] = {}
+        self.trades_since_render: Counter[str] = Counter()
+        self.delivered: Counter[str] = Counter()
+        self.last_render = time.monotonic()
+        self.first_data_after_reconnect: float | None = None
         self.reconnected = threading.Event()
 
-    def on_messages(self, connection: str, items: list[dict[str, Any]]) -> None:
+    # -- callbacks (on the SDK's worker threads) -------------------------------------------------
+
+    def on_ticker(self, ticker: Ticker) -> None:
         with self.lock:
-            for item in items:
-                kind = item.get("type")
-                if kind == "ticker":
-                    self.tickers[item["code"]] = item
-                elif kind == "orderbook":
-                    self.books[item["code"]] = item
-                elif kind == "trade":
-                    self.trades += 1
+            self.tickers[ticker.code] = ticker
+            self._count(ticker.type)
+
+    def on_orderbook(self, book: Orderbook) -> None:
+        with self.lock:
+            self.books[book.code] = book
+            self._count(book.type)
+
+    def on_trade(self, trade: Trade) -> None:
+        with self.lock:
+            self.trades_since_render[trade.code] += 1
+            self._count(trade.type)
+
+    def _count(self, kind: str) -> None:
+        self.delivered[kind] += 1
+        if self.first_data_after_reconnect is None and self.reconnected.is_set():
+            self.first_data_after_reconnect = time.monotonic()
 
     def on_event(self, event: Event) -> None:
-        with self.lock:
-            self.events.append(event)
-        print(f"  event: {event}")
+        _say(f"  {_describe(event)}")
         if isinstance(event, Reconnected):
             self.reconnected.set()
 
-    def render(self) -> str:
+    def on_error(self, error: BaseException) -> None:
+        _say(f"  !! error: {error!r}")
+
+    # -- the view (on the main thread) -----------------------------------------------------------
+
+    def render(self, elapsed: float) -> str:
+        now = time.monotonic()
         with self.lock:
-            lines = [f"  {'market':<9} {'price':>14} {'change':>8} {'spread':>10}"]
-            for code in DEMO_MARKETS:
+            interval = max(1e-3, now - self.last_render)
+            self.last_render = now
+            trades, self.trades_since_render = self.trades_since_render, Counter()
+            lines = [f"[{elapsed:4.1f} s]  {'market':<9} {'price':>14} {'change':>8} "
+                     f"{'spread':>10} {'trades/s':>9}"]
+            for code in self.markets:
                 ticker, book = self.tickers.get(code), self.books.get(code)
                 if ticker is None:
+                    lines.append(f"{'':9}{code:<9} {'waiting for data':>14}")
                     continue
                 spread = "-"
-                if book and book.get("orderbook_units"):
-                    best = book["orderbook_units"][0]
-                    spread = f"{best['ask_price'] - best['bid_price']:,.0f}"
+                if book is not None and book.units:
+                    spread = f"{book.units[0].ask_price - book.units[0].bid_price:,.10g}"
                 lines.append(
-                    f"  {code:<9} {ticker['trade_price']:>14,.0f} "
-                    f"{ticker['signed_change_rate'] * 100:>7.2f}% {spread:>10}"
+                    f"{'':9}{code:<9} {ticker.trade_price:>14,.10g} {ticker.signed_change_rate:>+8.2%} "
+                    f"{spread:>10} {trades[code] / interval:>9.1f}"
                 )
-            lines.append(f"  trades seen: {self.trades}")
         return "\n".join(lines)
+
+
+def _describe(event: Event) -> str:
+    if isinstance(event, Connected):
+        return f"event: Connected({event.connection}) to {event.url}"
+    if isinstance(event, Disconnected):
+        return f"event: Disconnected({event.connection}): {event.reason} (close code {event.code})"
+    if isinstance(event, Reconnected):
+        return (f"event: Reconnected({event.connection}) after {event.downtime_s * 1000:.0f} ms of downtime: "
+                "subscriptions restored, fresh snapshots follow, trades in the gap are gone")
+    if isinstance(event, DataLoss):
+        return f"event: DataLoss: {event.dropped} {event.type} messages for {event.code} ({event.policy})"
+    if isinstance(event, ServerError):
+        return f"event: ServerError {event.name}: {event.message}"
+    return f"event: {event}"
+
+
+def _print_health(health: dict[str, Any], view: _DemoView) -> None:
+    print("health summary (manager.health()):")
+    for name, conn in health.get("connections", {}).items():
+        fields = ("state", "reconnects", "messages", "requests_sent", "subscriptions", "in_sync")
+        print(f"  connection {name}: " + " ".join(f"{f}={conn.get(f)}" for f in fields))
+    dispatcher = health.get("dispatcher")
+    if isinstance(dispatcher, dict):
+        print("  dispatcher: " + " ".join(f"{k}={v}" for k, v in dispatcher.items()))
+    with view.lock:
+        delivered = dict(view.delivered)
+    print(f"  delivered to the demo's callbacks: {sum(delivered.values())} "
+          f"({', '.join(f'{kind} {n}' for kind, n in sorted(delivered.items()))})")
+    print(f"  healthy: {health.get('healthy')}")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -94,38 +170,52 @@ def _demo(args: argparse.Namespace) -> int:
         _need_testing_extra()
         return 2
     seconds = max(4.0, float(args.seconds))
+    markets = list(DEMO_MARKETS)
+    view = _DemoView(markets)
     with FakeUpbitServer(message_rate=args.rate) as server:
         config = Config(public_url=server.public_url, private_url=server.private_url,
                         health_check_interval=2.0, stale_after=5.0)
-        view = _DemoView()
-        manager = WebSocketManager(config)
-        manager.add_listener(view)
-        print(f"upbit-sync {__version__} demo against the embedded fake exchange {server.public_url}")
-        with manager:
-            manager.set_wanted("public", [
-                protocol.make_spec("ticker", DEMO_MARKETS),
-                protocol.make_spec("trade", DEMO_MARKETS),
-                protocol.make_spec("orderbook", DEMO_MARKETS, depth=5),
-            ])
-            started = time.monotonic()
-            dropped = False
-            while time.monotonic() - started < seconds:
-                time.sleep(1.0)
-                print(view.render())
-                if not dropped and time.monotonic() - started >= seconds / 2:
-                    dropped = True
-                    print("  >>> the exchange drops every connection (abrupt TCP close)")
-                    server.drop_all()
-                    if view.reconnected.wait(5.0):
-                        print("  <<< recovered: subscriptions restored, fresh snapshots arriving")
+        print(f"upbit-sync {__version__} demo: the SDK against the embedded fake exchange at "
+              f"{server.public_url}")
+        print(f"subscribing ticker, trade and orderbook (depth 5) for {', '.join(markets)}")
+        with WebSocketManager(config) as manager, \
+                WebSocketClient(manager, on_error=view.on_error, on_event=view.on_event) as client:
+            client.subscribe("ticker", markets, view.on_ticker)
+            client.subscribe("trade", markets, view.on_trade)
+            client.subscribe("orderbook", markets, view.on_orderbook, depth=5)
+            recovered = _run_view(server, view, seconds)
             health = manager.health()
-        print("health summary:")
-        for name, conn in health["connections"].items():
-            print(f"  {name}: state={conn['state']} reconnects={conn['reconnects']} "
-                  f"messages={conn['messages']} requests_sent={conn['requests_sent']} "
-                  f"bad_frames={conn['bad_frames']}")
-        print(f"  healthy while running: {health['healthy']}")
-    return 0 if health["healthy"] else 1
+        _print_health(health, view)
+    ok = recovered and bool(health.get("healthy"))
+    print("demo finished: " + ("recovered from the drop and healthy" if ok else "NOT healthy"))
+    return 0 if ok else 1
+
+
+def _run_view(server: FakeUpbitServer, view: _DemoView, seconds: float) -> bool:
+    """Print the view once a second and drop every connection halfway; True if the data came back."""
+    started = time.monotonic()
+    recovered = None
+    for tick in range(1, int(seconds) + 1):
+        time.sleep(max(0.0, started + tick - time.monotonic()))
+        _say(view.render(time.monotonic() - started))
+        if recovered is None and tick >= seconds / 2:
+            recovered = _drop_and_recover(server, view)
+    return bool(recovered)
+
+
+def _drop_and_recover(server: FakeUpbitServer, view: _DemoView) -> bool:
+    _say(">>> the exchange drops every connection now (abrupt TCP close, no close frame)")
+    dropped_at = time.monotonic()
+    server.drop_all()
+    deadline = dropped_at + _RECOVERY_WAIT
+    while view.first_data_after_reconnect is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    back_at = view.first_data_after_reconnect
+    if back_at is None:
+        _say(f"<<< no data within {_RECOVERY_WAIT:.0f} s of the drop")
+        return False
+    _say(f"<<< recovered: data flowing again {(back_at - dropped_at) * 1000:.0f} ms after the drop")
+    return True
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import enum
 import logging
+import select
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -32,6 +34,8 @@ class _DemoteOwnSocketLogs(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.threadName and record.threadName.startswith("upbit-ws-"):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            # handlers without a level of their own would still print it: decide here instead
+            return logging.getLogger("websocket").isEnabledFor(logging.DEBUG)
         return True
 
 
@@ -264,6 +268,20 @@ class Connection:
     def is_alive(self) -> bool:
         thread = self._thread
         return thread is not None and thread.is_alive()
+
+    def input_pending(self) -> bool:
+        """True when more bytes wait to be read on the socket (a burst is under way)."""
+        app = self._app
+        raw = getattr(app.sock, "sock", None) if app is not None and app.sock is not None else None
+        if raw is None:
+            return False
+        try:
+            if isinstance(raw, ssl.SSLSocket) and raw.pending():
+                return True
+            readable, _, _ = select.select([raw], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return bool(readable)
 
     # ---- sending ----------------------------------------------------------------------------------
 

@@ -1,0 +1,87 @@
+"""An order book of a chosen depth, drawn once a second from the newest frame.
+
+Every Upbit orderbook frame is the whole book, so the callback only keeps the newest one; the main
+thread draws it. ``depth`` picks how many levels Upbit sends (1, 5, 15 or 30); ``level`` groups
+prices (KRW markets only; 0 = no grouping).
+
+    python examples/orderbook_depth.py --fake --seconds 3
+    python examples/orderbook_depth.py KRW-ETH --depth 15        # against Upbit, until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import threading
+import time
+
+import upbit_sync as us
+
+
+class LatestBook:
+    """Holds the newest order book; written by a worker thread, read by the main thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._book: us.Orderbook | None = None
+        self.frames = 0
+
+    def on_book(self, book: us.Orderbook) -> None:
+        with self._lock:
+            self._book = book
+            self.frames += 1
+
+    def get(self) -> us.Orderbook | None:
+        with self._lock:
+            return self._book
+
+
+def draw(book: us.Orderbook) -> str:
+    units = book.units
+    lines = [f"{book.code}, {len(units)} levels", f"      {'price':>16} {'size':>14}"]
+    for unit in reversed(units):                      # asks, highest first
+        lines.append(f"  ask {unit.ask_price:>16,.10g} {unit.ask_size:>14.6f}")
+    for unit in units:                                # then bids, best first
+        lines.append(f"  bid {unit.bid_price:>16,.10g} {unit.bid_size:>14.6f}")
+    spread = units[0].ask_price - units[0].bid_price
+    bid_share = book.total_bid_size / ((book.total_bid_size + book.total_ask_size) or 1.0)
+    lines.append(f"spread {spread:,.10g}; bids hold {bid_share:.0%} of the book's size")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("market", nargs="?", default="KRW-BTC")
+    parser.add_argument("--depth", type=int, default=5, choices=(1, 5, 15, 30))
+    parser.add_argument("--level", type=float, help="price grouping unit (KRW markets only)")
+    parser.add_argument("--fake", action="store_true", help="use an in-process fake Upbit exchange")
+    parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
+    args = parser.parse_args()
+
+    with contextlib.ExitStack() as stack:
+        config = us.Config()                      # Upbit's real endpoints
+        if args.fake:
+            from upbit_sync.testing import FakeUpbitServer
+
+            server = stack.enter_context(FakeUpbitServer())
+            config = us.Config(public_url=server.public_url, private_url=server.private_url)
+
+        manager = stack.enter_context(us.WebSocketManager(config))
+        client = stack.enter_context(us.WebSocketClient(manager))
+        latest = LatestBook()
+        client.subscribe("orderbook", [args.market], latest.on_book, depth=args.depth, level=args.level)
+
+        deadline = None if args.seconds is None else time.monotonic() + args.seconds
+        with contextlib.suppress(KeyboardInterrupt):
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(1.0)
+                book = latest.get()
+                print(draw(book) if book else "waiting for the first order book ...")
+                print()
+        print(f"{latest.frames} order book frames received")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
