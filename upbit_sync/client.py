@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .config import OVERFLOW_POLICIES
+from .dispatch import DATA_LOSS_INTERVAL
 from .errors import ClosedError, SubscriptionError
 from .manager import ClientHooks, WebSocketManager
 from .protocol import make_spec, to_message
@@ -234,6 +235,9 @@ class MessageStream:
         self._buffer: deque[Any] = deque()
         self._limit = client.manager.config.queue_size
         self._closed = False
+        self._loss_pending = 0
+        self._loss_reported_at = 0.0
+        self._messages = 0  # data messages in the buffer (events are not bounded by the limit)
         self._core = client._core
         # the subscription holds this stream's method weakly: an abandoned stream cancels itself
         self.subscription = client.subscribe(type, codes, self._push, depth=depth, level=level,
@@ -268,15 +272,42 @@ class MessageStream:
         with self._cond:
             if self._closed:
                 return
-            if len(self._buffer) >= self._limit:  # the reader is behind: oldest goes, and is counted
-                self._buffer.popleft()
+            if self._messages >= self._limit:  # the reader is behind: the oldest message goes
+                self._evict_oldest_message()
                 self.dropped += 1
+                self._loss_pending += 1
+            else:
+                self._messages += 1
             self._buffer.append(message)
             self._cond.notify()
+            loss = self._take_loss(time.monotonic())
+        if loss:
+            self._report_loss(loss, message)
+
+    def _evict_oldest_message(self) -> None:
+        for i, item in enumerate(self._buffer):
+            if not isinstance(item, Event):  # events are kept: they say what happened
+                del self._buffer[i]
+                return
 
     def _event(self, event: Event) -> None:
-        if self.events:
-            self._push(event)
+        if self.events:  # events are rare and rate-limited: they never push data out
+            with self._cond:
+                if not self._closed:
+                    self._buffer.append(event)
+                    self._cond.notify()
+
+    def _take_loss(self, now: float) -> int:
+        """The loss to report now (called with the lock held), at most once per interval."""
+        if not self._loss_pending or now - self._loss_reported_at < DATA_LOSS_INTERVAL:
+            return 0
+        loss, self._loss_pending, self._loss_reported_at = self._loss_pending, 0, now
+        return loss
+
+    def _report_loss(self, loss: int, message: Any) -> None:
+        self._core.manager.dispatcher.count_drops(loss)
+        code = message.get("code") if isinstance(message, dict) else getattr(message, "code", None)
+        self.subscription.report_loss((self.subscription.type, code), loss)
 
     def __iter__(self) -> Iterator[ServerMessage | Event | dict[str, Any]]:
         try:
@@ -307,4 +338,9 @@ class MessageStream:
             if item is _END:
                 raise StopIteration
             self._buffer.popleft()
-            return item
+            if not isinstance(item, Event):
+                self._messages -= 1
+            loss = self._take_loss(time.monotonic())
+        if loss:
+            self._report_loss(loss, item)
+        return item

@@ -116,6 +116,8 @@ class Connection:
         self._close_args: tuple[int | None, str] = (None, "")
         self._opened_this_attempt = False
         self._abort_cause = ""
+        self._raw: socket.socket | None = None  # the open socket, for input_pending
+        self._poller: select.poll | None = None
 
         self.state = ConnState.CLOSED
         self.attempt_started_at: float | None = None
@@ -271,17 +273,15 @@ class Connection:
 
     def input_pending(self) -> bool:
         """True when more bytes wait to be read on the socket (a burst is under way)."""
-        app = self._app
-        raw = getattr(app.sock, "sock", None) if app is not None and app.sock is not None else None
-        if raw is None:
+        poller, raw = self._poller, self._raw
+        if poller is None or raw is None:
             return False
         try:
             if isinstance(raw, ssl.SSLSocket) and raw.pending():
                 return True
-            readable, _, _ = select.select([raw], [], [], 0)
+            return bool(poller.poll(0))
         except (OSError, ValueError):
             return False
-        return bool(readable)
 
     # ---- sending ----------------------------------------------------------------------------------
 
@@ -299,11 +299,16 @@ class Connection:
 
     def _handle_open(self, app: websocket.WebSocketApp) -> None:
         raw = getattr(app.sock, "sock", None)
+        poller = None
         if raw is not None:
             try:
                 raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(0))
-            except OSError:
-                pass
+                if hasattr(select, "poll"):
+                    poller = select.poll()
+                    poller.register(raw, select.POLLIN)
+            except (OSError, ValueError):
+                poller = None
+        self._raw, self._poller = raw, poller
         now = time.monotonic()
         with self._lock:
             if app is not self._app:

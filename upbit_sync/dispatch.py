@@ -4,6 +4,9 @@ A message's key, ``(type, code)``, picks its worker by hash, so one market's mes
 arrival order while different markets run in parallel. Each worker owns one bounded queue; what
 happens when it is full is the subscription's overflow policy, and every drop is counted and reported
 to the subscriber as a ``DataLoss`` event, so loss is never silent.
+
+The hot path uses plain locks (C-level) rather than ``threading.Condition`` (Python-level): a socket
+thread pays for ``submit`` on every message. A sleeping worker is woken by releasing a lock it waits on.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ log = logging.getLogger(__name__)
 
 DATA_LOSS_INTERVAL = 1.0  # at most one DataLoss event per subscriber and key per this many seconds
 _BATCH = 64  # entries a worker takes per lock acquisition
+_UNSIGNALED_LIMIT = 256  # a deferred batch never grows beyond this before the worker is woken
+
+# A queued entry is a small list, cheaper to make than an object: [target, key, payload, run].
+# ``run`` is None for a message and a function for a control entry (an event), which is never
+# dropped and does not count against the bound.
+_TARGET, _KEY, _PAYLOAD, _RUN = range(4)
 
 
 class Target(Protocol):
@@ -35,33 +44,32 @@ class Target(Protocol):
     def report_error(self, error: BaseException) -> None: ...
 
 
-class _Entry:
-    __slots__ = ("key", "payload", "run", "target")
-
-    def __init__(self, target: Target | None, key: Hashable, payload: Any,
-                 run: Callable[[Any], None] | None = None) -> None:
-        self.target = target
-        self.key = key
-        self.payload = payload
-        self.run = run  # set for control entries (events); None for messages
-
-
 class _Worker:
-    def __init__(self, index: int, dispatcher: Dispatcher) -> None:
+    def __init__(self, index: int) -> None:
         self.index = index
-        self.dispatcher = dispatcher
-        self.queue: deque[_Entry] = deque()
-        self.cond = threading.Condition(threading.Lock())
-        self.conflated: dict[tuple[int, Hashable], _Entry] = {}
-        self.losses: dict[tuple[Target, Hashable], int] = {}
-        self.loss_reported_at: dict[tuple[Target, Hashable], float] = {}
-        self.blocked = 0  # socket threads waiting for room (policy "block")
+        self.lock = threading.Lock()
+        self.wake = threading.Lock()  # held while nobody has woken the worker
+        self.wake.acquire()
+        self.sleeping = False
+        self.unsignaled = 0  # entries queued while asleep without waking it (Dispatcher.flush)
+        self.queue: deque[list[Any]] = deque()
+        self.messages = 0  # entries in the queue that are messages (control entries are not)
+        self.conflated: dict[tuple[int, Hashable], list[Any]] = {}
+        self.losses: dict[tuple[Any, Hashable], int] = {}
+        self.loss_reported_at: dict[tuple[Any, Hashable], float] = {}
         self.high_water = 0
         # counted per worker: += on a shared attribute from several threads can lose updates
         self.delivered = 0
         self.dropped = 0
         self.errors = 0
         self.thread: threading.Thread | None = None
+
+    def signal(self) -> None:
+        """Wake the worker if it sleeps; call with ``lock`` held."""
+        self.unsignaled = 0
+        if self.sleeping:
+            self.sleeping = False
+            self.wake.release()
 
 
 class Dispatcher:
@@ -72,10 +80,11 @@ class Dispatcher:
         self.queue_size = queue_size
         self.block_timeout = block_timeout
         self.name = name
-        self._workers = [_Worker(i, self) for i in range(workers)]
+        self._workers = [_Worker(i) for i in range(workers)]
         self._stopping = False
         self._discard = False
         self._lock = threading.Lock()
+        self._external_drops = 0  # losses downstream of the queues (a stream's own buffer)
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
@@ -96,84 +105,109 @@ class Dispatcher:
         with self._lock:
             self._stopping = True
             self._discard = not drain
-        for w in self._workers:
-            with w.cond:
-                w.cond.notify_all()
+        self._wake_all()
         ended = True
         for w in self._workers:
             thread = w.thread
             if thread is None or thread is threading.current_thread():
                 continue
             thread.join(max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                ended = False
+            ended = ended and not thread.is_alive()
         if not ended:  # out of time: whatever is left is discarded
             self._discard = True
-            for w in self._workers:
-                with w.cond:
-                    w.cond.notify_all()
+            self._wake_all()
             for w in self._workers:
                 if w.thread is not None and w.thread is not threading.current_thread():
                     w.thread.join(0.2)
             log.warning("dispatcher stopped before its queues drained")
         return ended
 
+    def _wake_all(self) -> None:
+        for w in self._workers:
+            with w.lock:
+                w.signal()
+
     # ---- submitting (socket threads) ----------------------------------------------------------------
 
     def worker_for(self, key: Hashable) -> int:
         return hash(key) % len(self._workers)
 
-    def submit(self, target: Target, key: Hashable, payload: Any) -> None:
-        """Queue one message for ``target``; never blocks longer than ``block_timeout``."""
+    def submit(self, target: Target, key: Hashable, payload: Any, signal: bool = True) -> None:
+        """Queue one message for ``target``; never blocks longer than ``block_timeout``.
+
+        ``signal=False`` leaves a sleeping worker asleep until :meth:`flush`: a socket thread with
+        more frames waiting queues a batch first, rather than hand the GIL to a worker for each one.
+        """
         w = self._workers[hash(key) % len(self._workers)]
         policy = target.overflow
-        with w.cond:
+        with w.lock:
             if policy == "conflate":
                 pending = w.conflated.get((id(target), key))
                 if pending is not None:  # keep the newest: replace in place, order unchanged
-                    pending.payload = payload
+                    pending[_PAYLOAD] = payload
                     self._lost(w, target, key)
                     return
-            if len(w.queue) >= self.queue_size:
+            if w.messages >= self.queue_size:
                 if policy == "drop_newest":
                     self._lost(w, target, key)
                     return
                 if policy == "block" and not self._stopping:
-                    w.blocked += 1
+                    w.signal()  # the worker must run to make room
+                    w.lock.release()
                     try:
-                        w.cond.wait_for(lambda: len(w.queue) < self.queue_size, self.block_timeout)
+                        self._wait_for_room(w)
                     finally:
-                        w.blocked -= 1
-                if len(w.queue) >= self.queue_size:
+                        w.lock.acquire()
+                if w.messages >= self.queue_size:
                     self._drop_oldest(w)
-            entry = _Entry(target, key, payload)
+            entry = [target, key, payload, None]
             w.queue.append(entry)
+            w.messages += 1
             if policy == "conflate":
                 w.conflated[(id(target), key)] = entry
-            if len(w.queue) > w.high_water:
-                w.high_water = len(w.queue)
-            w.cond.notify()
+            if w.messages > w.high_water:
+                w.high_water = w.messages
+            if w.sleeping:
+                if signal or w.unsignaled >= _UNSIGNALED_LIMIT:
+                    w.signal()
+                else:
+                    w.unsignaled += 1
+
+    def _wait_for_room(self, w: _Worker) -> None:
+        deadline = time.monotonic() + self.block_timeout
+        while w.messages >= self.queue_size and not self._stopping:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.0005)  # "block" is the rare policy: a short poll keeps the hot path lean
+
+    def flush(self) -> None:
+        """Wake every worker that has entries queued with ``signal=False``."""
+        for w in self._workers:
+            if w.unsignaled:
+                with w.lock:
+                    w.signal()
 
     def call(self, key: Hashable, fn: Callable[[Any], None], payload: Any) -> None:
-        """Run ``fn(payload)`` on the worker that owns ``key``, after what is queued there; control
-        entries (events) are never dropped or counted against the queue's bound."""
+        """Run ``fn(payload)`` on the worker that owns ``key``, after what is queued there."""
         w = self._workers[hash(key) % len(self._workers)]
-        with w.cond:
-            w.queue.append(_Entry(None, key, payload, fn))
-            w.cond.notify()
+        with w.lock:
+            w.queue.append([None, key, payload, fn])
+            w.signal()
 
     def _drop_oldest(self, w: _Worker) -> None:
         for i, old in enumerate(w.queue):
-            if old.run is None:  # never drop a control entry
+            if old[_RUN] is None:
                 del w.queue[i]
-                if old.target is not None:
-                    if old.target.overflow == "conflate":
-                        w.conflated.pop((id(old.target), old.key), None)
-                    self._lost(w, old.target, old.key)
+                w.messages -= 1
+                target = old[_TARGET]
+                if target.overflow == "conflate":
+                    w.conflated.pop((id(target), old[_KEY]), None)
+                self._lost(w, target, old[_KEY])
                 return
 
-    def _lost(self, w: _Worker, target: Target, key: Hashable) -> None:
-        # called with w.cond held
+    @staticmethod
+    def _lost(w: _Worker, target: Target, key: Hashable) -> None:
+        # called with w.lock held
         w.dropped += 1
         loss_key = (target, key)
         w.losses[loss_key] = w.losses.get(loss_key, 0) + 1
@@ -181,45 +215,55 @@ class Dispatcher:
     # ---- workers ------------------------------------------------------------------------------------
 
     def _run(self, w: _Worker) -> None:
-        batch: list[_Entry] = []
         while True:
-            with w.cond:
-                while not w.queue and not self._stopping:
-                    if w.losses:
-                        w.cond.wait(DATA_LOSS_INTERVAL / 4)
-                        break
-                    w.cond.wait()
+            with w.lock:
                 if self._discard:
                     w.queue.clear()
                     w.conflated.clear()
+                    w.messages = 0
                     return
-                if not w.queue and self._stopping:
-                    losses = self._due_losses(w, force=True)
-                else:
-                    n = min(_BATCH, len(w.queue))
-                    popleft = w.queue.popleft
-                    batch = [popleft() for _ in range(n)]
-                    if w.conflated:
-                        for e in batch:
-                            if e.target is not None and e.target.overflow == "conflate":
-                                w.conflated.pop((id(e.target), e.key), None)
-                    if w.blocked:
-                        w.cond.notify_all()
-                    losses = self._due_losses(w) if w.losses else []
+                queue = w.queue
+                n = min(_BATCH, len(queue))
+                batch = [queue.popleft() for _ in range(n)]
+                if n:
+                    for entry in batch:
+                        if entry[_RUN] is None:
+                            w.messages -= 1
+                            if w.conflated and entry[_TARGET].overflow == "conflate":
+                                w.conflated.pop((id(entry[_TARGET]), entry[_KEY]), None)
+                elif not self._stopping:
+                    w.sleeping = True
+                losses = self._due_losses(w, force=self._stopping and not n) if w.losses else []
+                sleeping = w.sleeping
             for target, key, dropped in losses:
                 self._safe(target.report_loss, key, dropped)
-            if not batch:
-                if self._stopping and not w.queue:
-                    return
-                continue
-            for e in batch:
-                if e.run is not None:
-                    self._safe_run(e.run, e.payload)
-                else:
-                    self._deliver(w, e)
-            batch = []
+            if n:
+                self._process(w, batch)
+            elif sleeping:
+                # woken by signal(); with losses still to report, look again a little later
+                woken = w.wake.acquire(timeout=DATA_LOSS_INTERVAL / 4 if w.losses else -1)
+                if not woken:
+                    with w.lock:
+                        if w.sleeping:
+                            w.sleeping = False
+                        else:  # signalled just after the timeout: take the release back
+                            w.wake.acquire()
+            else:  # stopping and nothing left
+                return
 
-    def _due_losses(self, w: _Worker, force: bool = False) -> list[tuple[Target, Hashable, int]]:
+    def _process(self, w: _Worker, batch: list[list[Any]]) -> None:
+        for target, _key, payload, run in batch:
+            if run is not None:
+                self._safe(run, payload)
+                continue
+            try:
+                target.deliver(payload)
+                w.delivered += 1
+            except Exception as exc:
+                w.errors += 1
+                self._safe(target.report_error, exc)
+
+    def _due_losses(self, w: _Worker, force: bool = False) -> list[tuple[Any, Hashable, int]]:
         now = time.monotonic()
         due = []
         for loss_key, count in list(w.losses.items()):
@@ -229,16 +273,6 @@ class Dispatcher:
                 due.append((loss_key[0], loss_key[1], count))
         return due
 
-    def _deliver(self, w: _Worker, e: _Entry) -> None:
-        target = e.target
-        assert target is not None
-        try:
-            target.deliver(e.payload)
-            w.delivered += 1
-        except Exception as exc:
-            w.errors += 1
-            self._safe(target.report_error, exc)
-
     @staticmethod
     def _safe(fn: Callable[..., None], *args: Any) -> None:
         try:
@@ -246,16 +280,15 @@ class Dispatcher:
         except Exception:
             log.exception("error while reporting to a subscriber")
 
-    def _safe_run(self, fn: Callable[[Any], None], payload: Any) -> None:
-        try:
-            fn(payload)
-        except Exception:
-            log.exception("error in an event handler")
+    def count_drops(self, n: int) -> None:
+        """Count messages lost after delivery left the queues (e.g. a stream nobody reads)."""
+        with self._lock:
+            self._external_drops += n
 
     # ---- figures ------------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        depths = [len(w.queue) for w in self._workers]
+        depths = [w.messages for w in self._workers]
         return {
             "workers": len(self._workers),
             "queue_size": self.queue_size,
@@ -263,7 +296,7 @@ class Dispatcher:
             "queue_depths": depths,
             "queue_high_water": max(w.high_water for w in self._workers),
             "delivered": sum(w.delivered for w in self._workers),
-            "drops": sum(w.dropped for w in self._workers),
+            "drops": sum(w.dropped for w in self._workers) + self._external_drops,
             "callback_errors": sum(w.errors for w in self._workers),
         }
 

@@ -470,6 +470,8 @@ class WebSocketManager:
                     listener.on_messages(conn.name, data)
                 except Exception:
                     log.exception("listener failed on a message from %s", conn.name)
+        if not conn.input_pending():  # the socket went quiet: let the workers run now
+            self.dispatcher.flush()
 
     def _bad_frame(self, conn: Connection, exc: Exception, frame: bytes | str) -> None:
         with self._lock:
@@ -506,6 +508,7 @@ class WebSocketManager:
             self._emit_event(ServerError(conn.name, message.name, message.message))
 
     def _on_end(self, conn: Connection, end: ConnectionEnd) -> None:
+        self.dispatcher.flush()
         now = time.monotonic()
         error: UpbitError | None = None
         with self._lock:
@@ -677,7 +680,7 @@ class _Router(ManagerListener):
             for sub in targets:
                 if snapshot and not sub.snapshot:
                     continue
-                submit(sub, key, item)
+                submit(sub, key, item, False)  # Manager._on_frame flushes
 
     def on_event(self, event: Event) -> None:
         for client in list(self._clients):

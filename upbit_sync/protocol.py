@@ -338,7 +338,11 @@ _BUILDERS.update({name: _candle_builder for name in formats.CANDLE_TYPES})
 def parse(frame: bytes | bytearray | memoryview | str) -> list[dict[str, Any]]:
     """The JSON objects in a server frame, with DEFAULT keys; a LIST-format array gives several."""
     try:
-        data = _loads(bytes(frame) if isinstance(frame, (bytearray, memoryview)) else frame)
+        if isinstance(frame, str):  # as bytes, so both JSON backends refuse the same malformed text
+            frame = frame.encode("utf-8")
+        elif not isinstance(frame, bytes):
+            frame = bytes(frame)
+        data = _loads(frame)
     except _LOAD_ERRORS as exc:
         raise DecodeError(f"frame is not valid JSON: {exc}") from None
     items = data if isinstance(data, list) else [data]

@@ -1,0 +1,74 @@
+"""The fake exchange in a process of its own, for benchmarks: a real exchange is not in the client's
+process, and one in the same process would compete with the client for the GIL."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+def _serve(pipe: Connection, options: dict[str, Any]) -> None:
+    from upbit_sync.testing import FakeUpbitServer
+
+    with FakeUpbitServer(**options) as server:
+        pipe.send(server.public_url)
+        while True:
+            command, args = pipe.recv()
+            if command == "stop":
+                pipe.send(None)
+                return
+            if command == "wait_subscribed":
+                deadline = time.monotonic() + args[0]
+                found = None
+                while found is None and time.monotonic() < deadline:
+                    found = next((c.id for c in server.open_connections() if c.subscriptions), None)
+                    time.sleep(0.01)
+                pipe.send(found)
+            elif command == "firehose":
+                pipe.send(server.firehose(*args))
+            elif command == "paced":
+                pipe.send(_paced(server, *args))
+            else:
+                pipe.send(getattr(server, command)(*args))
+
+
+def _paced(server: Any, conn_id: int, frames: list[bytes], rate: float) -> int:
+    """Send the frames at ``rate`` per second; a frame's ``{STAMP}`` becomes the wall-clock send
+    time in ns (both processes share the clock)."""
+    interval = 1 / rate
+    start = time.perf_counter()
+    for i, frame in enumerate(frames):
+        target = start + i * interval
+        while time.perf_counter() < target:
+            pass
+        server.send_raw(frame.replace(b"{STAMP}", str(time.time_ns()).encode()), conn_id)
+    return len(frames)
+
+
+class ExchangeProcess:
+    """Start with ``with ExchangeProcess(message_rate=0) as ex:``; ``ex.call("firehose", n, frames)``."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        ctx = mp.get_context("spawn")
+        self._pipe, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve, args=(child, options), daemon=True)
+
+    def __enter__(self) -> ExchangeProcess:
+        self._process.start()
+        self.public_url: str = self._pipe.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.call("stop")
+        finally:
+            self._process.join(5)
+            if self._process.is_alive():
+                self._process.kill()
+
+    def call(self, command: str, *args: Any) -> Any:
+        self._pipe.send((command, args))
+        return self._pipe.recv()

@@ -1,0 +1,180 @@
+"""Callback throughput and latency against a bare websocket-client baseline, same server, same run.
+
+- Throughput: the fake exchange's firehose writes N prepared trade frames (SIMPLE keys, binary frames,
+  10 markets) as fast as the socket takes them; we time first to last delivery. The SDK delivers typed
+  ``Trade`` objects to a callback on its worker pool; the baseline is a ``WebSocketApp`` whose
+  ``on_message`` only runs ``json.loads`` (DESIGN.md §6: target ratio >= 0.8).
+- Latency at 5,000 msg/s: a paced sender stamps each frame with the wall clock at send time; the
+  SDK's figure is send -> callback start, the baseline's send -> ``on_message`` start, so the
+  difference is what the SDK adds after receipt (targets: p50 <= 0.3 ms, p99 <= 2 ms).
+
+Run: ``python benchmarks/throughput.py [--messages 200000]`` (needs the ``testing`` extra; orjson is
+used by the SDK when installed, the baseline always uses json.loads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import websocket
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import upbit_sync as us  # noqa: E402
+from upbit_sync import formats  # noqa: E402
+from upbit_sync.protocol import build_request, make_spec  # noqa: E402
+from upbit_sync.testing import MarketSimulator  # noqa: E402
+
+from exchange_process import ExchangeProcess  # noqa: E402
+
+CODES = [f"KRW-T{i}" for i in range(10)]
+
+
+def trade_frames(count: int) -> list[bytes]:
+    market = MarketSimulator(seed=1)
+    frames = []
+    for i in range(count):
+        message = market.make("trade", CODES[i % len(CODES)])
+        message["timestamp"] = 0  # the paced run stamps the send time here
+        frames.append(json.dumps(formats.to_simple(message), separators=(",", ":")).encode())
+    return frames
+
+
+class Counter:
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.count = 0
+        self.first = 0.0
+        self.last = 0.0
+        self.done = threading.Event()
+        self.latencies: list[float] = []
+
+    def hit(self, stamp_ns: int | None = None) -> None:
+        now = time.perf_counter()
+        if stamp_ns is not None:
+            self.latencies.append((time.time_ns() - stamp_ns) / 1e9)
+        if self.count == 0:
+            self.first = now
+        self.count += 1
+        if self.count >= self.expected:
+            self.last = now
+            self.done.set()
+
+    def rate(self) -> float:
+        return (self.count - 1) / (self.last - self.first)
+
+
+def _wait_subscribed(exchange: ExchangeProcess) -> int:
+    conn_id = exchange.call("wait_subscribed", 10.0)
+    if conn_id is None:
+        raise TimeoutError("no subscribed connection")
+    time.sleep(0.3)  # let the snapshots pass before timing starts
+    return int(conn_id)
+
+
+def run_sdk(exchange: ExchangeProcess, n: int, frames: list[bytes], paced: bool) -> Counter:
+    counter = Counter(n)
+    manager = us.WebSocketManager(us.Config(public_url=exchange.public_url))
+    client = us.WebSocketClient(manager)
+
+    def on_trade(msg: Any) -> None:
+        counter.hit(msg.timestamp if paced else None)
+
+    with manager:
+        for code in CODES:
+            client.subscribe("trade", [code], on_trade, snapshot=False)
+        feed(exchange, _wait_subscribed(exchange), n, frames, paced)
+        counter.done.wait(120)
+        client.close()
+    return counter
+
+
+def run_baseline(exchange: ExchangeProcess, n: int, frames: list[bytes], paced: bool) -> Counter:
+    counter = Counter(n)
+    request = build_request([make_spec("trade", CODES, is_only_realtime=True)], "SIMPLE")
+
+    def on_message(ws: websocket.WebSocketApp, data: bytes) -> None:
+        msg = json.loads(data)
+        counter.hit(msg["tms"] if paced else None)
+
+    app = websocket.WebSocketApp(exchange.public_url, on_open=lambda ws: ws.send(request),
+                                 on_message=on_message)
+    thread = threading.Thread(target=app.run_forever, kwargs={"skip_utf8_validation": True},
+                              daemon=True)
+    thread.start()
+    feed(exchange, _wait_subscribed(exchange), n, frames, paced)
+    counter.done.wait(120)
+    app.close()
+    thread.join(5)
+    return counter
+
+
+def feed(exchange: ExchangeProcess, conn_id: int, n: int, frames: list[bytes], paced: bool) -> None:
+    if paced:
+        stamped = [f.replace(b'"tms":0', b'"tms":{STAMP}') for f in frames]
+        exchange.call("paced", conn_id, [stamped[i % len(stamped)] for i in range(n)], 5000.0)
+    else:
+        exchange.call("firehose", n, frames, conn_id)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--latency-messages", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    frames = trade_frames(2_000)
+    sdk_rates, base_rates = [], []
+    for _ in range(args.rounds):  # alternate, so drift in the machine's load hits both alike
+        with ExchangeProcess(message_rate=0) as exchange:
+            base_rates.append(run_baseline(exchange, args.messages, frames, paced=False).rate())
+        with ExchangeProcess(message_rate=0) as exchange:
+            sdk_rates.append(run_sdk(exchange, args.messages, frames, paced=False).rate())
+    with ExchangeProcess(message_rate=0) as exchange:
+        base_lat = run_baseline(exchange, args.latency_messages, frames, paced=True).latencies
+    with ExchangeProcess(message_rate=0) as exchange:
+        sdk_lat = run_sdk(exchange, args.latency_messages, frames, paced=True).latencies
+    sdk_rate, base_rate = statistics.median(sdk_rates), statistics.median(base_rates)
+
+    def ms(values: list[float], q: float) -> float:
+        return round(percentile(values, q) * 1000, 3)
+
+    report = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {platform.python_implementation()} "
+                   f"{platform.python_version()}, {platform.system()}",
+        "json_backend": "orjson" if us.protocol._loads is not json.loads else "json",
+        "messages": args.messages,
+        "throughput_msgs_per_s": {"sdk_typed_callback": round(sdk_rate),
+                                  "baseline_websocket_client_json_loads": round(base_rate),
+                                  "rounds_sdk": [round(r) for r in sdk_rates],
+                                  "rounds_baseline": [round(r) for r in base_rates]},
+        "ratio_sdk_over_baseline": round(sdk_rate / base_rate, 2),
+        "latency_at_5000_per_s_ms": {
+            "sdk_send_to_callback": {"p50": ms(sdk_lat, 0.5), "p99": ms(sdk_lat, 0.99)},
+            "baseline_send_to_on_message": {"p50": ms(base_lat, 0.5), "p99": ms(base_lat, 0.99)},
+            "sdk_added_after_receipt": {
+                "p50": round(ms(sdk_lat, 0.5) - ms(base_lat, 0.5), 3),
+                "p99": round(ms(sdk_lat, 0.99) - ms(base_lat, 0.99), 3),
+            },
+        },
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
