@@ -172,11 +172,11 @@ class WebSocketClient:
             keep = () if drop is None else tuple(c for c in sub.codes if c not in drop)
             if keep == sub.codes:
                 continue
+            callback = sub._callback()  # None when its owner is gone: then nothing is kept
             sub.cancel()
-            if keep:
-                self.subscribe(sub.type, keep, sub._callback() or (lambda m: None),
-                               depth=sub.depth, level=sub.level, raw=sub.raw,
-                               snapshot=sub.snapshot, overflow=sub.overflow)
+            if keep and callback is not None:
+                self.subscribe(sub.type, keep, callback, depth=sub.depth, level=sub.level,
+                               raw=sub.raw, snapshot=sub.snapshot, overflow=sub.overflow)
 
     def stream(
         self,
@@ -297,16 +297,23 @@ class MessageStream:
                     self._buffer.append(event)
                     self._cond.notify()
 
-    def _take_loss(self, now: float) -> int:
+    def _take_loss(self, now: float, force: bool = False) -> int:
         """The loss to report now (called with the lock held), at most once per interval."""
-        if not self._loss_pending or now - self._loss_reported_at < DATA_LOSS_INTERVAL:
+        if not self._loss_pending or (
+            not force and now - self._loss_reported_at < DATA_LOSS_INTERVAL
+        ):
             return 0
         loss, self._loss_pending, self._loss_reported_at = self._loss_pending, 0, now
         return loss
 
     def _report_loss(self, loss: int, message: Any) -> None:
         self._core.manager.dispatcher.count_drops(loss)
-        code = message.get("code") if isinstance(message, dict) else getattr(message, "code", None)
+        codes = self.subscription.codes
+        code = codes[0] if len(codes) == 1 else None
+        if isinstance(message, dict):
+            code = message.get("code", code)
+        elif message is not None:
+            code = getattr(message, "code", code)
         self.subscription.report_loss((self.subscription.type, code), loss)
 
     def __iter__(self) -> Iterator[ServerMessage | Event | dict[str, Any]]:
@@ -328,19 +335,29 @@ class MessageStream:
 
     def _next(self) -> Any:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        with self._cond:
-            while not self._buffer:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise TimeoutError(f"no message within {self.timeout}s on {self.subscription!r}")
-                self._cond.wait(remaining)
-            item = self._buffer[0]
-            if item is _END:
-                raise StopIteration
-            self._buffer.popleft()
-            if not isinstance(item, Event):
-                self._messages -= 1
-            loss = self._take_loss(time.monotonic())
-        if loss:
-            self._report_loss(loss, item)
-        return item
+        while True:
+            item, taken = None, False
+            with self._cond:
+                if not self._buffer and self._loss_pending:
+                    # caught up: say what was lost now, before waiting for more
+                    loss = self._take_loss(time.monotonic(), force=True)
+                else:
+                    while not self._buffer:
+                        remaining = None if deadline is None else deadline - time.monotonic()
+                        if remaining is not None and remaining <= 0:
+                            raise TimeoutError(
+                                f"no message within {self.timeout}s on {self.subscription!r}"
+                            )
+                        self._cond.wait(remaining)
+                    item = self._buffer[0]
+                    if item is _END:
+                        raise StopIteration
+                    self._buffer.popleft()
+                    taken = True
+                    if not isinstance(item, Event):
+                        self._messages -= 1
+                    loss = self._take_loss(time.monotonic())
+            if loss:
+                self._report_loss(loss, item)
+            if taken:
+                return item

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import websocket
 
-from . import protocol
+from . import formats, protocol
 from .auth import Credentials
 from .config import Config
 from .connection import Connection, ConnectionEnd, ConnState
@@ -135,7 +135,6 @@ class WebSocketManager:
         self.subscriptions = SubscriptionManager(on_change=self.set_wanted)
         self._clients: weakref.WeakSet[ClientHooks] = weakref.WeakSet()
         self._router = _Router(self)
-        self._listeners.append(self._router)
 
     def __repr__(self) -> str:
         state = "running" if self._running else "stopped"
@@ -388,7 +387,7 @@ class WebSocketManager:
                 }
             listeners = list(self._listeners)
         report: dict[str, Any] = {"healthy": healthy, "running": self._running,
-                                  "connections": connections}
+                                  "connections": connections, **self._router.stats()}
         for listener in listeners:
             report.update(listener.stats())
         return report
@@ -416,6 +415,7 @@ class WebSocketManager:
         return slot
 
     def _emit_event(self, event: Event) -> None:
+        self._router.on_event(event)
         for listener in list(self._listeners):
             try:
                 listener.on_event(event)
@@ -423,6 +423,7 @@ class WebSocketManager:
                 log.exception("listener failed on %r", event)
 
     def _emit_error(self, error: BaseException) -> None:
+        self._router.on_error(error)
         for listener in list(self._listeners):
             try:
                 listener.on_error(error)
@@ -452,24 +453,30 @@ class WebSocketManager:
 
     def _on_frame(self, conn: Connection, frame: bytes | str) -> None:
         try:
-            items = protocol.parse(frame)
+            items = protocol.parse_wire(frame)
         except DecodeError as exc:
             self._bad_frame(conn, exc, frame)
             return
         data: list[dict[str, Any]] = []
         for item in items:
-            if "type" in item:
+            if "ty" in item or "type" in item:
                 data.append(item)
-            elif "status" in item or "error" in item or "method" in item:
-                self._control(conn, item, frame)
+            elif "status" in item or "error" in item or "method" in item or "mthd" in item:
+                self._control(conn, formats.to_default(item) if "mthd" in item else item, frame)
             else:
                 self._bad_frame(conn, DecodeError("object of no known kind"), frame)
         if data:
-            for listener in self._listeners:
-                try:
-                    listener.on_messages(conn.name, data)
-                except Exception:
-                    log.exception("listener failed on a message from %s", conn.name)
+            bad = self._router.on_wire(conn.name, data)
+            if bad:
+                self._bad_frame(conn, DecodeError(f"{bad} message(s) without a usable type or code"),
+                                frame)
+            if self._listeners:  # the router reads either key set; listeners get DEFAULT keys
+                defaults = [formats.to_default(i) if "ty" in i else i for i in data]
+                for listener in self._listeners:
+                    try:
+                        listener.on_messages(conn.name, defaults)
+                    except Exception:
+                        log.exception("listener failed on a message from %s", conn.name)
         if not conn.input_pending():  # the socket went quiet: let the workers run now
             self.dispatcher.flush()
 
@@ -668,19 +675,29 @@ class _Router(ManagerListener):
         self._dispatcher = manager.dispatcher
         self._clients = manager._clients
 
-    def on_messages(self, connection: str, items: list[dict[str, Any]]) -> None:
+    def on_wire(self, connection: str, items: list[dict[str, Any]]) -> int:
+        """Queue each message (DEFAULT or SIMPLE keys) for its subscriptions; returns how many
+        messages had no usable type or code."""
         route, submit = self._subs.route, self._dispatcher.submit
+        bad = 0
         for item in items:
-            kind, code = item["type"], item.get("code")
+            if "ty" in item:
+                kind, code, snapshot = item["ty"], item.get("cd"), item.get("st") == "SNAPSHOT"
+            else:
+                kind, code = item["type"], item.get("code")
+                snapshot = item.get("stream_type") == "SNAPSHOT"
+            if type(kind) is not str or (code is not None and type(code) is not str):
+                bad += 1
+                continue
             targets = route(connection, kind, code)
             if not targets:
                 continue
-            snapshot = item.get("stream_type") == "SNAPSHOT"
             key = (kind, code)
             for sub in targets:
                 if snapshot and not sub.snapshot:
                     continue
                 submit(sub, key, item, False)  # Manager._on_frame flushes
+        return bad
 
     def on_event(self, event: Event) -> None:
         for client in list(self._clients):

@@ -41,6 +41,7 @@ from .types import (
     Ticker,
     TimeInForce,
     Trade,
+    _LazyRaw,
 )
 
 try:  # orjson is the optional "fast" extra: ~1 µs per ticker instead of ~7 µs.
@@ -259,7 +260,9 @@ def _enum_converter(enum: type[Enum]) -> Callable[[Any], Any]:
 
 
 def _tuple_of(item_type: type, key_map: formats.KeyMap) -> Callable[[Any], tuple[Any, ...]]:
+    """A converter for a nested list (orderbook units, assets) whose items use either key set."""
     names = [f.name for f in fields(item_type)]
+    short = [key_map.simple[n] for n in names]
 
     def convert(items: Any) -> tuple[Any, ...]:
         if not isinstance(items, list):
@@ -268,36 +271,43 @@ def _tuple_of(item_type: type, key_map: formats.KeyMap) -> Callable[[Any], tuple
         for item in items:
             if not isinstance(item, Mapping):
                 raise DecodeError(f"expected an object in the list, got {_short(item)}")
-            if any(k in key_map.default for k in item):  # nested items in SIMPLE keys
-                item = key_map.to_default(item)
-            out.append(item_type(*[item[n] for n in names]))
+            keys = short if short[0] in item else names
+            out.append(item_type(*[item[k] for k in keys]))
         return tuple(out)
 
     return convert
 
 
 def _make_builder(
-    cls: type[Message], converters: Mapping[str, Callable[[Any], Any]]
+    cls: type[Message], converters: Mapping[str, Callable[[Any], Any]],
+    key_map: formats.KeyMap | None = None,
 ) -> Callable[[dict[str, Any]], Message]:
-    """A fast constructor from a DEFAULT dict, generated once per type.
+    """A fast constructor from a dict in DEFAULT keys, or in SIMPLE keys when ``key_map`` is given;
+    generated once per type and format.
 
     It fills the slots directly: a frozen dataclass's ``__init__`` pays for one
-    ``object.__setattr__`` per field, about half the cost of decoding a ticker.
+    ``object.__setattr__`` per field, about half the cost of decoding a ticker. From SIMPLE keys it
+    keeps the wire dict and leaves ``raw`` to be made on first use (``types._LazyRaw``).
     A key the server left out raises KeyError for a required field, None for an optional one.
     """
     env: dict[str, Any] = {"new": object.__new__, "cls": cls}
     lines = ["def build(d):", "    get = d.get", "    o = new(cls)"]
+    if key_map is not None:
+        env["set__wire"] = _LazyRaw._wire.__set__  # type: ignore[attr-defined]
+        lines.append("    set__wire(o, d)")
     for f in fields(cls):
         setter = f"set_{f.name}"
         env[setter] = getattr(cls, f.name).__set__  # the slot's member descriptor
         if f.name == "raw":
-            value = "d"
-        else:
-            required = f.default is MISSING and f.default_factory is MISSING
-            value = f"d[{f.name!r}]" if required else f"get({f.name!r})"
-            if f.name in converters:
-                env[f"c_{f.name}"] = converters[f.name]
-                value = f"c_{f.name}({value})"
+            if key_map is None:
+                lines.append(f"    {setter}(o, d)")
+            continue
+        key = key_map.simple.get(f.name, f.name) if key_map is not None else f.name
+        required = f.default is MISSING and f.default_factory is MISSING
+        value = f"d[{key!r}]" if required else f"get({key!r})"
+        if f.name in converters:
+            env[f"c_{f.name}"] = converters[f.name]
+            value = f"c_{f.name}({value})"
         lines.append(f"    {setter}(o, {value})")
     lines.append("    return o")
     exec("\n".join(lines), env)  # the technique dataclasses itself uses for __init__
@@ -309,34 +319,43 @@ _change = _enum_converter(Change)
 _ask_bid = _enum_converter(AskBid)
 _stream_type = _enum_converter(StreamType)
 
-_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {
-    "ticker": _make_builder(Ticker, {
+_CONVERTERS: dict[type[Message], dict[str, Callable[[Any], Any]]] = {
+    Ticker: {
         "change": _change, "ask_bid": _ask_bid, "stream_type": _stream_type,
         "market_state": _enum_converter(MarketState),
         "market_warning": _enum_converter(MarketWarning),
-    }),
-    "trade": _make_builder(Trade, {
-        "change": _change, "ask_bid": _ask_bid, "stream_type": _stream_type,
-    }),
-    "orderbook": _make_builder(Orderbook, {
+    },
+    Trade: {"change": _change, "ask_bid": _ask_bid, "stream_type": _stream_type},
+    Orderbook: {
         "stream_type": _stream_type,
         "orderbook_units": _tuple_of(OrderbookUnit, formats.ORDERBOOK_UNIT),
-    }),
-    "myOrder": _make_builder(MyOrder, {
+    },
+    MyOrder: {
         "ask_bid": _ask_bid, "stream_type": _stream_type,
         "order_type": _enum_converter(OrderType), "state": _enum_converter(OrderState),
         "time_in_force": _enum_converter(TimeInForce), "smp_type": _enum_converter(SmpType),
-    }),
-    "myAsset": _make_builder(MyAsset, {
-        "stream_type": _stream_type, "assets": _tuple_of(Asset, formats.ASSET),
-    }),
+    },
+    MyAsset: {"stream_type": _stream_type, "assets": _tuple_of(Asset, formats.ASSET)},
+    Candle: {"stream_type": _stream_type},
 }
-_candle_builder = _make_builder(Candle, {"stream_type": _stream_type})
-_BUILDERS.update({name: _candle_builder for name in formats.CANDLE_TYPES})
+_CLASSES: dict[str, type[Message]] = {
+    "ticker": Ticker, "trade": Trade, "orderbook": Orderbook, "myOrder": MyOrder,
+    "myAsset": MyAsset, **{name: Candle for name in formats.CANDLE_TYPES},
+}
+# type -> builder, one table per wire format
+_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {}
+_SIMPLE_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {}
+for _cls, _conv in _CONVERTERS.items():
+    _default = _make_builder(_cls, _conv)
+    _simple = _make_builder(_cls, _conv, formats.BY_TYPE[_cls.KIND if _cls is not Candle else "candle.1m"])
+    for _name, _of in _CLASSES.items():
+        if _of is _cls:
+            _BUILDERS[_name], _SIMPLE_BUILDERS[_name] = _default, _simple
 
 
-def parse(frame: bytes | bytearray | memoryview | str) -> list[dict[str, Any]]:
-    """The JSON objects in a server frame, with DEFAULT keys; a LIST-format array gives several."""
+def parse_wire(frame: bytes | bytearray | memoryview | str) -> list[dict[str, Any]]:
+    """The JSON objects in a server frame as sent (DEFAULT or SIMPLE keys); a LIST-format array
+    gives several. The hot path: routing reads the keys of either format."""
     try:
         if isinstance(frame, str):  # as bytes, so both JSON backends refuse the same malformed text
             frame = frame.encode("utf-8")
@@ -345,25 +364,35 @@ def parse(frame: bytes | bytearray | memoryview | str) -> list[dict[str, Any]]:
         data = _loads(frame)
     except _LOAD_ERRORS as exc:
         raise DecodeError(f"frame is not valid JSON: {exc}") from None
-    items = data if isinstance(data, list) else [data]
-    out = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise DecodeError(f"expected a JSON object, got {_short(item)}")
-        if "ty" in item or "mthd" in item:
-            item = formats.to_default(item)
-        out.append(item)
-    return out
+    if isinstance(data, dict):
+        return [data]
+    if isinstance(data, list):
+        for item in data:
+            if not isinstance(item, dict):
+                raise DecodeError(f"expected a JSON object, got {_short(item)}")
+        return data
+    raise DecodeError(f"expected a JSON object, got {_short(data)}")
+
+
+def parse(frame: bytes | bytearray | memoryview | str) -> list[dict[str, Any]]:
+    """The JSON objects in a server frame, with DEFAULT keys; a LIST-format array gives several."""
+    return [
+        formats.to_default(item) if "ty" in item or "mthd" in item else item
+        for item in parse_wire(frame)
+    ]
 
 
 def to_message(item: dict[str, Any]) -> ServerMessage:
-    """The typed message for one DEFAULT-keyed object."""
-    message_type = item.get("type")
+    """The typed message for one object off the wire, in DEFAULT or SIMPLE keys."""
+    simple = "ty" in item
+    message_type = item.get("ty") if simple else item.get("type")
     try:
         if isinstance(message_type, str):
-            builder = _BUILDERS.get(message_type)
+            builder = (_SIMPLE_BUILDERS if simple else _BUILDERS).get(message_type)
             if builder is not None:
                 return builder(item)  # type: ignore[return-value]
+        if simple or "mthd" in item:
+            item = formats.to_default(item)
         if "error" in item:
             error = item["error"]
             if not isinstance(error, Mapping):
@@ -380,7 +409,10 @@ def to_message(item: dict[str, Any]) -> ServerMessage:
             return _subscription_list(item)
     except KeyError as exc:
         kind = message_type if isinstance(message_type, str) else "server"
-        raise DecodeError(f"{kind} frame has no {_short(exc.args[0])}") from None
+        key = exc.args[0]
+        key_map = formats.BY_TYPE.get(kind) if simple else None
+        name = key_map.default.get(key, key) if key_map is not None and isinstance(key, str) else key
+        raise DecodeError(f"{kind} frame has no {_short(name)}") from None
     except DecodeError:
         raise
     except (TypeError, ValueError, RecursionError) as exc:
@@ -407,7 +439,7 @@ def _subscription_list(item: Mapping[str, Any]) -> SubscriptionList:
 
 def decode(frame: bytes | bytearray | memoryview | str) -> list[ServerMessage]:
     """Every message in a server frame, typed; raises DecodeError and nothing else on a bad frame."""
-    return [to_message(item) for item in parse(frame)]
+    return [to_message(item) for item in parse_wire(frame)]
 
 
 def message_key(item: Mapping[str, Any]) -> tuple[str, str | None]:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from .errors import SubscriptionError
+from .formats import to_default
 from .protocol import StreamSpec, is_private, to_message
 from .types import DataLoss
 
@@ -100,7 +101,10 @@ class Subscription:
         if callback is None:  # the component that owned the callback is gone
             self._owner.cancel(self)
             return
-        callback(item if self.raw else to_message(item))
+        if self.raw:
+            callback(to_default(item) if "ty" in item else item)
+        else:
+            callback(to_message(item))
         self.delivered += 1
 
     def report_loss(self, key: Hashable, dropped: int) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+from . import formats
+
 
 class _StrEnum(str, Enum):
     def __str__(self) -> str:
@@ -78,8 +80,29 @@ AskBidValue = AskBid | str
 StreamTypeValue = StreamType | str
 
 
+class _LazyRaw:
+    """Holds the frame's dict as it came off the wire; ``raw`` (DEFAULT keys) is made on first use.
+
+    A frame in SIMPLE keys is decoded straight into the typed message, so the DEFAULT-keyed copy is
+    only built for code that reads ``raw``.
+    """
+
+    __slots__ = ("_wire",)
+
+    def __getattr__(self, name: str) -> Any:  # only called when normal lookup fails
+        if name != "raw":
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        try:
+            wire = object.__getattribute__(self, "_wire")
+        except AttributeError:
+            raise AttributeError("raw") from None
+        raw = formats.to_default(wire)
+        object.__setattr__(self, "raw", raw)
+        return raw
+
+
 @dataclass(frozen=True, slots=True)
-class Message:
+class Message(_LazyRaw):
     """Base of every data message: its ``type`` and the decoded dict with DEFAULT keys (``raw``)."""
 
     KIND: ClassVar[str] = ""
