@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 
 DATA_LOSS_INTERVAL = 1.0  # at most one DataLoss event per subscriber and key per this many seconds
 _BATCH = 64  # entries a worker takes per lock acquisition
-_UNSIGNALED_LIMIT = 256  # a deferred batch never grows beyond this before the worker is woken
+# A deferred batch never grows beyond this (or a quarter of the queue) before the worker is woken:
+# big batches mean few GIL hand-offs between the socket thread and the workers during a burst.
+_UNSIGNALED_LIMIT = 1024
 
 # A queued entry is a small list, cheaper to make than an object: [target, key, payload, run].
 # ``run`` is None for a message and a function for a control entry (an event), which is never
@@ -79,6 +81,7 @@ class Dispatcher:
                  name: str = "upbit-worker") -> None:
         self.queue_size = queue_size
         self.block_timeout = block_timeout
+        self._wake_after = min(_UNSIGNALED_LIMIT, max(1, queue_size // 4))
         self.name = name
         self._workers = [_Worker(i) for i in range(workers)]
         self._stopping = False
@@ -168,7 +171,7 @@ class Dispatcher:
             if w.messages > w.high_water:
                 w.high_water = w.messages
             if w.sleeping:
-                if signal or w.unsignaled >= _UNSIGNALED_LIMIT:
+                if signal or w.unsignaled >= self._wake_after:
                     w.signal()
                 else:
                     w.unsignaled += 1
