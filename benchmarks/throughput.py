@@ -29,12 +29,12 @@ import websocket
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import upbit_sync as us  # noqa: E402
-from upbit_sync import formats  # noqa: E402
-from upbit_sync.protocol import build_request, make_spec  # noqa: E402
-from upbit_sync.testing import MarketSimulator  # noqa: E402
+from exchange_process import ExchangeProcess
 
-from exchange_process import ExchangeProcess  # noqa: E402
+import upbit_sync as us
+from upbit_sync import formats
+from upbit_sync.protocol import build_request, make_spec
+from upbit_sync.testing import MarketSimulator
 
 CODES = [f"KRW-T{i}" for i in range(10)]
 

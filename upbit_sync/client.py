@@ -61,12 +61,14 @@ class _ClientCore(ClientHooks):
         if callback is not None:
             callback(event)
 
+    def manager_stopped(self) -> None:
+        for stream in list(self.streams):
+            stream.close()
+
     def handle_error(self, error: BaseException) -> None:
         callback = self.on_error() if self.on_error else None
         if callback is not None:
             callback(error)
-        elif not isinstance(error, Exception):
-            raise error
 
     # Subscription reports (worker thread)
 

@@ -61,6 +61,9 @@ class ClientHooks:
 
     def handle_error(self, error: BaseException) -> None: ...
 
+    def manager_stopped(self) -> None:
+        """The manager was stopped: blocking iterators must end rather than wait forever."""
+
 
 class ManagerListener:
     """What the manager tells the layer above it. Methods run on socket or watchdog threads:
@@ -194,6 +197,11 @@ class WebSocketManager:
                 slot.next_attempt_at = None
                 for waiters in slot.list_waiters.values():
                     waiters[0].set()
+        for client in list(self._clients):
+            try:
+                client.manager_stopped()
+            except Exception:
+                log.exception("client failed to stop")
         if watchdog is not None and watchdog is not threading.current_thread():
             watchdog.join(max(0.0, deadline - time.monotonic()))
         for slot in slots:

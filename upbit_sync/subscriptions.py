@@ -98,7 +98,9 @@ class Subscription:
         if not self.active:
             return
         callback = self._callback()
-        if callback is None:  # the component that owned the callback is gone
+        if callback is None:  # the object whose method this was is gone: so is the subscription
+            log.warning("%r ended: the object its callback method belonged to was garbage-collected",
+                        self)
             self._owner.cancel(self)
             return
         if self.raw:
