@@ -23,7 +23,6 @@ from .config import OVERFLOW_POLICIES
 log = logging.getLogger(__name__)
 
 DATA_LOSS_INTERVAL = 1.0  # at most one DataLoss event per subscriber and key per this many seconds
-_BATCH = 64  # entries a worker takes per lock acquisition
 # A deferred batch never grows beyond this (or a quarter of the queue) before the worker is woken:
 # big batches mean few GIL hand-offs between the socket thread and the workers during a burst.
 _UNSIGNALED_LIMIT = 1024
@@ -225,15 +224,15 @@ class Dispatcher:
                     w.conflated.clear()
                     w.messages = 0
                     return
-                queue = w.queue
-                n = min(_BATCH, len(queue))
-                batch = [queue.popleft() for _ in range(n)]
+                # Take the whole queue in O(1): the lock is held for a moment only, so the socket
+                # thread's submit is never kept waiting (a contended lock costs it the GIL).
+                batch = w.queue
+                n = len(batch)
                 if n:
-                    for entry in batch:
-                        if entry[_RUN] is None:
-                            w.messages -= 1
-                            if w.conflated and entry[_TARGET].overflow == "conflate":
-                                w.conflated.pop((id(entry[_TARGET]), entry[_KEY]), None)
+                    w.queue = deque()
+                    w.messages = 0
+                    if w.conflated:
+                        w.conflated = {}
                 elif not self._stopping:
                     w.sleeping = True
                 losses = self._due_losses(w, force=self._stopping and not n) if w.losses else []
@@ -254,8 +253,10 @@ class Dispatcher:
             else:  # stopping and nothing left
                 return
 
-    def _process(self, w: _Worker, batch: list[list[Any]]) -> None:
+    def _process(self, w: _Worker, batch: deque[list[Any]]) -> None:
         for target, _key, payload, run in batch:
+            if self._discard:
+                return
             if run is not None:
                 self._safe(run, payload)
                 continue

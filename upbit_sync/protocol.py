@@ -279,8 +279,8 @@ def _tuple_of(item_type: type, key_map: formats.KeyMap) -> Callable[[Any], tuple
 
 
 def _make_builder(
-    cls: type[Message], converters: Mapping[str, Callable[[Any], Any]],
-    key_map: formats.KeyMap | None = None,
+    cls: type[Message], converters: Mapping[str, Callable[[Any], Any] | type[Enum]],
+    key_map: formats.KeyMap | None = None, safe: bool = False,
 ) -> Callable[[dict[str, Any]], Message]:
     """A fast constructor from a dict in DEFAULT keys, or in SIMPLE keys when ``key_map`` is given;
     generated once per type and format.
@@ -305,8 +305,17 @@ def _make_builder(
         key = key_map.simple.get(f.name, f.name) if key_map is not None else f.name
         required = f.default is MISSING and f.default_factory is MISSING
         value = f"d[{key!r}]" if required else f"get({key!r})"
-        if f.name in converters:
-            env[f"c_{f.name}"] = converters[f.name]
+        convert = converters.get(f.name)
+        if safe and isinstance(convert, type) and issubclass(convert, Enum):
+            convert = _enum_converter(convert)
+        if isinstance(convert, type) and issubclass(convert, Enum):
+            # inline: a known value becomes its member, a new one stays a string; an unhashable
+            # one raises TypeError, and to_message then uses the safe builder
+            env[f"m_{f.name}"] = convert._value2member_map_.get
+            lines.append(f"    v = {value}")
+            value = f"m_{f.name}(v, v)"
+        elif convert is not None:
+            env[f"c_{f.name}"] = convert
             value = f"c_{f.name}({value})"
         lines.append(f"    {setter}(o, {value})")
     lines.append("    return o")
@@ -315,42 +324,40 @@ def _make_builder(
     return built
 
 
-_change = _enum_converter(Change)
-_ask_bid = _enum_converter(AskBid)
-_stream_type = _enum_converter(StreamType)
-
-_CONVERTERS: dict[type[Message], dict[str, Callable[[Any], Any]]] = {
+_CONVERTERS: dict[type[Message], dict[str, Callable[[Any], Any] | type[Enum]]] = {
     Ticker: {
-        "change": _change, "ask_bid": _ask_bid, "stream_type": _stream_type,
-        "market_state": _enum_converter(MarketState),
-        "market_warning": _enum_converter(MarketWarning),
+        "change": Change, "ask_bid": AskBid, "stream_type": StreamType,
+        "market_state": MarketState, "market_warning": MarketWarning,
     },
-    Trade: {"change": _change, "ask_bid": _ask_bid, "stream_type": _stream_type},
+    Trade: {"change": Change, "ask_bid": AskBid, "stream_type": StreamType},
     Orderbook: {
-        "stream_type": _stream_type,
+        "stream_type": StreamType,
         "orderbook_units": _tuple_of(OrderbookUnit, formats.ORDERBOOK_UNIT),
     },
     MyOrder: {
-        "ask_bid": _ask_bid, "stream_type": _stream_type,
-        "order_type": _enum_converter(OrderType), "state": _enum_converter(OrderState),
-        "time_in_force": _enum_converter(TimeInForce), "smp_type": _enum_converter(SmpType),
+        "ask_bid": AskBid, "stream_type": StreamType, "order_type": OrderType,
+        "state": OrderState, "time_in_force": TimeInForce, "smp_type": SmpType,
     },
-    MyAsset: {"stream_type": _stream_type, "assets": _tuple_of(Asset, formats.ASSET)},
-    Candle: {"stream_type": _stream_type},
+    MyAsset: {"stream_type": StreamType, "assets": _tuple_of(Asset, formats.ASSET)},
+    Candle: {"stream_type": StreamType},
 }
 _CLASSES: dict[str, type[Message]] = {
     "ticker": Ticker, "trade": Trade, "orderbook": Orderbook, "myOrder": MyOrder,
     "myAsset": MyAsset, **{name: Candle for name in formats.CANDLE_TYPES},
 }
-# type -> builder, one table per wire format
+# type -> builder, one table per wire format; the safe ones also take unhashable enum values
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {}
 _SIMPLE_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {}
+_SAFE_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {}
+_SAFE_SIMPLE_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {}
 for _cls, _conv in _CONVERTERS.items():
-    _default = _make_builder(_cls, _conv)
-    _simple = _make_builder(_cls, _conv, formats.BY_TYPE[_cls.KIND if _cls is not Candle else "candle.1m"])
+    _km = formats.BY_TYPE[_cls.KIND if _cls is not Candle else "candle.1m"]
+    _built = (_make_builder(_cls, _conv), _make_builder(_cls, _conv, _km),
+              _make_builder(_cls, _conv, safe=True), _make_builder(_cls, _conv, _km, safe=True))
     for _name, _of in _CLASSES.items():
         if _of is _cls:
-            _BUILDERS[_name], _SIMPLE_BUILDERS[_name] = _default, _simple
+            (_BUILDERS[_name], _SIMPLE_BUILDERS[_name],
+             _SAFE_BUILDERS[_name], _SAFE_SIMPLE_BUILDERS[_name]) = _built
 
 
 def parse_wire(frame: bytes | bytearray | memoryview | str) -> list[dict[str, Any]]:
@@ -390,7 +397,11 @@ def to_message(item: dict[str, Any]) -> ServerMessage:
         if isinstance(message_type, str):
             builder = (_SIMPLE_BUILDERS if simple else _BUILDERS).get(message_type)
             if builder is not None:
-                return builder(item)  # type: ignore[return-value]
+                try:
+                    return builder(item)  # type: ignore[return-value]
+                except TypeError:  # e.g. an unhashable enum value: the slower, careful way
+                    safe = _SAFE_SIMPLE_BUILDERS if simple else _SAFE_BUILDERS
+                    return safe[message_type](item)  # type: ignore[return-value]
         if simple or "mthd" in item:
             item = formats.to_default(item)
         if "error" in item:
