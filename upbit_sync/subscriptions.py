@@ -61,8 +61,9 @@ class Subscription:
         self.overflow = overflow
         self.connection = ""  # assigned by the SubscriptionManager
         self.active = True
-        self.delivered = 0
+        self.delivered = 0  # counted by the worker of each key: exact for one code, near for many
         self.dropped = 0
+        self._loss_lock = threading.Lock()
         self._callback = _hold(callback)
         self._owner = owner  # the client's core: cancel, errors and loss reports go there
 
@@ -110,7 +111,8 @@ class Subscription:
         self.delivered += 1
 
     def report_loss(self, key: Hashable, dropped: int) -> None:
-        self.dropped += dropped
+        with self._loss_lock:  # several workers serve a subscription of several codes
+            self.dropped += dropped
         kind, code = key if isinstance(key, tuple) else (self.type, None)
         self._owner.on_loss(self, DataLoss(self.connection, kind, code, dropped, self.overflow))
 
