@@ -27,10 +27,11 @@ DATA_LOSS_INTERVAL = 1.0  # at most one DataLoss event per subscriber and key pe
 # big batches mean few GIL hand-offs between the socket thread and the workers during a burst.
 _UNSIGNALED_LIMIT = 1024
 
-# A queued entry is a small list, cheaper to make than an object: [target, key, payload, run].
-# ``run`` is None for a message and a function for a control entry (an event), which is never
-# dropped and does not count against the bound.
-_TARGET, _KEY, _PAYLOAD, _RUN = range(4)
+# A queued entry is a 3-tuple, the cheapest container to make: ``(target, key, payload)`` for a
+# message; ``(None, function, argument)`` for a control entry (an event), which is never dropped and
+# does not count against the bound. A conflated message's payload lives in ``_Worker.conflated`` (so
+# a newer one can replace it in place) and its entry holds ``_CONFLATED``.
+_CONFLATED = object()
 
 
 class Target(Protocol):
@@ -53,9 +54,9 @@ class _Worker:
         self.wake.acquire()
         self.sleeping = False
         self.unsignaled = 0  # entries queued while asleep without waking it (Dispatcher.flush)
-        self.queue: deque[list[Any]] = deque()
+        self.queue: deque[tuple[Any, Any, Any]] = deque()
         self.messages = 0  # entries in the queue that are messages (control entries are not)
-        self.conflated: dict[tuple[int, Hashable], list[Any]] = {}
+        self.conflated: dict[tuple[int, Hashable], Any] = {}  # (id(target), key) -> newest payload
         self.losses: dict[tuple[Any, Hashable], int] = {}
         self.loss_reported_at: dict[tuple[Any, Hashable], float] = {}
         self.high_water = 0
@@ -144,9 +145,9 @@ class Dispatcher:
         policy = target.overflow
         with w.lock:
             if policy == "conflate":
-                pending = w.conflated.get((id(target), key))
-                if pending is not None:  # keep the newest: replace in place, order unchanged
-                    pending[_PAYLOAD] = payload
+                slot = (id(target), key)
+                if slot in w.conflated:  # keep the newest: replace in place, order unchanged
+                    w.conflated[slot] = payload
                     self._lost(w, target, key)
                     return
             if w.messages >= self.queue_size:
@@ -162,11 +163,12 @@ class Dispatcher:
                         w.lock.acquire()
                 if w.messages >= self.queue_size:
                     self._drop_oldest(w)
-            entry = [target, key, payload, None]
-            w.queue.append(entry)
-            w.messages += 1
             if policy == "conflate":
-                w.conflated[(id(target), key)] = entry
+                w.conflated[(id(target), key)] = payload
+                w.queue.append((target, key, _CONFLATED))
+            else:
+                w.queue.append((target, key, payload))
+            w.messages += 1
             if w.messages > w.high_water:
                 w.high_water = w.messages
             if w.sleeping:
@@ -193,18 +195,17 @@ class Dispatcher:
         """Run ``fn(payload)`` on the worker that owns ``key``, after what is queued there."""
         w = self._workers[hash(key) % len(self._workers)]
         with w.lock:
-            w.queue.append([None, key, payload, fn])
+            w.queue.append((None, fn, payload))
             w.signal()
 
     def _drop_oldest(self, w: _Worker) -> None:
-        for i, old in enumerate(w.queue):
-            if old[_RUN] is None:
+        for i, (target, key, payload) in enumerate(w.queue):
+            if target is not None:  # never a control entry
                 del w.queue[i]
                 w.messages -= 1
-                target = old[_TARGET]
-                if target.overflow == "conflate":
-                    w.conflated.pop((id(target), old[_KEY]), None)
-                self._lost(w, target, old[_KEY])
+                if payload is _CONFLATED:
+                    w.conflated.pop((id(target), key), None)
+                self._lost(w, target, key)
                 return
 
     @staticmethod
@@ -226,12 +227,12 @@ class Dispatcher:
                     return
                 # Take the whole queue in O(1): the lock is held for a moment only, so the socket
                 # thread's submit is never kept waiting (a contended lock costs it the GIL).
-                batch = w.queue
+                batch, conflated = w.queue, w.conflated
                 n = len(batch)
                 if n:
                     w.queue = deque()
                     w.messages = 0
-                    if w.conflated:
+                    if conflated:
                         w.conflated = {}
                 elif not self._stopping:
                     w.sleeping = True
@@ -240,7 +241,7 @@ class Dispatcher:
             for target, key, dropped in losses:
                 self._safe(target.report_loss, key, dropped)
             if n:
-                self._process(w, batch)
+                self._process(w, batch, conflated)
             elif sleeping:
                 # woken by signal(); with losses still to report, look again a little later
                 woken = w.wake.acquire(timeout=DATA_LOSS_INTERVAL / 4 if w.losses else -1)
@@ -253,13 +254,16 @@ class Dispatcher:
             else:  # stopping and nothing left
                 return
 
-    def _process(self, w: _Worker, batch: deque[list[Any]]) -> None:
-        for target, _key, payload, run in batch:
+    def _process(self, w: _Worker, batch: deque[tuple[Any, Any, Any]],
+                 conflated: dict[tuple[int, Hashable], Any]) -> None:
+        for target, key, payload in batch:
             if self._discard:
                 return
-            if run is not None:
-                self._safe(run, payload)
+            if target is None:  # a control entry: key is the function
+                self._safe(key, payload)
                 continue
+            if payload is _CONFLATED:
+                payload = conflated.pop((id(target), key))
             try:
                 target.deliver(payload)
                 w.delivered += 1

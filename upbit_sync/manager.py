@@ -35,7 +35,7 @@ from .errors import (
 )
 from .protocol import StreamSpec, is_private
 from .ratelimit import RateGate, connect_gate, message_gate
-from .subscriptions import Subscription, SubscriptionManager
+from .subscriptions import ALL_MARKETS, Subscription, SubscriptionManager
 from .types import (
     Connected,
     Disconnected,
@@ -460,33 +460,40 @@ class WebSocketManager:
         self._emit_event(event)
 
     def _on_frame(self, conn: Connection, frame: bytes | str) -> None:
+        # The hot path: one frame usually holds one object, handled without building any list.
         try:
-            items = protocol.parse_wire(frame)
+            data = protocol.load(frame)
         except DecodeError as exc:
             self._bad_frame(conn, exc, frame)
             return
-        data: list[dict[str, Any]] = []
-        for item in items:
-            if "ty" in item or "type" in item:
-                data.append(item)
-            elif "status" in item or "error" in item or "method" in item or "mthd" in item:
-                self._control(conn, formats.to_default(item) if "mthd" in item else item, frame)
-            else:
-                self._bad_frame(conn, DecodeError("object of no known kind"), frame)
-        if data:
-            bad = self._router.on_wire(conn.name, data)
-            if bad:
-                self._bad_frame(conn, DecodeError(f"{bad} message(s) without a usable type or code"),
-                                frame)
-            if self._listeners:  # the router reads either key set; listeners get DEFAULT keys
-                defaults = [formats.to_default(i) if "ty" in i else i for i in data]
-                for listener in self._listeners:
-                    try:
-                        listener.on_messages(conn.name, defaults)
-                    except Exception:
-                        log.exception("listener failed on a message from %s", conn.name)
+        if type(data) is dict:
+            self._on_item(conn, data, frame)
+        elif type(data) is list:  # the LIST formats: a batch of objects
+            for item in data:
+                if type(item) is dict:
+                    self._on_item(conn, item, frame)
+                else:
+                    self._bad_frame(conn, DecodeError("a list item that is not an object"), frame)
+        else:
+            self._bad_frame(conn, DecodeError("a frame that is not a JSON object"), frame)
         if not conn.input_pending():  # the socket went quiet: let the workers run now
             self.dispatcher.flush()
+
+    def _on_item(self, conn: Connection, item: dict[str, Any], frame: bytes | str) -> None:
+        if "ty" in item or "type" in item:
+            if not self._router.on_item(conn.name, item):
+                self._bad_frame(conn, DecodeError("a message without a usable type or code"), frame)
+            if self._listeners:  # the router reads either key set; listeners get DEFAULT keys
+                default = [formats.to_default(item) if "ty" in item else item]
+                for listener in self._listeners:
+                    try:
+                        listener.on_messages(conn.name, default)
+                    except Exception:
+                        log.exception("listener failed on a message from %s", conn.name)
+        elif "status" in item or "error" in item or "method" in item or "mthd" in item:
+            self._control(conn, formats.to_default(item) if "mthd" in item else item, frame)
+        else:
+            self._bad_frame(conn, DecodeError("object of no known kind"), frame)
 
     def _bad_frame(self, conn: Connection, exc: Exception, frame: bytes | str) -> None:
         with self._lock:
@@ -675,6 +682,9 @@ class WebSocketManager:
         return math.inf
 
 
+_NO_ROUTES: dict[str, Any] = {}
+
+
 class _Router(ManagerListener):
     """Routes each data message to its subscriptions' workers and lifecycle news to every client."""
 
@@ -683,29 +693,30 @@ class _Router(ManagerListener):
         self._dispatcher = manager.dispatcher
         self._clients = manager._clients
 
-    def on_wire(self, connection: str, items: list[dict[str, Any]]) -> int:
-        """Queue each message (DEFAULT or SIMPLE keys) for its subscriptions; returns how many
-        messages had no usable type or code."""
-        route, submit = self._subs.route, self._dispatcher.submit
-        bad = 0
-        for item in items:
-            if "ty" in item:
-                kind, code, snapshot = item["ty"], item.get("cd"), item.get("st") == "SNAPSHOT"
-            else:
-                kind, code = item["type"], item.get("code")
-                snapshot = item.get("stream_type") == "SNAPSHOT"
-            if type(kind) is not str or (code is not None and type(code) is not str):
-                bad += 1
+    def on_item(self, connection: str, item: dict[str, Any]) -> bool:
+        """Queue one message (DEFAULT or SIMPLE keys) for its subscriptions; False if it has no
+        usable type or code."""
+        if "ty" in item:
+            kind, code, stream_type = item["ty"], item.get("cd"), "st"
+        else:
+            kind, code, stream_type = item["type"], item.get("code"), "stream_type"
+        try:
+            by_code = self._subs.routes.get(connection, _NO_ROUTES).get(kind)
+            if by_code is None:
+                return type(kind) is str
+            entry = by_code.get(code) or by_code.get(ALL_MARKETS)
+        except TypeError:  # an unhashable type or code
+            return False
+        if entry is None:
+            return code is None or type(code) is str
+        key, targets = entry
+        snapshot = item.get(stream_type) == "SNAPSHOT"
+        submit = self._dispatcher.submit
+        for sub in targets:
+            if snapshot and not sub.snapshot:
                 continue
-            targets = route(connection, kind, code)
-            if not targets:
-                continue
-            key = (kind, code)
-            for sub in targets:
-                if snapshot and not sub.snapshot:
-                    continue
-                submit(sub, key, item, False)  # Manager._on_frame flushes
-        return bad
+            submit(sub, key, item, False)  # Manager._on_frame flushes
+        return True
 
     def on_event(self, event: Event) -> None:
         for client in list(self._clients):

@@ -360,17 +360,22 @@ for _cls, _conv in _CONVERTERS.items():
              _SAFE_BUILDERS[_name], _SAFE_SIMPLE_BUILDERS[_name]) = _built
 
 
-def parse_wire(frame: bytes | bytearray | memoryview | str) -> list[dict[str, Any]]:
-    """The JSON objects in a server frame as sent (DEFAULT or SIMPLE keys); a LIST-format array
-    gives several. The hot path: routing reads the keys of either format."""
+def load(frame: bytes | bytearray | memoryview | str) -> Any:
+    """The JSON value of a frame; DecodeError if it is not JSON."""
     try:
         if isinstance(frame, str):  # as bytes, so both JSON backends refuse the same malformed text
             frame = frame.encode("utf-8")
         elif not isinstance(frame, bytes):
             frame = bytes(frame)
-        data = _loads(frame)
+        return _loads(frame)
     except _LOAD_ERRORS as exc:
         raise DecodeError(f"frame is not valid JSON: {exc}") from None
+
+
+def parse_wire(frame: bytes | bytearray | memoryview | str) -> list[dict[str, Any]]:
+    """The JSON objects in a server frame as sent (DEFAULT or SIMPLE keys); a LIST-format array
+    gives several."""
+    data = load(frame)
     if isinstance(data, dict):
         return [data]
     if isinstance(data, list):

@@ -121,6 +121,9 @@ class Subscription:
 
 
 RouteKey = tuple[str, str, str | None]  # (connection, type, code)
+DispatchKey = tuple[str, str | None]  # (type, code): what picks the worker
+# connection -> type -> code -> (dispatch key, subscriptions): nested, so a lookup makes no tuple
+Routes = dict[str, dict[str, dict[str | None, tuple[DispatchKey, tuple["Subscription", ...]]]]]
 
 
 class SubscriptionManager:
@@ -132,7 +135,7 @@ class SubscriptionManager:
         self._on_change = on_change
         self._lock = threading.RLock()
         self._subs: dict[int, Subscription] = {}
-        self._index: dict[RouteKey, tuple[Subscription, ...]] = {}
+        self.routes: Routes = {}  # replaced whole on each change: socket threads read it lock-free
         self._sets: dict[str, tuple[StreamSpec, ...]] = {}
 
     def __len__(self) -> int:
@@ -171,11 +174,11 @@ class SubscriptionManager:
 
     def route(self, connection: str, kind: str, code: str | None) -> tuple[Subscription, ...]:
         """The subscriptions a message of ``(kind, code)`` from ``connection`` goes to."""
-        index = self._index
-        found = index.get((connection, kind, code), ())
-        if kind == "myOrder":
-            found += index.get((connection, kind, ALL_MARKETS), ())
-        return found
+        by_code = self.routes.get(connection, {}).get(kind)
+        if by_code is None:
+            return ()
+        entry = by_code.get(code) or by_code.get(ALL_MARKETS)
+        return entry[1] if entry else ()
 
     def merged(self, connection: str) -> tuple[StreamSpec, ...]:
         return self._sets.get(connection, ())
@@ -235,7 +238,19 @@ class SubscriptionManager:
             if self._sets.get(name, ()) != new_sets.get(name, ()):
                 self._on_change(name, new_sets.get(name, ()))
         self._sets = new_sets
-        self._index = {key: tuple(subs) for key, subs in index.items()}
+        routes: Routes = {}
+        for (connection, kind, code), members in index.items():
+            routes.setdefault(connection, {}).setdefault(kind, {})[code] = (
+                (kind, code), tuple(members)
+            )
+        for by_kind in routes.values():  # myOrder for every market also gets each market's orders
+            orders = by_kind.get("myOrder", {})
+            every = orders.get(ALL_MARKETS)
+            if every is not None:
+                for market, (dispatch_key, targets) in list(orders.items()):
+                    if market != ALL_MARKETS:
+                        orders[market] = (dispatch_key, targets + every[1])
+        self.routes = routes
 
 
 __all__ = ["PRIVATE", "PUBLIC", "Subscription", "SubscriptionManager"]
