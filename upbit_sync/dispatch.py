@@ -184,6 +184,13 @@ class Dispatcher:
                 return
             time.sleep(0.0005)  # "block" is the rare policy: a short poll keeps the hot path lean
 
+    def deferred(self) -> bool:
+        """True when some worker sleeps with entries queued by ``submit(signal=False)``."""
+        for w in self._workers:
+            if w.unsignaled:
+                return True
+        return False
+
     def flush(self) -> None:
         """Wake every worker that has entries queued with ``signal=False``."""
         for w in self._workers:

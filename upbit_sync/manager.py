@@ -476,7 +476,9 @@ class WebSocketManager:
                     self._bad_frame(conn, DecodeError("a list item that is not an object"), frame)
         else:
             self._bad_frame(conn, DecodeError("a frame that is not a JSON object"), frame)
-        if not conn.input_pending():  # the socket went quiet: let the workers run now
+        # A worker asleep with messages it was not woken for: wake it once the socket is quiet
+        # (the check is a syscall, which hands the GIL away: only made when it matters).
+        if self.dispatcher.deferred() and not conn.input_pending():
             self.dispatcher.flush()
 
     def _on_item(self, conn: Connection, item: dict[str, Any], frame: bytes | str) -> None:
