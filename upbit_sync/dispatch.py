@@ -132,9 +132,6 @@ class Dispatcher:
 
     # ---- submitting (socket threads) ----------------------------------------------------------------
 
-    def worker_for(self, key: Hashable) -> int:
-        return hash(key) % len(self._workers)
-
     def submit(self, target: Target, key: Hashable, payload: Any, signal: bool = True) -> None:
         """Queue one message for ``target``; never blocks longer than ``block_timeout``.
 
@@ -186,7 +183,7 @@ class Dispatcher:
 
     def deferred(self) -> bool:
         """True when some worker sleeps with entries queued by ``submit(signal=False)``."""
-        for w in self._workers:
+        for w in self._workers:  # noqa: SIM110 - called per frame: a loop beats any(generator)
             if w.unsignaled:
                 return True
         return False

@@ -296,10 +296,6 @@ class WebSocketManager:
             slot = self._slots.get(connection)
             return slot.wanted if slot else ()
 
-    def connection_names(self) -> list[str]:
-        with self._lock:
-            return list(self._slots)
-
     def list_subscriptions(self, connection: str = PUBLIC, timeout: float = 5.0) -> SubscriptionList:
         """Ask the server what ``connection`` carries (LIST_SUBSCRIPTIONS, which counts toward the
         message limit); blocks up to ``timeout``."""

@@ -465,13 +465,8 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[ServerMessage]:
     return [to_message(item) for item in parse_wire(frame)]
 
 
-def message_key(item: Mapping[str, Any]) -> tuple[str, str | None]:
-    """The routing key ``(type, code)`` of a DEFAULT-keyed data message."""
-    return item.get("type", ""), item.get("code")
-
-
 __all__: Sequence[str] = (
     "ALL_TYPES", "ORDERBOOK_DEPTHS", "PRIVATE_TYPES", "PUBLIC_TYPES", "WIRE_FORMATS",
     "StreamSpec", "build_list_subscriptions", "build_request", "decode", "is_private",
-    "make_spec", "message_key", "new_ticket", "parse", "to_message",
+    "make_spec", "new_ticket", "parse", "to_message",
 )

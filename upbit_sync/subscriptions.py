@@ -164,12 +164,6 @@ class SubscriptionManager:
                 self._rebuild()
                 raise
 
-    def remove(self, sub: Subscription) -> None:
-        with self._lock:
-            sub.active = False
-            if self._subs.pop(sub.id, None) is not None:
-                self._rebuild()
-
     def remove_many(self, subs: Sequence[Subscription]) -> None:
         with self._lock:
             changed = False
