@@ -82,6 +82,9 @@ class Dispatcher:
         self.queue_size = queue_size
         self.block_timeout = block_timeout
         self._wake_after = min(_UNSIGNALED_LIMIT, max(1, queue_size // 4))
+        # True once submit(signal=False) left a sleeping worker asleep: a hint, read per frame,
+        # that flush() has work to do (it is cleared by flush, which looks at every worker)
+        self.deferred = False
         self.name = name
         self._workers = [_Worker(i) for i in range(workers)]
         self._stopping = False
@@ -173,6 +176,7 @@ class Dispatcher:
                     w.signal()
                 else:
                     w.unsignaled += 1
+                    self.deferred = True
 
     def _wait_for_room(self, w: _Worker) -> None:
         deadline = time.monotonic() + self.block_timeout
@@ -181,15 +185,9 @@ class Dispatcher:
                 return
             time.sleep(0.0005)  # "block" is the rare policy: a short poll keeps the hot path lean
 
-    def deferred(self) -> bool:
-        """True when some worker sleeps with entries queued by ``submit(signal=False)``."""
-        for w in self._workers:  # noqa: SIM110 - called per frame: a loop beats any(generator)
-            if w.unsignaled:
-                return True
-        return False
-
     def flush(self) -> None:
         """Wake every worker that has entries queued with ``signal=False``."""
+        self.deferred = False
         for w in self._workers:
             if w.unsignaled:
                 with w.lock:

@@ -458,7 +458,7 @@ class WebSocketManager:
     def _on_frame(self, conn: Connection, frame: bytes | str) -> None:
         # The hot path: one frame usually holds one object, handled without building any list.
         try:
-            data = protocol.load(frame)
+            data = protocol.load_bytes(frame) if type(frame) is bytes else protocol.load(frame)
         except DecodeError as exc:
             self._bad_frame(conn, exc, frame)
             return
@@ -474,7 +474,7 @@ class WebSocketManager:
             self._bad_frame(conn, DecodeError("a frame that is not a JSON object"), frame)
         # A worker asleep with messages it was not woken for: wake it once the socket is quiet
         # (the check is a syscall, which hands the GIL away: only made when it matters).
-        if self.dispatcher.deferred() and not conn.input_pending():
+        if self.dispatcher.deferred and not conn.input_pending():
             self.dispatcher.flush()
 
     def _on_item(self, conn: Connection, item: dict[str, Any], frame: bytes | str) -> None:

@@ -367,6 +367,14 @@ def builders(message_type: str) -> tuple[Callable[[dict[str, Any]], Message],
     return _BUILDERS[message_type], _SIMPLE_BUILDERS[message_type]
 
 
+def load_bytes(frame: bytes) -> Any:
+    """:func:`load` for the usual case, a binary frame; DecodeError if it is not JSON."""
+    try:
+        return _loads(frame)
+    except _LOAD_ERRORS as exc:
+        raise DecodeError(f"frame is not valid JSON: {exc}") from None
+
+
 def load(frame: bytes | bytearray | memoryview | str) -> Any:
     """The JSON value of a frame; DecodeError if it is not JSON."""
     try:
