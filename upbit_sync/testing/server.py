@@ -674,12 +674,15 @@ class FakeUpbitServer:
         if conn.is_private and (auth is None or not auth.ok):
             self._fail(conn, INVALID_AUTH)
             return
-        while not conn._closing:
+        # Read until the connection ends. Returning early would make websockets close with 1000,
+        # racing a close_all(code) that is about to send its own code.
+        while True:
             try:
                 message = ws.recv()
             except ConnectionClosed:
                 return
-            self._on_message(conn, message)
+            if not conn._closing:  # once closing, the close frame is on its way: ignore the rest
+                self._on_message(conn, message)
 
     def _on_message(self, conn: ConnInfo, message: str | bytes) -> None:
         now = time.monotonic()
