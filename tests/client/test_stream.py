@@ -222,7 +222,7 @@ def test_stopping_the_manager_ends_a_stream_waiting_without_timeout(harness, exc
             pass
         ended.set()
 
-    thread = threading.Thread(target=reader)
+    thread = threading.Thread(target=reader, daemon=True)
     thread.start()
     assert wait_until(lambda: stream.subscription.delivered > 0)
     manager.stop()

@@ -301,7 +301,7 @@ def test_a_burst_of_subscriptions_from_many_threads_is_coalesced(exchange, clien
         except BaseException as exc:  # reported to the test, never left to the thread
             failures.append(exc)
 
-    threads = [threading.Thread(target=subscribe_ten, args=(codes[i::10],)) for i in range(10)]
+    threads = [threading.Thread(target=subscribe_ten, args=(codes[i::10],), daemon=True) for i in range(10)]
     for thread in threads:
         thread.start()
     for thread in threads:

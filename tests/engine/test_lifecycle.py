@@ -46,7 +46,7 @@ def test_stop_from_another_thread_while_reconnecting_returns_quickly(exchange):
         manager.stop()
         took.append(time.monotonic() - started)
 
-    thread = threading.Thread(target=stopper)
+    thread = threading.Thread(target=stopper, daemon=True)
     thread.start()
     thread.join(5)
     assert took and took[0] < 2.0

@@ -64,7 +64,7 @@ def test_burst_of_subscription_changes_is_coalesced_within_the_message_limit(man
             codes = rng.sample(MARKETS, rng.randint(1, 10))
             manager.set_wanted("public", [make_spec("ticker", codes), make_spec("trade", codes[:3])])
 
-    threads = [threading.Thread(target=churn) for _ in range(4)]
+    threads = [threading.Thread(target=churn, daemon=True) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:

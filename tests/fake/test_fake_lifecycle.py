@@ -76,7 +76,8 @@ def test_stop_returns_promptly_while_a_firehose_is_blocked_on_a_client_that_does
     connect(server.public_url)
     assert server.wait_for(lambda: server.open_connections() != [])
     result: list[int] = []
-    pump = threading.Thread(target=lambda: result.append(server.firehose(10**8, b"x" * 1000)))
+    pump = threading.Thread(target=lambda: result.append(server.firehose(10**8, b"x" * 1000)),
+                            daemon=True)
     pump.start()
     assert server.wait_for(lambda: server.connections[0].sent_count > 1000)
 

@@ -9,12 +9,16 @@ import pytest
 
 from upbit_sync import Config, ConfigError, UpbitError
 
+# Upbit's host (UPBIT_PROTOCOL.md §1): compared with the defaults here, never contacted — the suite's
+# conftest refuses any connection off loopback.
+UPBIT_HOST = "api.upbit.com"
+
 DESIGN_DEFAULTS = {  # DESIGN.md §4, field by field
     "access_key": None,
     "secret_key": None,
-    "public_url": "wss://api.upbit.com/websocket/v1",
-    "private_url": "wss://api.upbit.com/websocket/v1/private",
-    "rest_url": "https://api.upbit.com",
+    "public_url": f"wss://{UPBIT_HOST}/websocket/v1",
+    "private_url": f"wss://{UPBIT_HOST}/websocket/v1/private",
+    "rest_url": f"https://{UPBIT_HOST}",
     "wire_format": "SIMPLE",
     "health_check_interval": 30.0,
     "stale_after": 60.0,
