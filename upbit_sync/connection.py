@@ -258,14 +258,6 @@ class Connection:
             except OSError:
                 pass
 
-    def join(self, timeout: float) -> bool:
-        """Wait for the socket thread to end; True if it has."""
-        thread = self._thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
-
     @property
     def is_alive(self) -> bool:
         thread = self._thread

@@ -84,6 +84,14 @@ class ManagerListener:
 
 
 @dataclass
+class _ListReply:
+    """A LIST_SUBSCRIPTIONS query waiting for its answer."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    result: SubscriptionList | None = None
+
+
+@dataclass
 class _Slot:
     """The manager's book-keeping for one logical connection."""
 
@@ -107,7 +115,7 @@ class _Slot:
     bad_frames: int = 0
     requests_sent: int = 0
     last_error: str = ""
-    list_waiters: dict[str, list[Any]] = field(default_factory=dict)
+    list_waiters: dict[str, _ListReply] = field(default_factory=dict)  # ticket -> pending query
 
 
 class WebSocketManager:
@@ -131,7 +139,6 @@ class WebSocketManager:
         self._slots: dict[str, _Slot] = {}
         self._listeners: list[ManagerListener] = []
         self._connect_gate = connect_gate(self.config.connect_rate_per_second)
-        self.started_at: float | None = None
         self._stopped_explicitly = False
         self.dispatcher = Dispatcher(self.config.workers, self.config.queue_size,
                                      self.config.block_timeout)
@@ -169,7 +176,6 @@ class WebSocketManager:
             self._running = True
             self._stopped_explicitly = False
             self.dispatcher.start()
-            self.started_at = time.monotonic()
             slot = self._slot(PUBLIC)
             slot.active = True
             for s in self._slots.values():
@@ -195,8 +201,8 @@ class WebSocketManager:
             slots = list(self._slots.values())
             for slot in slots:
                 slot.next_attempt_at = None
-                for waiters in slot.list_waiters.values():
-                    waiters[0].set()
+                for waiter in slot.list_waiters.values():
+                    waiter.done.set()
         for client in list(self._clients):
             try:
                 client.manager_stopped()
@@ -245,10 +251,6 @@ class WebSocketManager:
 
     def remove_subscriptions(self, subs: Sequence[Subscription]) -> None:
         self.subscriptions.remove_many(subs)
-
-    @property
-    def has_credentials(self) -> bool:
-        return self._credentials is not None
 
     def add_listener(self, listener: ManagerListener) -> None:
         with self._lock:
@@ -307,16 +309,15 @@ class WebSocketManager:
         if not slot.gate.acquire(timeout, self._stopping):
             raise RateLimitError(f"message limit of {connection} left no room within {timeout}s")
         ticket = protocol.new_ticket()
-        done = threading.Event()
-        waiter: list[Any] = [done, None]
+        waiter = _ListReply()
         with self._lock:
             slot.list_waiters[ticket] = waiter
         try:
             slot.conn.send(protocol.build_list_subscriptions(self.config.wire_format, ticket))
-            if not done.wait(max(0.0, deadline - time.monotonic())) or waiter[1] is None:
+            waiter.done.wait(max(0.0, deadline - time.monotonic()))
+            if waiter.result is None:
                 raise TimeoutError(f"no LIST_SUBSCRIPTIONS reply on {connection} within {timeout}s")
-            result: SubscriptionList = waiter[1]
-            return result
+            return waiter.result
         finally:
             with self._lock:
                 slot.list_waiters.pop(ticket, None)
@@ -515,8 +516,8 @@ class WebSocketManager:
                 if waiter is None and self._slots[conn.name].list_waiters:
                     waiter = next(iter(self._slots[conn.name].list_waiters.values()))
             if waiter is not None:
-                waiter[1] = message
-                waiter[0].set()
+                waiter.result = message
+                waiter.done.set()
             return
         if isinstance(message, ErrorMessage):
             log.warning("server error on %s: %s %s", conn.name, message.name, message.message)

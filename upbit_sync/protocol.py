@@ -377,14 +377,14 @@ def load_bytes(frame: bytes) -> Any:
 
 def load(frame: bytes | bytearray | memoryview | str) -> Any:
     """The JSON value of a frame; DecodeError if it is not JSON."""
-    try:
-        if isinstance(frame, str):  # as bytes, so both JSON backends refuse the same malformed text
+    if isinstance(frame, str):  # as bytes, so both JSON backends refuse the same malformed text
+        try:
             frame = frame.encode("utf-8")
-        elif not isinstance(frame, bytes):
-            frame = bytes(frame)
-        return _loads(frame)
-    except _LOAD_ERRORS as exc:
-        raise DecodeError(f"frame is not valid JSON: {exc}") from None
+        except UnicodeEncodeError as exc:
+            raise DecodeError(f"frame is not valid JSON: {exc}") from None
+    elif not isinstance(frame, bytes):
+        frame = bytes(frame)
+    return load_bytes(frame)
 
 
 def parse_wire(frame: bytes | bytearray | memoryview | str) -> list[dict[str, Any]]:
