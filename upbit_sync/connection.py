@@ -22,6 +22,7 @@ from typing import Any
 
 import websocket
 
+from . import readahead
 from .errors import ClosedError
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class Connection:
         self._abort_cause = ""
         self._raw: socket.socket | None = None  # the open socket, for input_pending
         self._poller: select.poll | None = None
+        self._ahead: readahead.ReadAhead | None = None
 
         self.state = ConnState.CLOSED
         self.attempt_started_at: float | None = None
@@ -184,6 +186,14 @@ class Connection:
             self._finish(attempt)
 
     def _finish(self, attempt: int) -> None:
+        # websocket-client leaves the socket open after a close the server started (its close()
+        # returns early once the handshake is done): close it here, or the descriptor lingers
+        raw, self._raw, self._poller, self._ahead = self._raw, None, None, None
+        if raw is not None:
+            try:
+                raw.close()
+            except OSError:
+                pass
         with self._lock:
             if attempt != self._attempt:
                 return
@@ -264,10 +274,13 @@ class Connection:
         return thread is not None and thread.is_alive()
 
     def input_pending(self) -> bool:
-        """True when more bytes wait to be read on the socket (a burst is under way)."""
+        """True when more bytes wait to be read (a burst is under way)."""
         poller, raw = self._poller, self._raw
         if poller is None or raw is None:
             return False
+        ahead = self._ahead
+        if ahead is not None and ahead.buffered:
+            return True
         try:
             if isinstance(raw, ssl.SSLSocket) and raw.pending():
                 return True
@@ -301,6 +314,7 @@ class Connection:
             except (OSError, ValueError):
                 poller = None
         self._raw, self._poller = raw, poller
+        self._ahead = readahead.install(app.sock) if raw is not None else None
         now = time.monotonic()
         with self._lock:
             if app is not self._app:
@@ -317,6 +331,53 @@ class Connection:
         self.last_frame_at = time.monotonic()
         self.frames += 1
         self._on_frame(self, data)
+        ahead = self._ahead
+        if ahead is not None and ahead.buffered:
+            self._drain(app, ahead)
+
+    def _drain(self, app: websocket.WebSocketApp, ahead: readahead.ReadAhead) -> None:
+        """Handle every complete frame the read-ahead holds before websocket-client waits on the
+        socket again (readahead.py says why none may be left)."""
+        on_frame, next_frame = self._on_frame, ahead.next_frame
+        while app.keep_running:
+            frame = next_frame()
+            data: bytes | str
+            if type(frame) is bytes:
+                data = frame
+            elif frame is None:
+                break
+            elif frame is readahead.CLOSE:
+                self._wake_reader()
+                break
+            else:  # fragmented, ping, pong: websocket-client's own parser reads it
+                sock = app.sock
+                if sock is None:
+                    break
+                try:
+                    opcode, parsed = sock.recv_data_frame(True)
+                except Exception as exc:  # a frame it refuses: as its own read loop would, end it
+                    self.abort(f"frame refused: {type(exc).__name__}: {exc}")
+                    break
+                if opcode == websocket.ABNF.OPCODE_PONG:
+                    app.last_pong_tm = time.time()
+                    continue
+                if opcode == websocket.ABNF.OPCODE_PING:
+                    continue  # already answered by recv_data_frame
+                data = parsed.data
+            self.frames += 1
+            on_frame(self, data)
+        self.last_frame_at = time.monotonic()
+
+    def _wake_reader(self) -> None:
+        # websocket-client's read loop is about to wait on the socket for a close frame it will find
+        # in the read-ahead: shutting the reading side makes the socket readable at once. The plain
+        # socket method, because SSLSocket.shutdown would also drop the TLS layer the reply needs.
+        raw = self._raw
+        if raw is not None:
+            try:
+                socket.socket.shutdown(raw, socket.SHUT_RD)
+            except OSError:
+                pass
 
     def _handle_error(self, app: websocket.WebSocketApp, error: Any) -> None:
         # Also called for a normal server close; websocket-client 1.9.0 passes the raw close frame.

@@ -1,0 +1,119 @@
+"""Read-ahead for websocket-client's frame reader: fewer system calls, fewer hand-offs of the GIL.
+
+websocket-client reads each frame with a ``select`` and three ``recv`` calls (header, length,
+payload), asking the socket for exactly the bytes it needs. Every one of those calls releases the GIL,
+so with our worker threads running, each frame invites a thread switch. :class:`ReadAhead` replaces the
+reader's ``recv`` with one that takes up to 64 KiB per system call and serves the parser from that
+buffer.
+
+A buffer the selector cannot see brings one duty: a complete frame must never be left in it while
+websocket-client waits in ``select`` for the socket, or that frame would wait for the next one to
+arrive. So after each frame the connection takes every complete frame the buffer holds
+(:meth:`ReadAhead.next_frame`): plain data frames are cut out here directly, anything else goes through
+websocket-client's own parser, and a close frame is left to websocket-client's read loop, woken by
+shutting the socket's reading side (the frame is already here; nothing more is read).
+
+It relies on one attribute of websocket-client's ``WebSocket``: ``frame_buffer.recv``, the function
+the frame parser reads with (present since 0.4x and in 1.9). Without it the connection simply reads
+the way websocket-client does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+CHUNK = 65536  # bytes asked of the socket at once; a burst of ~300-byte frames is read ~200 at a time
+
+OPCODE_TEXT = 0x1
+OPCODE_BINARY = 0x2
+OPCODE_CLOSE = 0x8
+
+
+class Pending:
+    """What :meth:`ReadAhead.next_frame` returns for a complete frame it does not cut out itself."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+PARSE = Pending("PARSE")  # complete, but not a plain data frame: websocket-client's parser reads it
+CLOSE = Pending("CLOSE")  # complete close frame: websocket-client's read loop must handle it
+
+
+class ReadAhead:
+    """A buffered ``recv(bufsize)`` for websocket-client's frame parser.
+
+    ``recv`` is websocket-client's own function (``WebSocket._recv``), so timeouts, errors and the end
+    of the connection are reported exactly as before. Used by one thread only: the socket's.
+    """
+
+    __slots__ = ("_buf", "_pos", "_recv")
+
+    def __init__(self, recv: Callable[[int], bytes]) -> None:
+        self._recv = recv
+        self._buf = b""
+        self._pos = 0
+
+    def __call__(self, bufsize: int) -> bytes:
+        buf, pos = self._buf, self._pos
+        if pos >= len(buf):
+            buf = self._recv(CHUNK)
+            pos = 0
+            self._buf = buf
+        end = pos + bufsize
+        self._pos = end if end < len(buf) else len(buf)
+        return buf[pos:end]
+
+    @property
+    def buffered(self) -> int:
+        """Bytes read from the socket that the parser has not taken yet."""
+        return len(self._buf) - self._pos
+
+    def next_frame(self) -> bytes | Pending | None:
+        """The payload of the next frame when it is complete in the buffer and plain (final, not
+        masked, no extension bits, text or binary); consumed. ``PARSE`` or ``CLOSE`` for another
+        complete frame, left in place. None when the next frame is not complete yet."""
+        buf, pos = self._buf, self._pos
+        size = len(buf)
+        if size - pos < 2:
+            return None
+        b0 = buf[pos]
+        b1 = buf[pos + 1]
+        length = b1 & 0x7F
+        start = pos + 2
+        if length == 126:
+            start += 2
+            if start > size:
+                return None
+            length = int.from_bytes(buf[pos + 2:start], "big")
+        elif length == 127:
+            start += 8
+            if start > size:
+                return None
+            length = int.from_bytes(buf[pos + 2:start], "big")
+        if b1 & 0x80:  # masked: a server must not, and websocket-client says so
+            start += 4
+        end = start + length
+        if end > size:
+            return None
+        opcode = b0 & 0x0F
+        if b0 & 0xF0 == 0x80 and not b1 & 0x80 and opcode in (OPCODE_BINARY, OPCODE_TEXT):
+            self._pos = end
+            return buf[start:end]
+        return CLOSE if opcode == OPCODE_CLOSE else PARSE
+
+
+def install(ws: Any) -> ReadAhead | None:
+    """Put a :class:`ReadAhead` under ``ws``'s frame parser (a websocket-client ``WebSocket``, just
+    connected); None, and nothing changed, if this websocket-client is not built that way."""
+    parser = getattr(ws, "frame_buffer", None)
+    recv = getattr(parser, "recv", None)
+    if parser is None or not callable(recv) or getattr(parser, "recv_buffer", None):
+        return None
+    ahead = ReadAhead(recv)
+    parser.recv = ahead
+    return ahead
