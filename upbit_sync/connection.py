@@ -274,12 +274,13 @@ class Connection:
         return thread is not None and thread.is_alive()
 
     def input_pending(self) -> bool:
-        """True when more bytes wait to be read (a burst is under way)."""
+        """True when more input is ready (a burst is under way): a complete frame already read
+        ahead, or bytes waiting on the socket."""
         poller, raw = self._poller, self._raw
         if poller is None or raw is None:
             return False
         ahead = self._ahead
-        if ahead is not None and ahead.buffered:
+        if ahead is not None and ahead.has_frame():
             return True
         try:
             if isinstance(raw, ssl.SSLSocket) and raw.pending():

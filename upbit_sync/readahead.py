@@ -78,33 +78,44 @@ class ReadAhead:
         masked, no extension bits, text or binary); consumed. ``PARSE`` or ``CLOSE`` for another
         complete frame, left in place. None when the next frame is not complete yet."""
         buf, pos = self._buf, self._pos
-        size = len(buf)
-        if size - pos < 2:
+        bounds = _bounds(buf, pos)
+        if bounds is None:
             return None
+        start, end = bounds
         b0 = buf[pos]
-        b1 = buf[pos + 1]
-        length = b1 & 0x7F
-        start = pos + 2
-        if length == 126:
-            start += 2
-            if start > size:
-                return None
-            length = int.from_bytes(buf[pos + 2:start], "big")
-        elif length == 127:
-            start += 8
-            if start > size:
-                return None
-            length = int.from_bytes(buf[pos + 2:start], "big")
-        if b1 & 0x80:  # masked: a server must not, and websocket-client says so
-            start += 4
-        end = start + length
-        if end > size:
-            return None
         opcode = b0 & 0x0F
-        if b0 & 0xF0 == 0x80 and not b1 & 0x80 and opcode in (OPCODE_BINARY, OPCODE_TEXT):
+        if b0 & 0xF0 == 0x80 and opcode in (OPCODE_BINARY, OPCODE_TEXT) and not buf[pos + 1] & 0x80:
             self._pos = end
             return buf[start:end]
         return CLOSE if opcode == OPCODE_CLOSE else PARSE
+
+    def has_frame(self) -> bool:
+        """True when a complete frame of any kind waits in the buffer."""
+        return _bounds(self._buf, self._pos) is not None
+
+
+def _bounds(buf: bytes, pos: int) -> tuple[int, int] | None:
+    """Where the payload of the frame at ``pos`` starts and ends; None if it is not all in ``buf``."""
+    size = len(buf)
+    if size - pos < 2:
+        return None
+    b1 = buf[pos + 1]
+    length = b1 & 0x7F
+    start = pos + 2
+    if length == 126:
+        start += 2
+        if start > size:
+            return None
+        length = int.from_bytes(buf[pos + 2:start], "big")
+    elif length == 127:
+        start += 8
+        if start > size:
+            return None
+        length = int.from_bytes(buf[pos + 2:start], "big")
+    if b1 & 0x80:  # masked: a server must not; websocket-client's parser deals with it
+        start += 4
+    end = start + length
+    return None if end > size else (start, end)
 
 
 def install(ws: Any) -> ReadAhead | None:

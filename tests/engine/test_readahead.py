@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import socket
 import ssl
 import struct
@@ -22,10 +23,13 @@ from typing import Any
 import pytest
 import websocket
 
+import upbit_sync as us
+from tests.engine.conftest import fast_config
 from tests.support import wait_until
-from upbit_sync import readahead
+from upbit_sync import formats, readahead
 from upbit_sync.connection import Connection, ConnectionEnd
 from upbit_sync.readahead import CHUNK, CLOSE, PARSE, ReadAhead
+from upbit_sync.testing import MarketSimulator
 
 PING, PONG, CONT, TEXT, BINARY, CLOSE_OP = 0x9, 0xA, 0x0, 0x1, 0x2, 0x8
 # A self-signed certificate for 127.0.0.1 only, made for these tests (valid until 2126).
@@ -88,6 +92,7 @@ def test_incomplete_frame_is_left_until_every_byte_is_there():
     for cut in [*range(1, 8), *range(8, len(wire), 97)]:  # inside headers, lengths and payloads
         ahead = ReadAhead(Chunks(wire[:cut]))
         ahead(0)
+        assert ahead.has_frame() is (cut >= 304)
         got = ahead.next_frame()
         if cut < 304:
             assert got is None, cut
@@ -322,3 +327,23 @@ def test_frame_websocket_client_refuses_ends_the_connection_after_what_came_befo
         assert not end.requested and "rsv" in end.describe()
     finally:
         conn.close()
+
+
+def test_messages_before_half_a_frame_reach_their_callback_while_the_rest_is_missing(serve):
+    """A segment can end inside a frame. The messages before it must not wait in a sleeping worker's
+    queue for the rest of that frame: only input that is ready counts as a burst under way."""
+    market = MarketSimulator(seed=3)
+    wire = [json.dumps(formats.to_simple(market.make("trade", "KRW-BTC"))).encode() for _ in range(5)]
+    half = frame(BINARY, wire[0])[:40]
+    server = serve(b"".join(frame(BINARY, w) for w in wire) + half)
+    got: list[Any] = []
+    manager = us.WebSocketManager(fast_config(public_url=server.url, stale_after=30.0,
+                                              health_check_interval=1.0))
+    client = us.WebSocketClient(manager)
+    try:
+        client.subscribe("trade", ["KRW-BTC"], got.append, snapshot=True)
+        assert wait_until(lambda: len(got) == 5, timeout=3.0), f"{len(got)} of 5 delivered"
+        assert [m.sequential_id for m in got] == [json.loads(w)["sid"] for w in wire]
+    finally:
+        client.close()
+        manager.stop()
