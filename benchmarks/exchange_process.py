@@ -41,6 +41,9 @@ def _paced(server: Any, conn_id: int, frames: list[bytes], rate: float) -> int:
     start = time.perf_counter()
     for i, frame in enumerate(frames):
         target = start + i * interval
+        # Spin, not sleep. Measured here, a sender that sleeps between frames raised the client's
+        # receipt -> callback p99 from 0.4-0.6 ms to 0.9-2.4 ms, most likely because the client's
+        # threads are then woken on a virtual CPU that had gone idle (README, Measured).
         while time.perf_counter() < target:
             pass
         server.send_raw(frame.replace(b"{STAMP}", str(time.time_ns()).encode()), conn_id)

@@ -162,66 +162,85 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds (0: none)")
     parser.add_argument("--latency-messages", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--latency-runs", type=int, default=3, help="paced runs of each (0: none)")
     parser.add_argument("--no-orjson", action="store_true",
                         help="the SDK parses with json.loads too, as without the 'fast' extra")
     args = parser.parse_args()
     if args.no_orjson:
         us.protocol._loads = json.loads
     frames = trade_frames(2_000)
-    sdk_rates, raw_rates, plain_rates, base_rates = [], [], [], []
-    for _ in range(args.rounds):  # alternate, so drift in the machine's load hits all alike
-        with ExchangeProcess(message_rate=0) as exchange:
-            base_rates.append(run_baseline(exchange, args.messages, frames, paced=False).rate())
-        with ExchangeProcess(message_rate=0) as exchange:
-            sdk_rates.append(run_sdk(exchange, args.messages, frames, paced=False).rate())
-        with ExchangeProcess(message_rate=0) as exchange:
-            raw_rates.append(run_sdk(exchange, args.messages, frames, paced=False, raw=True).rate())
-        with ExchangeProcess(message_rate=0) as exchange:
-            plain_rates.append(run_sdk(exchange, args.messages, frames, paced=False,
-                                       read_ahead=False).rate())
-    with ExchangeProcess(message_rate=0) as exchange:
-        base_lat = run_baseline(exchange, args.latency_messages, frames, paced=True).latencies
-    with ExchangeProcess(message_rate=0) as exchange:
-        sdk_run = run_sdk(exchange, args.latency_messages, frames, paced=True)
-    sdk_lat, sdk_after_receipt = sdk_run.latencies, sdk_run.after_receipt
-    sdk_rate, base_rate = statistics.median(sdk_rates), statistics.median(base_rates)
-    # each round's SDK figure over the baseline of the same round: the machine's drift cancels out
-    typed_ratio = statistics.median(s / b for s, b in zip(sdk_rates, base_rates, strict=True))
-    raw_ratio = statistics.median(r / b for r, b in zip(raw_rates, base_rates, strict=True))
-    plain_ratio = statistics.median(p / b for p, b in zip(plain_rates, base_rates, strict=True))
-
-    def ms(values: list[float], q: float) -> float:
-        return round(percentile(values, q) * 1000, 3)
-
-    report = {
+    report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {platform.python_implementation()} "
                    f"{platform.python_version()}, {platform.system()}",
         "json_backend": "orjson" if us.protocol._loads is not json.loads else "json",
-        "messages": args.messages,
-        "throughput_msgs_per_s": {"sdk_typed_callback": round(sdk_rate),
-                                  "sdk_raw_dict_callback": round(statistics.median(raw_rates)),
-                                  "sdk_typed_without_read_ahead":
-                                      round(statistics.median(plain_rates)),
-                                  "baseline_websocket_client_json_loads": round(base_rate),
-                                  "rounds_sdk": [round(r) for r in sdk_rates],
-                                  "rounds_sdk_raw": [round(r) for r in raw_rates],
-                                  "rounds_sdk_without_read_ahead": [round(r) for r in plain_rates],
-                                  "rounds_baseline": [round(r) for r in base_rates]},
-        "ratio_sdk_typed_over_baseline": round(typed_ratio, 2),
-        "ratio_sdk_raw_over_baseline": round(raw_ratio, 2),
-        "ratio_sdk_typed_without_read_ahead_over_baseline": round(plain_ratio, 2),
-        "latency_at_5000_per_s_ms": {
-            "sdk_receipt_to_callback": {"p50": ms(sdk_after_receipt, 0.5),
-                                        "p99": ms(sdk_after_receipt, 0.99),
-                                        "samples": len(sdk_after_receipt)},
-            "sdk_send_to_callback": {"p50": ms(sdk_lat, 0.5), "p99": ms(sdk_lat, 0.99)},
-            "baseline_send_to_on_message": {"p50": ms(base_lat, 0.5), "p99": ms(base_lat, 0.99)},
-        },
     }
+    if args.rounds > 0:
+        report.update(throughput(args.rounds, args.messages, frames))
+    if args.latency_runs > 0:
+        report["latency_at_5000_per_s_ms"] = latency(args.latency_runs, args.latency_messages, frames)
     print(json.dumps(report, indent=2))
+
+
+def throughput(rounds: int, n: int, frames: list[bytes]) -> dict[str, Any]:
+    sdk, raw, plain, base = [], [], [], []  # msg/s per round
+    for _ in range(rounds):  # alternate, so drift in the machine's load hits all alike
+        with ExchangeProcess(message_rate=0) as exchange:
+            base.append(run_baseline(exchange, n, frames, paced=False).rate())
+        with ExchangeProcess(message_rate=0) as exchange:
+            sdk.append(run_sdk(exchange, n, frames, paced=False).rate())
+        with ExchangeProcess(message_rate=0) as exchange:
+            raw.append(run_sdk(exchange, n, frames, paced=False, raw=True).rate())
+        with ExchangeProcess(message_rate=0) as exchange:
+            plain.append(run_sdk(exchange, n, frames, paced=False, read_ahead=False).rate())
+
+    def ratio(rates: list[float]) -> float:
+        # each round's SDK figure over the baseline of the same round: the machine's drift cancels
+        return round(statistics.median(r / b for r, b in zip(rates, base, strict=True)), 2)
+
+    return {
+        "messages": n,
+        "throughput_msgs_per_s": {
+            "sdk_typed_callback": round(statistics.median(sdk)),
+            "sdk_raw_dict_callback": round(statistics.median(raw)),
+            "sdk_typed_without_read_ahead": round(statistics.median(plain)),
+            "baseline_websocket_client_json_loads": round(statistics.median(base)),
+            "rounds_sdk": [round(r) for r in sdk],
+            "rounds_sdk_raw": [round(r) for r in raw],
+            "rounds_sdk_without_read_ahead": [round(r) for r in plain],
+            "rounds_baseline": [round(r) for r in base],
+        },
+        "ratio_sdk_typed_over_baseline": ratio(sdk),
+        "ratio_sdk_raw_over_baseline": ratio(raw),
+        "ratio_sdk_typed_without_read_ahead_over_baseline": ratio(plain),
+    }
+
+
+def latency(runs: int, n: int, frames: list[bytes]) -> dict[str, Any]:
+    receipt, send, base = [], [], []  # (p50, p99) in ms per run
+    for _ in range(runs):
+        with ExchangeProcess(message_rate=0) as exchange:
+            base.append(quantiles(run_baseline(exchange, n, frames, paced=True).latencies))
+        with ExchangeProcess(message_rate=0) as exchange:
+            run = run_sdk(exchange, n, frames, paced=True)
+        receipt.append(quantiles(run.after_receipt))
+        send.append(quantiles(run.latencies))
+
+    def summary(per_run: list[tuple[float, float]]) -> dict[str, Any]:
+        return {"p50": statistics.median(p50 for p50, _ in per_run),
+                "p99": statistics.median(p99 for _, p99 in per_run),
+                "runs_p50_p99": per_run}
+
+    return {"sdk_receipt_to_callback": summary(receipt),
+            "sdk_send_to_callback": summary(send),
+            "baseline_send_to_on_message": summary(base)}
+
+
+def quantiles(values: list[float]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds."""
+    return round(percentile(values, 0.5) * 1000, 3), round(percentile(values, 0.99) * 1000, 3)
 
 
 if __name__ == "__main__":
