@@ -30,8 +30,38 @@ def _serve(pipe: Connection, options: dict[str, Any]) -> None:
                 pipe.send(server.firehose(*args))
             elif command == "paced":
                 pipe.send(_paced(server, *args))
+            elif command == "market_firehose":
+                pipe.send(_market_firehose(server, *args))
             else:
                 pipe.send(getattr(server, command)(*args))
+
+
+def _market_firehose(server: Any, n: int, types: list[str], codes: list[str], conn_id: int,
+                     rate: float = 0.0) -> int:
+    """``n`` realistic SIMPLE frames, one per type and code, cycled; at ``rate`` per second in 10 ms
+    batches, or as fast as the socket takes them (0). The frames are made here, so that the client
+    being measured never imports the testing package."""
+    import json
+
+    from upbit_sync import formats
+    from upbit_sync.testing import MarketSimulator
+
+    market = MarketSimulator(seed=1)
+    frames = [json.dumps(formats.to_simple(market.make(kind, code)), separators=(",", ":")).encode()
+              for code in codes for kind in types]
+    if rate <= 0:
+        return int(server.firehose(n, frames, conn_id))
+    batch = max(1, int(rate / 100))
+    sent, start = 0, time.perf_counter()
+    while sent < n:
+        count = min(batch, n - sent)
+        first = sent % len(frames)
+        chunk = (frames[first:] + frames[:first]) * (count // len(frames) + 1)
+        sent += int(server.firehose(count, chunk[:count], conn_id))
+        delay = start + sent / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    return sent
 
 
 def _paced(server: Any, conn_id: int, frames: list[bytes], rate: float) -> int:
