@@ -4,8 +4,8 @@
   10 markets) as fast as the socket takes them; we time first to last delivery. The SDK delivers typed
   ``Trade`` objects to a callback on its worker pool; the baseline is a ``WebSocketApp`` whose
   ``on_message`` only runs ``json.loads`` (DESIGN.md §6: target ratio >= 0.8).
-  The SDK reads ahead (upbit_sync/readahead.py); a third variant turns that off, to show what it is
-  worth.
+  The SDK reads ahead (upbit_sync/readahead.py); a third variant turns that off
+  (``Config(read_ahead=False)``), to show what it is worth.
 - Latency at 5,000 msg/s (targets: p50 <= 0.3 ms, p99 <= 2 ms, DESIGN.md §6, from frame receipt to
   callback start): a paced sender stamps each frame with the wall clock at send time. For each frame
   the SDK's receipt is when the connection hands it to the manager; the figure is receipt -> callback
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from exchange_process import ExchangeProcess
 
 import upbit_sync as us
-from upbit_sync import formats, readahead
+from upbit_sync import formats
 from upbit_sync.protocol import build_request, make_spec
 from upbit_sync.testing import MarketSimulator
 
@@ -94,11 +94,8 @@ def _wait_subscribed(exchange: ExchangeProcess) -> int:
 def run_sdk(exchange: ExchangeProcess, n: int, frames: list[bytes], paced: bool,
             raw: bool = False, read_ahead: bool = True) -> Counter:
     counter = Counter(n)
-    manager = us.WebSocketManager(us.Config(public_url=exchange.public_url))
+    manager = us.WebSocketManager(us.Config(public_url=exchange.public_url, read_ahead=read_ahead))
     client = us.WebSocketClient(manager)
-    install = readahead.install
-    if not read_ahead:
-        readahead.install = lambda ws: None
     if paced:  # note each frame's receipt: the manager's entry point, seen from the outside
         on_frame = manager._on_frame
 
@@ -122,7 +119,6 @@ def run_sdk(exchange: ExchangeProcess, n: int, frames: list[bytes], paced: bool,
         feed(exchange, _wait_subscribed(exchange), n, frames, paced)
         counter.done.wait(120)
         client.close()
-    readahead.install = install
     return counter
 
 

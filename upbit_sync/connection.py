@@ -97,6 +97,7 @@ class Connection:
         connect_timeout: float = 5.0,
         ping_interval: float = 20.0,
         ping_timeout: float = 10.0,
+        read_ahead: bool = True,
     ) -> None:
         self.name = name
         self.url = url
@@ -107,6 +108,7 @@ class Connection:
         self.connect_timeout = connect_timeout
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
+        self.read_ahead = read_ahead
 
         self._lock = threading.Lock()
         self._app: websocket.WebSocketApp | None = None
@@ -315,7 +317,7 @@ class Connection:
             except (OSError, ValueError):
                 poller = None
         self._raw, self._poller = raw, poller
-        self._ahead = readahead.install(app.sock) if raw is not None else None
+        self._ahead = readahead.install(app.sock) if raw is not None and self.read_ahead else None
         now = time.monotonic()
         with self._lock:
             if app is not self._app:

@@ -414,6 +414,7 @@ class WebSocketManager:
                 connect_timeout=cfg.connect_timeout,
                 ping_interval=cfg.ping_interval,
                 ping_timeout=cfg.ping_timeout,
+                read_ahead=cfg.read_ahead,
             )
             gate = message_gate(cfg.message_rate_per_second, cfg.message_rate_per_minute)
             slot = self._slots[name] = _Slot(conn, private, gate, active=not private and name == PUBLIC)

@@ -220,10 +220,11 @@ class Collector:
         self.ends: list[ConnectionEnd] = []
         self.ended = threading.Event()
 
-    def connection(self, url: str) -> Connection:
+    def connection(self, url: str, read_ahead: bool = True) -> Connection:
         return Connection("public", url, on_open=lambda c: None,
                           on_frame=lambda c, data: self.frames.append(bytes(data)),
-                          on_end=self._end, connect_timeout=2.0, ping_interval=0)
+                          on_end=self._end, connect_timeout=2.0, ping_interval=0,
+                          read_ahead=read_ahead)
 
     def _end(self, conn: Connection, end: ConnectionEnd) -> None:
         self.ends.append(end)
@@ -231,12 +232,10 @@ class Collector:
 
 
 @pytest.fixture(params=["read-ahead", "websocket-client alone"])
-def reading(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every wire test runs with the read-ahead and without it (as with a websocket-client it
-    does not recognise): both must deliver the same."""
-    if request.param != "read-ahead":
-        monkeypatch.setattr(readahead, "install", lambda ws: None)
-    return str(request.param)
+def reading(request: Any) -> bool:
+    """Every wire test runs with the read-ahead and without it (``Config.read_ahead=False``, or a
+    websocket-client it does not recognise): both must deliver the same."""
+    return bool(request.param == "read-ahead")
 
 
 @pytest.fixture(params=["ws", "wss"])
@@ -267,7 +266,7 @@ def test_burst_then_silence_is_delivered_in_full(reading, serve):
     sent = payloads(2_000)
     server = serve(b"".join(frame(BINARY, p) for p in sent))
     collector = Collector()
-    conn = collector.connection(server.url)
+    conn = collector.connection(server.url, reading)
     conn.open()
     try:
         assert wait_until(lambda: len(collector.frames) >= len(sent), timeout=5.0), (
@@ -294,7 +293,7 @@ def test_control_frames_inside_a_burst_are_answered_and_data_keeps_its_order(rea
     ])
     server = serve(burst)
     collector = Collector()
-    conn = collector.connection(server.url)
+    conn = collector.connection(server.url, reading)
     started = time.monotonic()
     conn.open()
     try:
@@ -318,7 +317,7 @@ def test_frame_websocket_client_refuses_ends_the_connection_after_what_came_befo
                              frame(BINARY, b"extension bits nobody agreed on", rsv=4),
                              *(frame(BINARY, p) for p in payloads(5))]))
     collector = Collector()
-    conn = collector.connection(server.url)
+    conn = collector.connection(server.url, reading)
     conn.open()
     try:
         assert collector.ended.wait(5.0)
@@ -344,6 +343,21 @@ def test_messages_before_half_a_frame_reach_their_callback_while_the_rest_is_mis
         client.subscribe("trade", ["KRW-BTC"], got.append, snapshot=True)
         assert wait_until(lambda: len(got) == 5, timeout=3.0), f"{len(got)} of 5 delivered"
         assert [m.sequential_id for m in got] == [json.loads(w)["sid"] for w in wire]
+    finally:
+        client.close()
+        manager.stop()
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_the_manager_reads_ahead_as_configured(on, serve):
+    server = serve(b"".join(frame(BINARY, p) for p in payloads(3)))
+    manager = us.WebSocketManager(fast_config(public_url=server.url, read_ahead=on))
+    client = us.WebSocketClient(manager)
+    try:
+        client.subscribe("trade", ["KRW-BTC"], lambda m: None)
+        conn = manager._slots["public"].conn
+        assert wait_until(lambda: conn.frames == 3)
+        assert isinstance(conn._ahead, ReadAhead) is on
     finally:
         client.close()
         manager.stop()

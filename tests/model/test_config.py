@@ -253,3 +253,29 @@ def test_config_error_of_a_keyed_config_does_not_show_the_keys() -> None:
     with pytest.raises(ConfigError) as caught:
         Config(access_key=ACCESS_KEY, secret_key=SECRET_KEY, workers=0)
     assert SECRET_KEY not in str(caught.value) and ACCESS_KEY not in str(caught.value)
+
+
+# ---- read_ahead: the one yes-or-no field ----------------------------------------------------------
+
+
+def test_read_ahead_is_on_by_default_and_can_be_switched_off() -> None:
+    assert Config().read_ahead is True
+    assert Config(read_ahead=False).read_ahead is False
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_read_ahead_that_is_not_a_bool_raises_config_error_naming_it(value: Any) -> None:
+    with pytest.raises(ConfigError, match="read_ahead"):
+        Config(read_ahead=value)
+
+
+@pytest.mark.parametrize("text, expected", [("0", False), ("false", False), ("Off", False),
+                                            ("no", False), ("1", True), ("TRUE", True),
+                                            ("on", True), (" yes ", True)])
+def test_from_env_reads_read_ahead_as_a_yes_or_no(text: str, expected: bool) -> None:
+    assert Config.from_env({"UPBIT_READ_AHEAD": text}).read_ahead is expected
+
+
+def test_from_env_read_ahead_that_is_neither_raises_config_error_naming_it() -> None:
+    with pytest.raises(ConfigError, match="read_ahead"):
+        Config.from_env({"UPBIT_READ_AHEAD": "maybe"})
