@@ -153,6 +153,8 @@ class Connection:
                 header=self._header,
                 on_open=self._handle_open,
                 on_message=self._handle_message,
+                on_ping=self._handle_control,
+                on_pong=self._handle_control,
                 on_error=self._handle_error,
                 on_close=self._handle_close,
             )
@@ -333,7 +335,16 @@ class Connection:
     def _handle_message(self, app: websocket.WebSocketApp, data: bytes | str) -> None:
         self.last_frame_at = time.monotonic()
         self.frames += 1
-        self._on_frame(self, data)
+        try:
+            self._on_frame(self, data)
+        finally:
+            ahead = self._ahead
+            if ahead is not None and ahead.buffered:
+                self._drain(app, ahead)
+
+    def _handle_control(self, app: websocket.WebSocketApp, data: bytes) -> None:
+        # A ping or pong that websocket-client read first goes here, not to on_message: the frames
+        # read ahead with it must be handled all the same.
         ahead = self._ahead
         if ahead is not None and ahead.buffered:
             self._drain(app, ahead)

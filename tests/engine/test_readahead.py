@@ -361,3 +361,21 @@ def test_the_manager_reads_ahead_as_configured(on, serve):
     finally:
         client.close()
         manager.stop()
+
+
+@pytest.mark.parametrize("control", [frame(PONG, b"late pong"), frame(PING, b"ping first")],
+                         ids=["pong", "ping"])
+def test_data_behind_a_control_frame_that_opens_a_read_is_not_left_waiting(reading, serve, control):
+    """websocket-client hands a ping or pong that starts a read to on_ping/on_pong, not to
+    on_message: the frames read with it must still be handled before the socket is waited on."""
+    sent = payloads(30)
+    server = serve(control + b"".join(frame(BINARY, p) for p in sent))
+    collector = Collector()
+    conn = collector.connection(server.url, reading)
+    conn.open()
+    try:
+        assert wait_until(lambda: len(collector.frames) == len(sent), timeout=3.0), (
+            f"{len(collector.frames)} of {len(sent)} frames arrived")
+        assert collector.frames == sent
+    finally:
+        conn.close()
