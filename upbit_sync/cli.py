@@ -151,7 +151,8 @@ def _describe(event: Event) -> str:
 def _print_health(health: dict[str, Any], view: _DemoView) -> None:
     print("health summary (manager.health()):")
     for name, conn in health.get("connections", {}).items():
-        fields = ("state", "reconnects", "messages", "requests_sent", "subscriptions", "in_sync")
+        fields = ("state", "reconnects", "messages", "queue_depth", "drops", "requests_sent",
+                  "subscriptions", "in_sync")
         print(f"  connection {name}: " + " ".join(f"{f}={conn.get(f)}" for f in fields))
     dispatcher = health.get("dispatcher")
     if isinstance(dispatcher, dict):

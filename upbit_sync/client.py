@@ -309,7 +309,7 @@ class MessageStream:
         return loss
 
     def _report_loss(self, loss: int, message: Any) -> None:
-        self._core.manager.dispatcher.count_drops(loss)
+        self._core.manager.dispatcher.count_drops(loss, self.subscription.connection)
         codes = self.subscription.codes
         code = codes[0] if len(codes) == 1 else None
         if isinstance(message, dict):

@@ -63,6 +63,7 @@ class _Worker:
         # counted per worker: += on a shared attribute from several threads can lose updates
         self.delivered = 0
         self.dropped = 0
+        self.dropped_by: dict[str, int] = {}  # connection name -> drops (a target's ``connection``)
         self.errors = 0
         self.thread: threading.Thread | None = None
 
@@ -90,7 +91,7 @@ class Dispatcher:
         self._stopping = False
         self._discard = False
         self._lock = threading.Lock()
-        self._external_drops = 0  # losses downstream of the queues (a stream's own buffer)
+        self._external_drops: dict[str, int] = {}  # connection -> losses after the queues (streams)
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
@@ -214,6 +215,8 @@ class Dispatcher:
     def _lost(w: _Worker, target: Target, key: Hashable) -> None:
         # called with w.lock held
         w.dropped += 1
+        name = getattr(target, "connection", "")
+        w.dropped_by[name] = w.dropped_by.get(name, 0) + 1
         loss_key = (target, key)
         w.losses[loss_key] = w.losses.get(loss_key, 0) + 1
 
@@ -290,10 +293,10 @@ class Dispatcher:
         except Exception:
             log.exception("error while reporting to a subscriber")
 
-    def count_drops(self, n: int) -> None:
+    def count_drops(self, n: int, connection: str = "") -> None:
         """Count messages lost after delivery left the queues (e.g. a stream nobody reads)."""
         with self._lock:
-            self._external_drops += n
+            self._external_drops[connection] = self._external_drops.get(connection, 0) + n
 
     # ---- figures ------------------------------------------------------------------------------------
 
@@ -306,9 +309,33 @@ class Dispatcher:
             "queue_depths": depths,
             "queue_high_water": max(w.high_water for w in self._workers),
             "delivered": sum(w.delivered for w in self._workers),
-            "drops": sum(w.dropped for w in self._workers) + self._external_drops,
+            "drops": sum(w.dropped for w in self._workers) + sum(self._external_drops.values()),
             "callback_errors": sum(w.errors for w in self._workers),
         }
+
+    def by_connection(self) -> dict[str, dict[str, int]]:
+        """Queue depth and drops per connection (the ``connection`` of each message's target). The
+        queues belong to workers, so depth is counted entry by entry: meant for health reports."""
+        figures: dict[str, dict[str, int]] = {}
+
+        def add(name: str, field: str, n: int) -> None:
+            entry = figures.setdefault(name, {"queue_depth": 0, "drops": 0})
+            entry[field] += n
+
+        for w in self._workers:
+            with w.lock:  # a copy, so the socket thread waits only for that
+                targets = [target for target, _, _ in w.queue]
+                dropped = list(w.dropped_by.items())
+            for target in targets:
+                if target is not None:  # not a control entry
+                    add(getattr(target, "connection", ""), "queue_depth", 1)
+            for name, n in dropped:
+                add(name, "drops", n)
+        with self._lock:
+            external = list(self._external_drops.items())
+        for name, n in external:
+            add(name, "drops", n)
+        return figures
 
 
 __all__ = ["OVERFLOW_POLICIES", "Dispatcher", "Target"]

@@ -362,6 +362,7 @@ class WebSocketManager:
 
     def health(self) -> dict[str, Any]:
         """A snapshot for humans and monitors: per connection state and counters, and ``healthy``."""
+        queues = self.dispatcher.by_connection()
         now = time.monotonic()
         with self._lock:
             connections = {}
@@ -384,6 +385,8 @@ class WebSocketManager:
                     "connect_attempts": slot.attempts,
                     "refused_upgrades": slot.refused,
                     "messages": conn.frames,
+                    "queue_depth": queues.get(name, {}).get("queue_depth", 0),
+                    "drops": queues.get(name, {}).get("drops", 0),
                     "bad_frames": slot.bad_frames,
                     "requests_sent": slot.requests_sent,
                     "subscriptions": sum(max(1, len(s.codes)) for s in slot.wanted),

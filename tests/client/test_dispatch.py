@@ -166,10 +166,17 @@ def _overflow(harness, server, codes: list[str], per_code: int, *, policy: str |
         assert wait_until(
             lambda: len(run.gate.sink) + run.watch.drops() + run.watch.depth() >= run.total, timeout=5.0
         ), "the socket thread did not hand every frame to the dispatcher"
+        # stuck and fed: the public connection's own figures are the dispatcher's
+        report = run.manager.health()
+        public, stats = report["connections"]["public"], report["dispatcher"]
+        assert public["queue_depth"] == stats["queue_depth"] > 0
+        assert public["drops"] == stats["drops"]
     run.gate.opened.set()
     assert wait_until(
         lambda: len(run.gate.sink) + run.sub.dropped == run.total and run.watch.depth() == 0, timeout=10.0
     ), f"sent {run.total}, delivered {len(run.gate.sink)}, dropped {run.sub.dropped}"
+    public = run.manager.health()["connections"]["public"]
+    assert (public["queue_depth"], public["drops"]) == (0, run.sub.dropped)
     return run
 
 

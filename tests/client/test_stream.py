@@ -205,6 +205,7 @@ def test_a_stream_whose_reader_falls_behind_counts_and_reports_its_loss(harness,
     dropped = len(frames) - len(trades)
     assert dropped > 0, "a reader that never read kept everything: the stream is not bounded"
     assert dispatcher_stats(manager)["drops"] == dropped, "the stream's loss is not counted in health"
+    assert manager.health()["connections"]["public"]["drops"] == dropped  # and charged to its socket
     losses = [i for i in items if isinstance(i, us.DataLoss)]
     assert losses, "the stream's loss was silent"
     assert sum(e.dropped for e in losses) <= dropped

@@ -110,6 +110,7 @@ def test_health_reports_each_connection(manager, recorder):
     assert report["healthy"] and report["running"]
     assert public["state"] == "OPEN" and public["subscriptions"] == 2
     assert public["messages"] > 0 and public["last_message_age_s"] < 1.0
+    assert (public["queue_depth"], public["drops"]) == (0, 0)  # a listener only: nothing queued
 
 
 SCRIPT = textwrap.dedent(
