@@ -57,7 +57,10 @@ def _market_firehose(server: Any, n: int, types: list[str], codes: list[str], co
         count = min(batch, n - sent)
         first = sent % len(frames)
         chunk = (frames[first:] + frames[:first]) * (count // len(frames) + 1)
-        sent += int(server.firehose(count, chunk[:count], conn_id))
+        written = int(server.firehose(count, chunk[:count], conn_id))
+        if not written:  # the connection is gone
+            break
+        sent += written
         delay = start + sent / rate - time.perf_counter()
         if delay > 0:
             time.sleep(delay)

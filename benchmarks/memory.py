@@ -145,7 +145,7 @@ def main() -> None:
     for role in ("baseline", "sdk"):
         command = [sys.executable, __file__, "--role", role, "--messages", str(args.messages),
                    "--rate", str(args.rate)]
-        out = subprocess.run(command, check=True, capture_output=True, text=True)
+        out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=1800)
         results[role] = json.loads(out.stdout.strip().splitlines()[-1])
     sdk, base = results["sdk"], results["baseline"]
     report = {

@@ -26,19 +26,13 @@ def upbit_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("upbit-") and t.is_alive()]
 
 
-class Recorder(ManagerListener):
-    """Records what a manager reports, and lets a test wait for it."""
+class EventLog:
+    """Records lifecycle events and errors under a condition that a test can wait on."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.items: list[tuple[str, dict[str, Any]]] = []
         self.events: list[Event] = []
         self.errors: list[BaseException] = []
-
-    def on_messages(self, connection: str, items: list[dict[str, Any]]) -> None:
-        with self.cond:
-            self.items.extend((connection, item) for item in items)
-            self.cond.notify_all()
 
     def on_event(self, event: Event) -> None:
         with self.cond:
@@ -52,12 +46,25 @@ class Recorder(ManagerListener):
 
     def wait(self, predicate: Callable[[], Any], timeout: float = 5.0) -> bool:
         with self.cond:
-            return self.cond.wait_for(predicate, timeout)
-
-    def count(self, **match: Any) -> int:
-        with self.cond:
-            return sum(1 for _, item in self.items if all(item.get(k) == v for k, v in match.items()))
+            return bool(self.cond.wait_for(predicate, timeout))
 
     def events_of(self, kind: type) -> list[Any]:
         with self.cond:
             return [e for e in self.events if isinstance(e, kind)]
+
+
+class Recorder(EventLog, ManagerListener):
+    """Records what a manager reports, and lets a test wait for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[tuple[str, dict[str, Any]]] = []
+
+    def on_messages(self, connection: str, items: list[dict[str, Any]]) -> None:
+        with self.cond:
+            self.items.extend((connection, item) for item in items)
+            self.cond.notify_all()
+
+    def count(self, **match: Any) -> int:
+        with self.cond:
+            return sum(1 for _, item in self.items if all(item.get(k) == v for k, v in match.items()))

@@ -1,8 +1,8 @@
 """Connection: one websocket-client ``WebSocketApp`` on its own daemon thread.
 
 A Connection is one logical socket ("public", "private") that can be opened again after it ends. It
-knows nothing of subscriptions: it reports what happens (open, frame, end) to its owner through three
-callbacks, which run on the socket thread and must return quickly.
+knows nothing of subscriptions: it reports what happens (open, frame, the end of a batch of frames,
+end) to its owner through callbacks, which run on the socket thread and must return quickly.
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ class Connection:
         on_open: Callable[[Connection], None],
         on_frame: Callable[[Connection, bytes | str], None],
         on_end: Callable[[Connection, ConnectionEnd], None],
+        on_batch_end: Callable[[Connection], None] | None = None,
         header: Callable[[], list[str]] | None = None,
         connect_timeout: float = 5.0,
         ping_interval: float = 20.0,
@@ -104,6 +105,7 @@ class Connection:
         self._on_open = on_open
         self._on_frame = on_frame
         self._on_end = on_end
+        self._on_batch_end = on_batch_end
         self._header = header
         self.connect_timeout = connect_timeout
         self.ping_interval = ping_interval
@@ -338,16 +340,21 @@ class Connection:
         try:
             self._on_frame(self, data)
         finally:
-            ahead = self._ahead
-            if ahead is not None and ahead.buffered:
-                self._drain(app, ahead)
+            self._finish_batch(app)
 
     def _handle_control(self, app: websocket.WebSocketApp, data: bytes) -> None:
-        # A ping or pong that websocket-client read first goes here, not to on_message: the frames
-        # read ahead with it must be handled all the same.
+        # A ping or pong websocket-client read first comes here, not to on_message: the frames read
+        # ahead with it must be handled all the same.
+        self._finish_batch(app)
+
+    def _finish_batch(self, app: websocket.WebSocketApp) -> None:
+        """After a frame from websocket-client: take what the read-ahead still holds, then tell the
+        owner that this read's frames are handled."""
         ahead = self._ahead
         if ahead is not None and ahead.buffered:
             self._drain(app, ahead)
+        if self._on_batch_end is not None:
+            self._on_batch_end(self)
 
     def _drain(self, app: websocket.WebSocketApp, ahead: readahead.ReadAhead) -> None:
         """Handle every complete frame the read-ahead holds before websocket-client waits on the

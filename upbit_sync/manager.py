@@ -412,6 +412,7 @@ class WebSocketManager:
                 cfg.private_url if private else cfg.public_url,
                 on_open=self._on_open,
                 on_frame=self._on_frame,
+                on_batch_end=self._on_batch_end,
                 on_end=self._on_end,
                 header=self._credentials.header if private and self._credentials else None,
                 connect_timeout=cfg.connect_timeout,
@@ -477,8 +478,11 @@ class WebSocketManager:
                     self._bad_frame(conn, DecodeError("a list item that is not an object"), frame)
         else:
             self._bad_frame(conn, DecodeError("a frame that is not a JSON object"), frame)
-        # A worker asleep with messages it was not woken for: wake it once the socket is quiet
-        # (the check is a syscall, which hands the GIL away: only made when it matters).
+
+    def _on_batch_end(self, conn: Connection) -> None:
+        # The frames of one read are handled. A worker asleep with messages it was not woken for is
+        # woken once no more input is ready (the check is a syscall, which hands the GIL away: only
+        # made when it matters).
         if self.dispatcher.deferred and not conn.input_pending():
             self.dispatcher.flush()
 

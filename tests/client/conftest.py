@@ -16,7 +16,7 @@ import pytest
 
 import upbit_sync as us
 from tests.engine.conftest import fast_config
-from tests.support import wait_until
+from tests.support import EventLog, wait_until
 from upbit_sync.testing import (
     TEST_ACCESS_KEY,
     TEST_SECRET_KEY,
@@ -32,16 +32,14 @@ BULK = dict(stale_after=5.0, ping_interval=20.0, ping_timeout=10.0)
 _SID_PLACEHOLDER = 4_242_424_242_424_242_424
 
 
-class Sink:
+class Sink(EventLog):
     """A subscriber callback that records every message and the thread it ran on; its ``on_event``
     and ``on_error`` record what a client reports, so one Sink can also be a client's listener."""
 
     def __init__(self, hook: Callable[[Any], None] | None = None) -> None:
-        self.cond = threading.Condition()
+        super().__init__()
         self.messages: list[Any] = []
         self.threads: list[str] = []
-        self.events: list[us.Event] = []
-        self.errors: list[BaseException] = []
         self.hook = hook
 
     def __call__(self, message: Any) -> None:
@@ -52,20 +50,6 @@ class Sink:
         if self.hook is not None:
             self.hook(message)
 
-    def on_event(self, event: us.Event) -> None:
-        with self.cond:
-            self.events.append(event)
-            self.cond.notify_all()
-
-    def on_error(self, error: BaseException) -> None:
-        with self.cond:
-            self.errors.append(error)
-            self.cond.notify_all()
-
-    def wait(self, predicate: Callable[[], Any], timeout: float = 5.0) -> bool:
-        with self.cond:
-            return bool(self.cond.wait_for(predicate, timeout))
-
     def __len__(self) -> int:
         with self.cond:
             return len(self.messages)
@@ -74,10 +58,6 @@ class Sink:
         """How many messages arrived per code."""
         with self.cond:
             return Counter(_field(m, "code") for m in self.messages)
-
-    def events_of(self, kind: type) -> list[Any]:
-        with self.cond:
-            return [e for e in self.events if isinstance(e, kind)]
 
 
 def _field(message: Any, name: str) -> Any:

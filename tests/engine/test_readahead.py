@@ -156,6 +156,7 @@ class RawServer:
         scheme = "wss" if tls else "ws"
         self.url = f"{scheme}://127.0.0.1:{self.listener.getsockname()[1]}/websocket/v1"
         self.received: list[tuple[int, bytes]] = []
+        self.conn: socket.socket | None = None
         self.done = threading.Event()
         self.client_hung_up = threading.Event()
         self.thread = threading.Thread(target=self._serve, name="upbit-test-raw-server", daemon=True)
@@ -169,11 +170,15 @@ class RawServer:
                 conn = self.tls.wrap_socket(conn, server_side=True)
         except OSError:
             return
+        self.conn = conn
         with conn:
             conn.settimeout(10)
             request = b""
             while b"\r\n\r\n" not in request:
-                request += conn.recv(4096)
+                chunk = conn.recv(4096)
+                if not chunk:  # the client gave up before its handshake was complete
+                    return
+                request += chunk
             key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
                        if line.lower().startswith(b"sec-websocket-key:"))
             accept = base64.b64encode(
@@ -211,6 +216,11 @@ class RawServer:
     def close(self) -> None:
         self.done.set()
         self.listener.close()
+        if self.conn is not None:  # wakes a reader waiting for the client
+            try:
+                self.conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self.thread.join(5)
 
 
