@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import websocket
+from websockets.exceptions import ConnectionClosed
 
 from upbit_sync.testing import FakeUpbitServer, HangingServer
 
@@ -210,3 +212,22 @@ def test_the_pytest_plugin_works_in_a_fresh_pytest_run(tmp_path):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+@pytest.mark.parametrize("thread_name, shown", [("upbit-fake-conn-99", False),
+                                                 ("someone-elses-server", True)])
+def test_a_client_hanging_up_during_the_handshake_is_not_an_error_of_the_fake(
+    caplog: pytest.LogCaptureFixture, thread_name: str, shown: bool
+) -> None:
+    """A client stopped while it connects hangs up mid-handshake; websockets logs that at ERROR with a
+    traceback, which on the fake's own threads is routine and kept out of sight."""
+    def log_it() -> None:
+        error = ConnectionClosed(None, None)
+        logging.getLogger("websockets.server").error(
+            "opening handshake failed", exc_info=(type(error), error, None))
+
+    thread = threading.Thread(target=log_it, name=thread_name, daemon=True)
+    thread.start()
+    thread.join(5)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert bool(errors) is shown

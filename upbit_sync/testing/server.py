@@ -49,6 +49,23 @@ from .wire import dumps, encode, server_frame
 
 log = logging.getLogger(__name__)
 
+
+class _DemotePeerHangups(logging.Filter):
+    """websockets logs a client that hangs up during the opening handshake at ERROR, with a
+    traceback. For the fake exchange that is routine (a client stopped while it was connecting), so
+    on the fake's own threads it becomes DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if (isinstance(error, ConnectionClosed) and record.threadName
+                and record.threadName.startswith("upbit-fake-")):
+            record.levelno, record.levelname, record.exc_info = logging.DEBUG, "DEBUG", None
+            return logging.getLogger("websockets.server").isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("websockets.server").addFilter(_DemotePeerHangups())
+
 PUBLIC_PATH = "/websocket/v1"
 PRIVATE_PATH = "/websocket/v1/private"
 AUTH_FAILURE_MODES = ("frame", "http")
