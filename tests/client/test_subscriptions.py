@@ -19,7 +19,7 @@ from tests.client.conftest import (
     served,
 )
 from tests.support import wait_until
-from upbit_sync.testing import PRIVATE_PATH
+from upbit_sync.testing import DEFAULT_MARKETS, PRIVATE_PATH
 
 BTC, ETH, XRP, SOL = "KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL"
 
@@ -289,7 +289,7 @@ def test_the_connection_for_a_second_depth_is_released_when_no_longer_needed(har
 def test_a_burst_of_subscriptions_from_many_threads_is_coalesced(exchange, client):
     sink = Sink()
     conn = public_conn(exchange)
-    codes = [f"KRW-T{i:03d}" for i in range(100)]
+    codes = [m.market for m in DEFAULT_MARKETS if m.quote == "KRW"][:100]
     start = threading.Barrier(10)
     failures: list[BaseException] = []
 

@@ -10,9 +10,10 @@ from tests.engine.conftest import fast_config
 from tests.support import Recorder, wait_until
 from upbit_sync.manager import WebSocketManager
 from upbit_sync.protocol import make_spec
+from upbit_sync.testing import DEFAULT_MARKETS
 from upbit_sync.types import ServerError
 
-MARKETS = [f"KRW-C{i}" for i in range(40)]
+MARKETS = [m.market for m in DEFAULT_MARKETS if m.quote == "KRW"][:40]
 
 
 def max_in_window(times: list[float], window: float) -> int:

@@ -28,10 +28,16 @@ FAST = {"status_interval": 0.3, "message_rate": 20.0, "idle_timeout": 30.0, "see
 
 
 class Session:
-    """One raw client connection with helpers that wait on frames with a deadline."""
+    """One raw client connection with helpers that wait on frames with a deadline.
 
-    def __init__(self, url: str, header: list[str] | None = None, timeout: float = 3.0) -> None:
-        self.ws = websocket.create_connection(url, timeout=timeout, header=header or [])
+    It sends no ``Origin`` header unless asked (``origin=True`` sends websocket-client's default one),
+    as a client of Upbit should: upgrades carrying one are held to 1 per 10 s (UPBIT_PROTOCOL.md §5).
+    """
+
+    def __init__(self, url: str, header: list[str] | None = None, timeout: float = 3.0,
+                 origin: bool = False) -> None:
+        self.ws = websocket.create_connection(url, timeout=timeout, header=header or [],
+                                              suppress_origin=not origin)
 
     def send_json(self, value: Any) -> None:
         self.ws.send(json.dumps(value))
@@ -133,8 +139,8 @@ def connect() -> Iterator[Callable[..., Session]]:
     sessions: list[Session] = []
 
     def open_session(url: str, header: list[str] | None = None,
-                     timeout: float = 3.0) -> Session:
-        session = Session(url, header, timeout)
+                     timeout: float = 3.0, origin: bool = False) -> Session:
+        session = Session(url, header, timeout, origin)
         sessions.append(session)
         return session
 

@@ -6,7 +6,7 @@ import json
 
 import websocket
 
-from upbit_sync.testing import encode
+from upbit_sync.testing import DEFAULT_MARKETS, encode
 
 
 def subscribed(server, connect, fmt=None):
@@ -155,7 +155,8 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_their_data(m
     server = make_server(message_rate=1000.0)
     server.send_timeout = 0.2
     stalled = connect(server.public_url)
-    stalled.subscribe({"type": "orderbook", "codes": [f"KRW-C{i}" for i in range(10)]})
+    books = [m.market for m in DEFAULT_MARKETS if m.quote == "KRW"][:10]
+    stalled.subscribe({"type": "orderbook", "codes": books})
     reader = connect(server.public_url)
     reader.subscribe({"type": "trade", "codes": ["KRW-BTC"]})
 

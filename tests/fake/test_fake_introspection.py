@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+import websocket
+
 
 def test_connections_lists_every_accepted_connection_in_order(server, connect):
     first = connect(server.public_url)
@@ -36,6 +39,52 @@ def test_connect_attempts_record_time_path_and_status(server, connect, auth):
     assert [(a.path, a.status) for a in attempts] == [
         ("/websocket/v1", 101), ("/websocket/v1/private", 101)]
     assert before <= attempts[0].time <= attempts[1].time <= time.monotonic()
+
+
+def test_an_attempt_records_the_upgrade_headers_with_their_names_as_sent(server, connect):
+    connect(server.public_url, header=["X-Bot-Name: probe"], origin=True)
+    connect(server.public_url)
+
+    with_origin, without = server.connect_attempts
+
+    assert with_origin.headers["Origin"] == f"http://127.0.0.1:{server.port}"
+    assert with_origin.headers["X-Bot-Name"] == "probe"
+    assert with_origin.headers["Host"] == f"127.0.0.1:{server.port}"
+    assert "Origin" not in without.headers and without.header("origin") is None
+
+
+def test_header_looks_a_name_up_regardless_of_case(server, connect):
+    connect(server.public_url, origin=True)
+
+    attempt, = server.connect_attempts
+
+    assert attempt.header("origin") == attempt.header("ORIGIN") == attempt.headers["Origin"]
+    assert attempt.header("x-not-sent") is None
+
+
+def test_refused_attempts_record_their_headers_too(server):
+    server.refuse_next(1)
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        websocket.create_connection(server.public_url, timeout=3, header=["X-Try: 1"])
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        websocket.create_connection(f"ws://127.0.0.1:{server.port}/nowhere", timeout=3,
+                                    header=["X-Try: 2"], suppress_origin=True)
+
+    refused, unknown_path = server.connect_attempts
+
+    assert (refused.status, refused.header("x-try")) == (429, "1")
+    assert (unknown_path.status, unknown_path.header("x-try")) == (404, "2")
+    assert unknown_path.header("origin") is None
+
+
+def test_the_headers_stay_out_of_the_attempt_repr(server, connect, auth):
+    header = auth()
+    connect(server.private_url, header=header)
+
+    attempt, = server.connect_attempts
+
+    assert attempt.header("authorization") == header[0].split(": ", 1)[1]
+    assert "Bearer" not in repr(attempt) and "headers" not in repr(attempt)
 
 
 def test_connection_info_knows_its_path_and_kind(server, connect, auth):

@@ -8,10 +8,13 @@ import pytest
 import websocket
 
 
-def try_connect(url: str) -> int:
-    """The HTTP status of one upgrade attempt (101 when it opened; the socket is closed again)."""
+def try_connect(url: str, origin: bool = False) -> int:
+    """The HTTP status of one upgrade attempt (101 when it opened; the socket is closed again).
+
+    ``origin`` sends websocket-client's default ``Origin`` header; without it none is sent.
+    """
     try:
-        ws = websocket.create_connection(url, timeout=3)
+        ws = websocket.create_connection(url, timeout=3, suppress_origin=not origin)
     except websocket.WebSocketBadStatusException as exc:
         return exc.status_code
     ws.close()
@@ -45,7 +48,8 @@ def test_the_connect_limit_counts_both_paths(make_server, auth):
 
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         for _ in range(2):
-            websocket.create_connection(server.private_url, timeout=3, header=auth()).close()
+            websocket.create_connection(server.private_url, timeout=3, header=auth(),
+                                        suppress_origin=True).close()
 
     assert refused.value.status_code == 429
 
@@ -166,3 +170,60 @@ def test_the_message_limit_can_change_at_runtime(server, connect):
 
     assert [m["error"]["name"] for m in before if "error" in m] == ["Too Many Requests"]
     assert code == 1000
+
+
+def test_a_second_upgrade_with_origin_within_the_window_gets_429(server):
+    statuses = [try_connect(server.public_url, origin=True) for _ in range(2)]
+
+    assert statuses == [101, 429]
+    assert [a.reason for a in server.connect_attempts] == ["", "origin limit"]
+    assert server.connections_opened == 1
+
+
+def test_upgrades_without_origin_are_not_held_to_the_origin_rule(server):
+    assert try_connect(server.public_url, origin=True) == 101
+
+    statuses = [try_connect(server.public_url) for _ in range(4)]  # five in all: the connect limit
+
+    assert statuses == [101] * 4
+
+
+def test_the_origin_rule_spans_both_paths(server, auth):
+    assert try_connect(server.public_url, origin=True) == 101
+
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(server.private_url, timeout=3, header=auth())
+
+    assert refused.value.status_code == 429
+    assert server.connect_attempts[-1].reason == "origin limit"
+
+
+def test_origin_limit_false_turns_the_rule_off(make_server):
+    server = make_server(origin_limit=False)
+
+    statuses = [try_connect(server.public_url, origin=True) for _ in range(2)]
+
+    assert statuses == [101, 101]
+
+
+def test_the_origin_limit_can_change_at_runtime(server):
+    assert [try_connect(server.public_url, origin=True) for _ in range(2)] == [101, 429]
+
+    server.origin_limit = False
+    assert try_connect(server.public_url, origin=True) == 101
+
+    server.origin_limit = True
+    assert try_connect(server.public_url, origin=True) == 429
+
+
+def test_the_origin_window_is_counted_from_the_last_upgrade_let_through(server):
+    server.origin_window = 1.0
+    assert try_connect(server.public_url, origin=True) == 101
+    passed = server.connect_attempts[0].time
+    assert server.wait_for(lambda: time.monotonic() - passed > 0.5, timeout=3)
+    assert try_connect(server.public_url, origin=True) == 429  # refused: does not restart the window
+
+    assert server.wait_for(lambda: time.monotonic() - passed > 1.0, timeout=3)
+
+    assert try_connect(server.public_url, origin=True) == 101
+    assert server.connect_attempts[-1].time - server.connect_attempts[1].time < 1.0

@@ -68,6 +68,24 @@ def test_ignored_codes_are_not_listed(server, connect):
     assert reply["result"] == [{"type": "trade", "codes": ["KRW-ETH"]}]
 
 
+def test_unlisted_codes_are_not_listed(server, connect):
+    session = connect(server.public_url)
+    session.subscribe({"type": "trade", "codes": ["KRW-NOPE", "KRW-ETH"]},
+                      {"type": "orderbook", "codes": ["KRW-BTC.15", "KRW-NOPE.15"], "level": 0})
+
+    reply = reply_of(session)
+
+    assert reply["result"] == [{"type": "trade", "codes": ["KRW-ETH"]},
+                               {"type": "orderbook", "codes": ["KRW-BTC.15"], "level": 0}]
+
+
+def test_unlisted_my_order_codes_are_not_listed(server, connect, auth):
+    session = connect(server.private_url, header=auth())
+    session.subscribe({"type": "myOrder", "codes": ["KRW-NOPE", "KRW-BTC"]})
+
+    assert reply_of(session)["result"] == [{"type": "myOrder", "codes": ["KRW-BTC"]}]
+
+
 def test_before_any_subscription_the_result_is_empty(server, connect):
     session = connect(server.public_url)
 

@@ -1,14 +1,16 @@
 """A local Upbit exchange for tests, examples, demos and benchmarks (DESIGN.md §5).
 
 ``FakeUpbitServer`` speaks Upbit's WebSocket protocol on 127.0.0.1; ``HangingServer`` plays the
-peers a real server cannot; ``MarketSimulator`` makes consistent market data; the pytest plugin
-provides the ``fake_upbit`` fixture.
+peers a real server cannot; ``MarketSimulator`` makes consistent market data; ``DEFAULT_MARKETS``
+(``Market`` records) are the markets the fake lists; the pytest plugin provides the ``fake_upbit``
+fixture.
 """
 
 from __future__ import annotations
 
 from .hanging import HangingServer
 from .market import MarketSimulator
+from .markets import DEFAULT_MARKETS, Market
 from .server import (
     PRIVATE_PATH,
     PUBLIC_PATH,
@@ -21,6 +23,7 @@ from .tokens import TEST_ACCESS_KEY, TEST_SECRET_KEY, bearer, make_token
 from .wire import FORMATS, encode, server_frame
 
 __all__ = [
+    "DEFAULT_MARKETS",
     "FORMATS",
     "PRIVATE_PATH",
     "PUBLIC_PATH",
@@ -30,6 +33,7 @@ __all__ = [
     "ConnInfo",
     "FakeUpbitServer",
     "HangingServer",
+    "Market",
     "MarketSimulator",
     "Request",
     "bearer",

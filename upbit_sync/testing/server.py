@@ -24,8 +24,8 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -35,6 +35,7 @@ from websockets.protocol import State
 from websockets.sync.server import Server, ServerConnection, serve
 
 from .market import MarketSimulator
+from .markets import DEFAULT_MARKETS, Market, market_list
 from .tokens import TEST_ACCESS_KEY, TEST_SECRET_KEY, TokenCheck, check_authorization
 from .validation import (
     INVALID_AUTH,
@@ -69,6 +70,7 @@ logging.getLogger("websockets.server").addFilter(_DemotePeerHangups())
 PUBLIC_PATH = "/websocket/v1"
 PRIVATE_PATH = "/websocket/v1/private"
 AUTH_FAILURE_MODES = ("frame", "http")
+ORIGIN_WINDOW = 10.0  # upgrades carrying an Origin header: 1 per 10 s (UPBIT_PROTOCOL.md §5)
 
 _STATUS_UP = dumps({"status": "UP"})
 _IDLE_POLL = 0.25  # the sender thread re-reads its settings at least this often
@@ -89,12 +91,22 @@ class Request:
 
 @dataclass
 class Attempt:
-    """One upgrade attempt: when (``time.monotonic()``), on which path, answered with which status."""
+    """One upgrade attempt: when (``time.monotonic()``), on which path, answered with which status.
+
+    ``headers`` are the upgrade request's headers, names as sent; they stay out of the repr because
+    they may carry an Authorization token.
+    """
 
     time: float
     path: str
     status: int
     reason: str = ""
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def header(self, name: str) -> str | None:
+        """A request header's value by case-insensitive name, or None when it was not sent."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
 
 
 @dataclass(eq=False)
@@ -225,6 +237,14 @@ class FakeUpbitServer:
 
     - ``connect_limit`` counts every upgrade attempt on Upbit's two paths in the trailing second,
       refused ones included (404s excluded): retrying fast after a 429 keeps getting 429.
+    - ``origin_limit``: an upgrade carrying an ``Origin`` header is refused with 429 when another
+      one carrying it passed the rate limits in the last ``origin_window`` seconds, across the
+      whole server (a JWT refused afterwards does not undo that); a refused one does not restart
+      the window. Upgrades without ``Origin`` are not held to it. Passing upgrades are remembered
+      while the rule is off too, so switching it on applies to what came just before.
+    - ``markets`` lists what is served; any other code is ignored like Upbit ignores unknown codes:
+      a request naming it succeeds, the code gets no data and no error, and LIST_SUBSCRIPTIONS
+      leaves it out. None serves any well-formed code (synthetic codes in tests and benchmarks).
     - ``message_limit`` counts request messages (LIST_SUBSCRIPTIONS included), not text ``PING``.
     - A subscription request without a format object sets the connection to DEFAULT; a
       LIST_SUBSCRIPTIONS request switches the format only when it carries a format object.
@@ -249,6 +269,8 @@ class FakeUpbitServer:
         error_close_delay: float = 0.15,
         resnapshot_on_replace: bool = True,
         honour_camel_case: bool = True,
+        origin_limit: bool = True,
+        markets: Iterable[str | Market] | None = DEFAULT_MARKETS,
         seed: int | None = None,
     ) -> None:
         if auth_failure not in AUTH_FAILURE_MODES:
@@ -267,6 +289,10 @@ class FakeUpbitServer:
         self.error_close_delay = error_close_delay
         self.resnapshot_on_replace = resnapshot_on_replace
         self.honour_camel_case = honour_camel_case
+        self.origin_limit = origin_limit
+        self.origin_window = ORIGIN_WINDOW
+        self._listing: tuple[tuple[Market, ...] | None, frozenset[str] | None] = (None, None)
+        self.markets = markets
         self.market = MarketSimulator(seed)
         self.send_timeout = 1.0
 
@@ -286,6 +312,7 @@ class FakeUpbitServer:
         self._by_socket: dict[socket.socket, ConnInfo] = {}
         self._attempts: list[Attempt] = []
         self._connect_window: deque[float] = deque()
+        self._origin_passed: float | None = None  # the last Origin-carrying upgrade let through
         self._refusals: deque[int] = deque()
         self._nonces: set[str] = set()
         self._heap: list[tuple[float, int, ConnInfo, _Stream, int]] = []
@@ -385,6 +412,22 @@ class FakeUpbitServer:
         """Where REST would be served (not implemented yet: every plain HTTP request gets 404)."""
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def markets(self) -> tuple[Market, ...] | None:
+        """The markets served, or None for any well-formed code. Set it to codes or
+        :class:`Market` records (or None) at any time; it applies from the next request on."""
+        return self._listing[0]
+
+    @markets.setter
+    def markets(self, markets: Iterable[str | Market] | None) -> None:
+        listed = None if markets is None else market_list(markets)
+        # One assignment, so a request handled meanwhile never sees the records and codes disagree.
+        self._listing = (listed, None if listed is None else frozenset(m.market for m in listed))
+
+    def _is_listed(self, market: str) -> bool:
+        codes = self._listing[1]
+        return codes is None or market in codes
+
     # -- fault controls ------------------------------------------------------------------------
 
     def drop_all(self) -> int:
@@ -448,10 +491,13 @@ class FakeUpbitServer:
         """Push a myOrder event to every private connection subscribed to its code (or to all).
 
         ``fields`` use DEFAULT names and override the simulator's plausible defaults; returns
-        the DEFAULT-keyed message sent.
+        the DEFAULT-keyed message sent. A ``code`` outside :attr:`markets` is a ValueError: Upbit
+        could not have an order there, so the test has a typo.
         """
         message = self.market.my_order(**fields)
         code = message.get("code")
+        if not isinstance(code, str) or not self._is_listed(code):
+            raise ValueError(f"{code!r} is not a market this fake exchange lists")
         with self._lock:
             targets = [
                 conn for conn in self._live.values()
@@ -610,13 +656,17 @@ class FakeUpbitServer:
                 ws.recv_events_thread.join(_JOIN_TIMEOUT)
 
     def _process_request(self, ws: ServerConnection, request: Any) -> Any:
-        """Decide the upgrade: 404 off Upbit's paths, refusals, the connect limit, then the JWT."""
+        """Decide the upgrade: 404 off Upbit's paths, refusals, the connect limit, the Origin rule,
+        then the JWT."""
         conn = cast(_FakeConnection, ws)
         path = urlsplit(request.path).path
         now = time.monotonic()
         status, reason = 101, ""
+        headers: dict[str, str] = {}
+        for name, value in request.headers.raw_items():
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
         with self._lock:
-            attempt = Attempt(now, path, 101)
+            attempt = Attempt(now, path, 101, headers=headers)
             self._attempts.append(attempt)
             conn.fake_attempt = attempt
             if path not in (PUBLIC_PATH, PRIVATE_PATH):
@@ -629,6 +679,12 @@ class FakeUpbitServer:
                     status, reason = self._refusals.popleft(), "refuse_next"
                 elif self.connect_limit is not None and len(window) >= self.connect_limit:
                     status, reason = 429, "connect limit"
+                elif attempt.header("Origin") is not None:
+                    last = self._origin_passed
+                    if self.origin_limit and last is not None and now - last < self.origin_window:
+                        status, reason = 429, "origin limit"
+                    else:
+                        self._origin_passed = now
                 window.append(now)
             attempt.status, attempt.reason = status, reason
         if status == 101 and path == PRIVATE_PATH:
@@ -790,7 +846,7 @@ class FakeUpbitServer:
                 codes: list[str] = []
                 for code in item.codes:
                     found = market_of(code, item.type)
-                    if found is None or code in codes:
+                    if found is None or code in codes or not self._is_listed(found[0]):
                         continue  # Upbit ignores unknown and lowercase codes silently
                     codes.append(code)
                     key = (item.type, code, item.level)
@@ -830,7 +886,8 @@ class FakeUpbitServer:
             conn._my_asset_on = True
             return {"type": "myAsset"}
         conn._my_order_on = True
-        valid = [code for code in dict.fromkeys(codes) if market_of(code, type_name) is not None]
+        valid = [code for code in dict.fromkeys(codes)
+                 if market_of(code, type_name) is not None and self._is_listed(code)]
         conn._my_order = frozenset(valid) if codes else None
         return {"type": "myOrder", "codes": valid}
 
