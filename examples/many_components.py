@@ -7,18 +7,38 @@ component removes only what nobody else still wants.
 
     python examples/many_components.py --fake --seconds 4
     python examples/many_components.py                           # against Upbit, until Ctrl-C
+    python examples/many_components.py KRW-BTC KRW-DOGE KRW-ADA  # other markets, dealt as below
+
+Ctrl-C or SIGTERM stops it cleanly (exit 130 or 143); a malformed market code exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
+import sys
 import threading
 import time
+from types import FrameType
 
 import upbit_sync as us
 
+MARKETS = ["KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL"]
+
 _print_lock = threading.Lock()
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM, raised in the main thread: the with-block unwinds and stops the SDK."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum             # the shells' convention: 130 or 143
+
+
+def interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
 
 
 def say(line: str) -> None:
@@ -114,6 +134,11 @@ class SpreadWatch:
             return "  ".join(f"{code} {s:,.10g}" for code, s in sorted(self.spreads.items()))
 
 
+def pick(markets: list[str], *positions: int) -> list[str]:
+    """The markets at ``positions``, wrapping round a shorter list, each once."""
+    return list(dict.fromkeys(markets[i % len(markets)] for i in positions))
+
+
 def print_merged(client: us.WebSocketClient) -> None:
     listing = client.list_subscriptions()
     lines = ["merged subscription (what the server says the shared connection carries):"]
@@ -124,32 +149,43 @@ def print_merged(client: us.WebSocketClient) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("markets", nargs="*", default=MARKETS,
+                        help=f"the first is shared by every component (default: {' '.join(MARKETS)})")
     parser.add_argument("--fake", action="store_true", help="use an in-process fake Upbit exchange")
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     args = parser.parse_args()
+    signal.signal(signal.SIGINT, interrupt)        # Ctrl-C, and SIGTERM (kill, docker stop): same clean stop
+    signal.signal(signal.SIGTERM, interrupt)
 
-    with contextlib.ExitStack() as stack:
-        config = us.Config()                      # Upbit's real endpoints
-        if args.fake:
-            from upbit_sync.testing import FakeUpbitServer
+    status = 0
+    try:
+        with contextlib.ExitStack() as stack:
+            config = us.Config()                      # Upbit's real endpoints
+            if args.fake:
+                from upbit_sync.testing import FakeUpbitServer
 
-            server = stack.enter_context(FakeUpbitServer())
-            config = us.Config(public_url=server.public_url, private_url=server.private_url)
-        manager = stack.enter_context(us.WebSocketManager(config))
+                server = stack.enter_context(FakeUpbitServer())
+                config = us.Config(public_url=server.public_url, private_url=server.private_url)
+            manager = stack.enter_context(us.WebSocketManager(config))
 
-        board = PriceBoard(manager, ["KRW-BTC", "KRW-ETH"])
-        alert = MoveAlert(manager, ["KRW-BTC", "KRW-SOL"], threshold=0.001)   # overlaps on KRW-BTC
-        tape = TradeTape(manager, ["KRW-BTC", "KRW-XRP"])
-        spread = SpreadWatch(manager, ["KRW-BTC", "KRW-ETH"])
-        components = {"price board": board, "move alert": alert, "trade tape": tape, "spread": spread}
+            board_markets, alert_markets = pick(args.markets, 0, 1), pick(args.markets, 0, 3)
+            board = PriceBoard(manager, board_markets)
+            alert = MoveAlert(manager, alert_markets, threshold=0.001)   # overlaps on the first market
+            tape = TradeTape(manager, pick(args.markets, 0, 2))
+            spread = SpreadWatch(manager, board_markets)
+            components = {"price board": board, "move alert": alert, "trade tape": tape, "spread": spread}
+            for component in components.values():
+                stack.callback(component.client.close)     # before the manager stops
 
-        started = time.monotonic()
-        deadline = None if args.seconds is None else started + args.seconds
-        half_time = started + (args.seconds / 2 if args.seconds is not None else 5.0)
-        try:
+            started = time.monotonic()
+            deadline = None if args.seconds is None else started + args.seconds
+            half_time = started + (args.seconds / 2 if args.seconds is not None else 5.0)
             time.sleep(max(0.0, half_time - time.monotonic()))
             print_merged(board.client)
-            say("closing the move alert: KRW-SOL leaves the ticker set, KRW-BTC stays for the board")
+            gone = [code for code in alert_markets if code not in board_markets]
+            kept = [code for code in alert_markets if code in board_markets]
+            say(f"closing the move alert: {', '.join(gone) or 'no market'} leaves the ticker set, "
+                f"{', '.join(kept)} {'stays' if len(kept) == 1 else 'stay'} for the board")
             alert.close()
             del components["move alert"]
             while deadline is None or time.monotonic() < deadline:
@@ -157,11 +193,12 @@ def main() -> int:
                 for name, component in components.items():
                     say(f"[{name}]  {component.status()}")
             print_merged(board.client)
-        except KeyboardInterrupt:
-            pass
-        for component in components.values():
-            component.client.close()
-    return 0
+    except us.SubscriptionError as error:             # e.g. a malformed code: raised before anything is sent
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Interrupted as stop:
+        status = stop.exit_code
+    return status
 
 
 if __name__ == "__main__":

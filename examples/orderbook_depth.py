@@ -6,16 +6,34 @@ prices (KRW markets only; 0 = no grouping).
 
     python examples/orderbook_depth.py --fake --seconds 3
     python examples/orderbook_depth.py KRW-ETH --depth 15        # against Upbit, until Ctrl-C
+
+Ctrl-C or SIGTERM stops it cleanly (exit 130 or 143); a malformed market code, a depth Upbit does
+not offer or a bad level exits 2 (the SDK checks them all before anything is sent).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
+import sys
 import threading
 import time
+from types import FrameType
 
 import upbit_sync as us
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM, raised in the main thread: the with-block unwinds and stops the SDK."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum             # the shells' convention: 130 or 143
+
+
+def interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
 
 
 class LatestBook:
@@ -52,35 +70,43 @@ def draw(book: us.Orderbook) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("market", nargs="?", default="KRW-BTC")
-    parser.add_argument("--depth", type=int, default=5, choices=(1, 5, 15, 30))
+    parser.add_argument("market", nargs="?", default="KRW-BTC", help="default: KRW-BTC")
+    parser.add_argument("--depth", type=int, default=5, help="levels: 1, 5, 15 or 30 (default 5)")
     parser.add_argument("--level", type=float, help="price grouping unit (KRW markets only)")
     parser.add_argument("--fake", action="store_true", help="use an in-process fake Upbit exchange")
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     args = parser.parse_args()
+    signal.signal(signal.SIGINT, interrupt)        # Ctrl-C, and SIGTERM (kill, docker stop): same clean stop
+    signal.signal(signal.SIGTERM, interrupt)
 
-    with contextlib.ExitStack() as stack:
-        config = us.Config()                      # Upbit's real endpoints
-        if args.fake:
-            from upbit_sync.testing import FakeUpbitServer
+    status = 0
+    latest = LatestBook()
+    try:
+        with contextlib.ExitStack() as stack:
+            config = us.Config()                      # Upbit's real endpoints
+            if args.fake:
+                from upbit_sync.testing import FakeUpbitServer
 
-            server = stack.enter_context(FakeUpbitServer())
-            config = us.Config(public_url=server.public_url, private_url=server.private_url)
+                server = stack.enter_context(FakeUpbitServer())
+                config = us.Config(public_url=server.public_url, private_url=server.private_url)
 
-        manager = stack.enter_context(us.WebSocketManager(config))
-        client = stack.enter_context(us.WebSocketClient(manager))
-        latest = LatestBook()
-        client.subscribe("orderbook", [args.market], latest.on_book, depth=args.depth, level=args.level)
+            manager = stack.enter_context(us.WebSocketManager(config))
+            client = stack.enter_context(us.WebSocketClient(manager))
+            client.subscribe("orderbook", [args.market], latest.on_book, depth=args.depth, level=args.level)
 
-        deadline = None if args.seconds is None else time.monotonic() + args.seconds
-        with contextlib.suppress(KeyboardInterrupt):
+            deadline = None if args.seconds is None else time.monotonic() + args.seconds
             while deadline is None or time.monotonic() < deadline:
                 time.sleep(1.0)
                 book = latest.get()
                 print(draw(book) if book else "waiting for the first order book ...")
                 print()
-        print(f"{latest.frames} order book frames received")
-    return 0
+    except us.SubscriptionError as error:             # e.g. depth 7: raised before anything is sent
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Interrupted as stop:
+        status = stop.exit_code
+    print(f"{latest.frames} order book frames received")
+    return status
 
 
 if __name__ == "__main__":

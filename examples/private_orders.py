@@ -7,16 +7,20 @@ flow on the exchange itself (``emit_my_order``/``emit_my_asset``), since nobody 
 
     python examples/private_orders.py --fake --seconds 3
     UPBIT_ACCESS_KEY=... UPBIT_SECRET_KEY=... python examples/private_orders.py
+
+Ctrl-C or SIGTERM stops it cleanly (exit 130 or 143); missing keys exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 import threading
 import time
 import uuid
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import upbit_sync as us
@@ -25,6 +29,18 @@ if TYPE_CHECKING:
     from upbit_sync.testing import FakeUpbitServer
 
 _print_lock = threading.Lock()
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM, raised in the main thread: the with-block unwinds and stops the SDK."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum             # the shells' convention: 130 or 143
+
+
+def interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
 
 
 def say(line: str) -> None:
@@ -90,29 +106,32 @@ def main() -> int:
     parser.add_argument("--fake", action="store_true", help="use an in-process fake Upbit exchange")
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     args = parser.parse_args()
+    signal.signal(signal.SIGINT, interrupt)        # Ctrl-C, and SIGTERM (kill, docker stop): same clean stop
+    signal.signal(signal.SIGTERM, interrupt)
 
-    with contextlib.ExitStack() as stack:
-        trader = None
-        if args.fake:
-            from upbit_sync.testing import TEST_ACCESS_KEY, TEST_SECRET_KEY, FakeUpbitServer
+    status = 0
+    try:
+        with contextlib.ExitStack() as stack:
+            trader = None
+            if args.fake:
+                from upbit_sync.testing import TEST_ACCESS_KEY, TEST_SECRET_KEY, FakeUpbitServer
 
-            server = stack.enter_context(FakeUpbitServer())
-            config = us.Config(public_url=server.public_url, private_url=server.private_url,
-                               access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY)
-            trader = PretendTrader(server)
-        else:
-            config = us.Config.from_env()
-            if not config.has_keys:
-                print("private streams need API keys: set UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY "
-                      "(or run with --fake)", file=sys.stderr)
-                return 2
+                server = stack.enter_context(FakeUpbitServer())
+                config = us.Config(public_url=server.public_url, private_url=server.private_url,
+                                   access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY)
+                trader = PretendTrader(server)
+            else:
+                config = us.Config.from_env()
+                if not config.has_keys:
+                    print("private streams need API keys: set UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY "
+                          "(or run with --fake)", file=sys.stderr)
+                    return 2
 
-        manager = stack.enter_context(us.WebSocketManager(config))
-        client = stack.enter_context(us.WebSocketClient(manager, on_event=on_event))
-        client.subscribe("myOrder", None, on_order)       # None: orders on every market
-        client.subscribe("myAsset", None, on_asset)
+            manager = stack.enter_context(us.WebSocketManager(config))
+            client = stack.enter_context(us.WebSocketClient(manager, on_event=on_event))
+            client.subscribe("myOrder", None, on_order)       # None: orders on every market
+            client.subscribe("myAsset", None, on_asset)
 
-        try:
             if trader is not None and not trader.wait_for_listener(10.0):
                 print("the private subscription did not reach the fake exchange in 10 s", file=sys.stderr)
                 return 1
@@ -121,9 +140,9 @@ def main() -> int:
                 if trader is not None:
                     trader.next()
                 time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-    return 0
+    except Interrupted as stop:
+        status = stop.exit_code
+    return status
 
 
 if __name__ == "__main__":

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import math
+import os
+import signal
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .client import WebSocketClient
@@ -37,6 +42,38 @@ _RECOVERY_WAIT = 5.0  # seconds the demo waits for data after the drop before ca
 _print_lock = threading.Lock()
 
 
+class _Interrupted(Exception):
+    """SIGINT (Ctrl-C) or SIGTERM, raised in the main thread: the command's with-blocks unwind, which
+    stops the SDK and the fake exchange, and the command exits 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum  # the shells' convention: 130 for SIGINT, 143 for SIGTERM
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise _Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """While the command runs, SIGINT and SIGTERM raise _Interrupted (both stop by the same path).
+
+    SIGINT is handled explicitly too: a process started with SIGINT ignored (a background job) would
+    otherwise never see a KeyboardInterrupt. Handlers can be set from the main thread only.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
 def _say(text: str) -> None:
     """Print whole lines: events arrive on SDK threads while the main thread draws the view."""
     with _print_lock:
@@ -54,14 +91,23 @@ def _fake_server(args: argparse.Namespace) -> int:
     except ImportError:
         _need_testing_extra()
         return 2
-    with FakeUpbitServer(host="127.0.0.1", port=args.port) as server:
-        print(f"fake Upbit exchange on {server.public_url} (private: {server.private_url})")
-        print("Ctrl-C to stop")
+    status = 0
+    with contextlib.ExitStack() as stack:
         try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("stopping")
-    return 0
+            server = stack.enter_context(FakeUpbitServer(host="127.0.0.1", port=args.port))
+        except OSError as error:  # the port is taken, or not ours to listen on
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            print(f"upbit-sync fake-server: error: cannot listen on 127.0.0.1:{args.port}: {reason}",
+                  file=sys.stderr)
+            return 1
+        try:
+            print(f"fake Upbit exchange on {server.public_url} (private: {server.private_url})", flush=True)
+            print("Ctrl-C to stop", flush=True)
+            threading.Event().wait()  # nothing sets it: only a signal ends the wait
+        except _Interrupted as stop:
+            status = stop.exit_code
+    print("stopped", flush=True)
+    return status
 
 
 class _DemoView:
@@ -173,20 +219,24 @@ def _demo(args: argparse.Namespace) -> int:
     seconds = max(4.0, float(args.seconds))
     markets = list(DEMO_MARKETS)
     view = _DemoView(markets)
-    with FakeUpbitServer(message_rate=args.rate) as server:
-        config = Config(public_url=server.public_url, private_url=server.private_url,
-                        health_check_interval=2.0, stale_after=5.0)
-        print(f"upbit-sync {__version__} demo: the SDK against the embedded fake exchange at "
-              f"{server.public_url}")
-        print(f"subscribing ticker, trade and orderbook (depth 5) for {', '.join(markets)}")
-        with WebSocketManager(config) as manager, \
-                WebSocketClient(manager, on_error=view.on_error, on_event=view.on_event) as client:
-            client.subscribe("ticker", markets, view.on_ticker)
-            client.subscribe("trade", markets, view.on_trade)
-            client.subscribe("orderbook", markets, view.on_orderbook, depth=5)
-            recovered = _run_view(server, view, seconds)
-            health = manager.health()
-        _print_health(health, view)
+    try:
+        with FakeUpbitServer(message_rate=args.rate) as server:
+            config = Config(public_url=server.public_url, private_url=server.private_url,
+                            health_check_interval=2.0, stale_after=5.0)
+            print(f"upbit-sync {__version__} demo: the SDK against the embedded fake exchange at "
+                  f"{server.public_url}")
+            print(f"subscribing ticker, trade and orderbook (depth 5) for {', '.join(markets)}")
+            with WebSocketManager(config) as manager, \
+                    WebSocketClient(manager, on_error=view.on_error, on_event=view.on_event) as client:
+                client.subscribe("ticker", markets, view.on_ticker)
+                client.subscribe("trade", markets, view.on_trade)
+                client.subscribe("orderbook", markets, view.on_orderbook, depth=5)
+                recovered = _run_view(server, view, seconds)
+                health = manager.health()
+    except _Interrupted as stop:
+        _say(f"demo stopped by {stop}: the client, the manager and the fake exchange are closed")
+        return stop.exit_code
+    _print_health(health, view)
     ok = recovered and bool(health.get("healthy"))
     print("demo finished: " + ("recovered from the drop and healthy" if ok else "NOT healthy"))
     return 0 if ok else 1
@@ -219,26 +269,67 @@ def _drop_and_recover(server: FakeUpbitServer, view: _DemoView) -> bool:
     return True
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a usage error as one line on stderr (``prog: error: ...``) and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _port(text: str) -> int:
+    """A TCP port for ``--port``: 1-65535, or 0 for any free one."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, not {port}")
+    return port
+
+
+def _amount(text: str) -> float:
+    """A finite number >= 0 for ``--seconds`` and ``--rate`` (``inf`` would never end the demo)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="upbit-sync", description=__doc__)
+    parser = _Parser(prog="upbit-sync", description=__doc__)
     parser.add_argument("--version", action="version", version=f"upbit-sync {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    # The same flag after the command: SUPPRESS leaves the value of `-v demo` alone when `demo` has none.
+    common = _Parser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log at INFO level")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="live view of the fake exchange, with a drop and recovery")
-    demo.add_argument("--seconds", type=float, default=10.0, help="how long to run (default 10)")
-    demo.add_argument("--rate", type=float, default=5.0, help="messages/s per stream (default 5)")
+    demo = commands.add_parser("demo", parents=[common],
+                               help="live view of the fake exchange, with a drop and recovery")
+    demo.add_argument("--seconds", type=_amount, default=10.0,
+                      help="how long to run (default 10, at least 4)")
+    demo.add_argument("--rate", type=_amount, default=5.0, help="messages/s per stream (default 5)")
     demo.set_defaults(run=_demo)
-    fake = commands.add_parser("fake-server", help="run the fake Upbit exchange until Ctrl-C")
-    fake.add_argument("--port", type=int, default=8765)
+    fake = commands.add_parser("fake-server", parents=[common],
+                               help="run the fake Upbit exchange on 127.0.0.1 until Ctrl-C")
+    fake.add_argument("--port", type=_port, default=8765, help="0 for any free port (default 8765)")
     fake.set_defaults(run=_fake_server)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; exit status 0 ok, 1 failed, 2 usage error, 130/143 stopped by SIGINT/SIGTERM."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    result: int = args.run(args)
+    with _signals_interrupt():
+        try:
+            result: int = args.run(args)
+        except _Interrupted as stop:  # arrived while a command was starting or already closing
+            return stop.exit_code
     return result

@@ -1,22 +1,19 @@
 """Every example and the ``upbit-sync demo`` run end to end against the fake exchange and exit cleanly.
 
 Each program runs in its own interpreter, as a user would run it. All of them start together (each
-has its own fake exchange on a free port), so the module takes about as long as the slowest one.
+has its own fake exchange on a free port), so the module takes about as long as the slowest one. The
+examples also reject a malformed market code in one line, and stop cleanly on Ctrl-C and SIGTERM.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
+import signal
+from collections.abc import Iterator
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
-RUN_TIMEOUT = 30.0
+from tests.examples.run import EXAMPLES, Run
 
 # name -> command line (after the interpreter)
 PROGRAMS: dict[str, list[str]] = {
@@ -30,48 +27,49 @@ PROGRAMS: dict[str, list[str]] = {
     "demo": ["-m", "upbit_sync", "demo", "--seconds", "4"],
 }
 
+# example -> (bad arguments, the one line it must print on stderr); each exits 2 before sending anything
+BAD_ARGUMENTS: dict[str, tuple[list[str], str]] = {
+    "ticker_callbacks": (["krw-btc"], "error: market code 'krw-btc' must be uppercase: 'KRW-BTC'"),
+    "trade_iterator": (["KRW-BTC", "KRW_ETH"],
+                       "error: malformed market code 'KRW_ETH'; expected QUOTE-BASE such as 'KRW-BTC'"),
+    "orderbook_depth": (["krw-eth"], "error: market code 'krw-eth' must be uppercase: 'KRW-ETH'"),
+    "orderbook_depth --depth": (["--depth", "7"],
+                                "error: orderbook depth must be one of (1, 5, 15, 30), not 7"),
+    "many_components": (["KRW-BTC", "KRW-ETH.5"], "error: market code 'KRW-ETH.5': give the orderbook "
+                                                  "depth with depth=, not as a suffix"),
+    "snapshot": (["KRW_BTC"],
+                 "error: malformed market code 'KRW_BTC'; expected QUOTE-BASE such as 'KRW-BTC'"),
+}
 
-class Run:
-    """One program started in a subprocess; ``result()`` waits for it (once) and returns its output."""
-
-    def __init__(self, args: list[str]) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("UPBIT_")}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        env["PYTHONUNBUFFERED"] = "1"
-        self.args = args
-        self.process = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
-        self._output: tuple[int, str, str] | None = None
-
-    def result(self) -> tuple[int, str, str]:
-        if self._output is None:
-            try:
-                out, err = self.process.communicate(timeout=RUN_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                out, err = self.process.communicate()
-                pytest.fail(f"{self.args} still running after {RUN_TIMEOUT} s\n{out}\n{err}")
-            self._output = (self.process.returncode, out, err)
-        return self._output
-
-    def clean_exit(self) -> str:
-        """Assert exit 0 and a quiet stderr; return stdout."""
-        code, out, err = self.result()
-        assert code == 0, f"exit {code}\n--- stdout\n{out}\n--- stderr\n{err}"
-        assert "Traceback" not in err and "Exception in thread" not in err, err
-        return out
+# example -> (command line until stopped, its first data line, its closing line or None). The data line
+# is the last line of what one print() wrote, so the signal cannot cut that print short.
+STOPPABLE: dict[str, tuple[list[str], str, str | None]] = {
+    "ticker_callbacks": ([str(EXAMPLES / "ticker_callbacks.py"), "--fake"], r"^KRW-\S+ +[\d,]", r"closed"),
+    "trade_iterator": ([str(EXAMPLES / "trade_iterator.py"), "--fake"], r"^#\d+ KRW-",
+                       r"traded volume KRW-\S+: \d+\.\d{8}"),
+    "orderbook_depth": ([str(EXAMPLES / "orderbook_depth.py"), "--fake"], r"^spread ",
+                        r"[1-9]\d* order book frames received"),
+    # its first regular output comes at half time (5 s when unbounded); a move alert usually comes sooner
+    "many_components": ([str(EXAMPLES / "many_components.py"), "--fake"],
+                        r"^(\[move alert\]|merged subscription)", None),
+    "private_orders": ([str(EXAMPLES / "private_orders.py"), "--fake"], r"^order ", None),
+    "snapshot": ([str(EXAMPLES / "snapshot.py"), "--fake", "--seconds", "30"], r"^KRW-BTC +[\d,]", None),
+}
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @pytest.fixture(scope="module")
-def runs() -> dict[str, Run]:
+def runs() -> Iterator[dict[str, Run]]:
     started = {name: Run(args) for name, args in PROGRAMS.items()}
+    for name, (args, _) in BAD_ARGUMENTS.items():
+        script = str(EXAMPLES / f"{name.split()[0]}.py")
+        started[f"{name} bad"] = Run([script, "--fake", "--seconds", "2", *args])
+    for name, (args, first_line, _) in STOPPABLE.items():
+        for signum in STOP_SIGNALS:
+            started[f"{name} {signum.name}"] = Run(args, signal_on=(signum, first_line))
     yield started
     for run in started.values():
-        if run.process.poll() is None:
-            run.process.kill()
-            run.process.communicate()
+        run.kill()
 
 
 PRICE = r"[\d,]+(\.\d+)?"
@@ -175,3 +173,24 @@ def _index(lines: list[str], start: str) -> int:
     found = [i for i, line in enumerate(lines) if line.strip().startswith(start)]
     assert found, f"no line starting with {start!r} in:\n" + "\n".join(lines)
     return found[0]
+
+
+@pytest.mark.parametrize("name", BAD_ARGUMENTS)
+def test_a_bad_market_code_or_depth_exits_2_with_one_line(runs: dict[str, Run], name: str) -> None:
+    assert runs[f"{name} bad"].one_line_error(2) == BAD_ARGUMENTS[name][1]
+
+
+@pytest.mark.parametrize("name", STOPPABLE)
+def test_ctrl_c_stops_the_sdk_and_exits_130(runs: dict[str, Run], name: str) -> None:
+    _assert_stopped(runs[f"{name} SIGINT"], signal.SIGINT, STOPPABLE[name][2])
+
+
+@pytest.mark.parametrize("name", STOPPABLE)
+def test_sigterm_stops_the_sdk_and_exits_143(runs: dict[str, Run], name: str) -> None:
+    _assert_stopped(runs[f"{name} SIGTERM"], signal.SIGTERM, STOPPABLE[name][2])
+
+
+def _assert_stopped(run: Run, signum: int, closing_line: str | None) -> None:
+    out = run.stopped_by(signum)
+    if closing_line is not None:         # printed after the with-blocks closed the SDK
+        assert re.fullmatch(closing_line, out.splitlines()[-1]), out
