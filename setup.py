@@ -9,9 +9,10 @@ ABOUT: dict[str, str] = {}
 exec((HERE / "upbit_sync" / "_version.py").read_text(encoding="utf-8"), ABOUT)
 
 TESTING = [
-    # 16.x is the last release for Python 3.10; 17.x needs 3.11 (LIBRARY_FACTS.md).
+    # 16.x is the last release for Python 3.10; 17.x needs 3.11. The fake exchange uses a few
+    # websockets internals (server.py says which): pinned to the releases tested.
     "websockets>=16.0,<17; python_version < '3.11'",
-    "websockets>=16.0; python_version >= '3.11'",
+    "websockets>=16.0,<18; python_version >= '3.11'",
 ]
 FAST = ["orjson>=3.9"]
 DEV = TESTING + [
@@ -38,7 +39,8 @@ setup(
     include_package_data=True,
     zip_safe=False,
     install_requires=[
-        "websocket-client>=1.8",
+        # connection.py lists the websocket-client internals it relies on: pinned to those tested
+        "websocket-client>=1.8,<1.10",
         "PyJWT>=2.8",
         "requests>=2.31",
         "pyrate-limiter>=4.0,<5",

@@ -1,17 +1,22 @@
-"""upbit-sync: a thread-based, synchronous SDK for Upbit's real-time WebSocket API."""
+"""upbit-sync: a thread-based, synchronous SDK for Upbit's real-time WebSocket API.
 
-import logging as _logging
+The package adds no logging handler, not even a ``NullHandler``: an application that configures no
+logging still sees WARNING and ERROR records on stderr (the standard library's last-resort handler),
+so a failure never goes unseen; configuring logging in any way replaces that.
+"""
 
 from ._version import __version__
-from .client import MessageStream, WebSocketClient
+from .client import MessageStream, Snapshot, WebSocketClient
 from .config import Config
 from .errors import (
     AuthenticationError,
     ClosedError,
     ConfigError,
+    ConnectError,
     DecodeError,
     RateLimitError,
     ServerErrorReply,
+    StreamTimeout,
     SubscriptionError,
     UpbitError,
 )
@@ -48,8 +53,6 @@ from .types import (
     Trade,
 )
 
-_logging.getLogger(__name__).addHandler(_logging.NullHandler())
-
 __all__ = [
     "AskBid",
     "Asset",
@@ -59,6 +62,7 @@ __all__ = [
     "ClosedError",
     "Config",
     "ConfigError",
+    "ConnectError",
     "Connected",
     "DataLoss",
     "DecodeError",
@@ -81,7 +85,9 @@ __all__ = [
     "ServerError",
     "ServerErrorReply",
     "SmpType",
+    "Snapshot",
     "Status",
+    "StreamTimeout",
     "StreamType",
     "Subscription",
     "SubscriptionError",

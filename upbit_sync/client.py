@@ -8,6 +8,7 @@ that is closed, or garbage-collected, takes its subscriptions with it.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import weakref
@@ -17,7 +18,15 @@ from typing import Any
 
 from .config import OVERFLOW_POLICIES
 from .dispatch import DATA_LOSS_INTERVAL
-from .errors import ClosedError, SubscriptionError
+from .errors import (
+    AuthenticationError,
+    ClosedError,
+    ConfigError,
+    DecodeError,
+    StreamTimeout,
+    SubscriptionError,
+    UpbitError,
+)
 from .manager import ClientHooks, WebSocketManager
 from .protocol import make_spec, to_message
 from .subscriptions import Subscription, _hold
@@ -26,6 +35,43 @@ from .types import DataLoss, Event, ServerMessage, SubscriptionList
 log = logging.getLogger(__name__)
 
 _END = object()  # marks the end of a stream's buffer
+# A callback that keeps raising is logged once with its traceback, then at most once per this long.
+ERROR_LOG_INTERVAL = 10.0
+
+
+def _check_timeout(timeout: float | None, *, optional: bool) -> None:
+    if timeout is None and optional:
+        return
+    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+            or not math.isfinite(timeout) or timeout < 0):
+        raise ConfigError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
+
+
+class _ErrorLog:
+    """Logs a repeating failure at ERROR: the first with its traceback, then at most once per
+    ``ERROR_LOG_INTERVAL`` with the count since (thousands of failures must not be thousands of lines)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.lock = threading.Lock()
+        self.count = 0
+        self.suppressed = 0
+        self.logged_at = 0.0
+
+    def __call__(self, error: BaseException) -> None:
+        now = time.monotonic()
+        with self.lock:
+            self.count += 1
+            first = self.count == 1
+            if not first and now - self.logged_at < ERROR_LOG_INTERVAL:
+                self.suppressed += 1
+                return
+            more, self.suppressed, self.logged_at = self.suppressed, 0, now
+        if first:
+            log.error("%s raised %s: %s", self.what, type(error).__name__, error, exc_info=error)
+        else:
+            log.error("%s raised %s: %s (%d more failure(s) since the last report, %d in all)",
+                      self.what, type(error).__name__, error, more, self.count)
 
 
 class _ClientCore(ClientHooks):
@@ -41,6 +87,9 @@ class _ClientCore(ClientHooks):
         self.on_error = _hold(on_error) if on_error else None
         self.on_event = _hold(on_event) if on_event else None
         self.closed = False
+        self.closing = False  # close() was called: not a garbage-collected client
+        self._on_error_failures = _ErrorLog("on_error")
+        self._callback_failures: dict[int, _ErrorLog] = {}  # subscription id -> its log
 
     def cancel(self, sub: Subscription) -> None:
         with self.lock:
@@ -66,9 +115,20 @@ class _ClientCore(ClientHooks):
             stream.close()
 
     def handle_error(self, error: BaseException) -> None:
+        for stream in list(self.streams):
+            stream._error(error)
+        self.tell(error)
+
+    def tell(self, error: BaseException) -> bool:
+        """Pass ``error`` to the application's ``on_error``; False if it has none."""
         callback = self.on_error() if self.on_error else None
-        if callback is not None:
+        if callback is None:
+            return False
+        try:
             callback(error)
+        except Exception as exc:
+            self._on_error_failures(exc)
+        return True
 
     # Subscription reports (worker thread)
 
@@ -78,11 +138,27 @@ class _ClientCore(ClientHooks):
         self.handle_event(event)
 
     def on_callback_error(self, sub: Subscription, error: BaseException) -> None:
-        log.error("callback of %r raised %s: %s", sub, type(error).__name__, error)
-        self.handle_error(error)
+        if self.tell(error):
+            log.debug("callback of %r raised %r (given to on_error)", sub, error)
+        else:  # nobody else will hear of it
+            failures = self._callback_failures.get(sub.id)
+            if failures is None:
+                failures = self._callback_failures.setdefault(sub.id, _ErrorLog(f"callback of {sub!r}"))
+            failures(error)
+
+    def on_bad_message(self, sub: Subscription, error: DecodeError, item: dict[str, Any]) -> None:
+        self.manager.bad_message(sub.connection, error, item)
 
 
 def _release(core: _ClientCore) -> None:
+    if not core.closing:
+        active = [sub for sub in core.subs.values() if sub.active]
+        if active:
+            log.warning(
+                "a WebSocketClient was garbage-collected with %d active subscription(s), now "
+                "cancelled: %s; keep a reference to the client (or use it in a with block) for as "
+                "long as you want its data", len(active), ", ".join(repr(s) for s in active),
+            )
     core.closed = True
     core.cancel_all()
     for stream in list(core.streams):
@@ -116,7 +192,12 @@ class WebSocketClient:
 
     def close(self) -> None:
         """Cancel every subscription and end every stream of this client. Idempotent."""
+        self._core.closing = True
         self._finalizer()
+
+    def _check_open(self) -> None:
+        if self._core.closed:
+            raise ClosedError("this client is closed")
 
     @property
     def closed(self) -> bool:
@@ -146,8 +227,7 @@ class WebSocketClient:
         bad type, code or option and AuthenticationError for a private type without keys, before
         anything is sent.
         """
-        if self._core.closed:
-            raise ClosedError("this client is closed")
+        self._check_open()
         if not callable(callback):
             raise SubscriptionError(f"callback must be callable, not {callback!r}")
         policy = self.manager.config.overflow if overflow is None else overflow
@@ -167,6 +247,7 @@ class WebSocketClient:
 
     def unsubscribe(self, type: str, codes: str | Iterable[str] | None = None) -> None:
         """Stop receiving ``type`` for ``codes`` (all of this client's codes of that type if None)."""
+        self._check_open()
         drop = None if codes is None else set(make_spec("myOrder", codes).codes)
         with self._core.lock:
             affected = [s for s in self._core.subs.values() if s.type == type]
@@ -194,9 +275,14 @@ class WebSocketClient:
     ) -> MessageStream:
         """A blocking iterator over the messages of ``type`` for ``codes``.
 
-        ``timeout`` bounds the wait for each message (TimeoutError). Leaving the loop — break, an
-        exception, ``close()`` on the stream or the client — cancels the subscription.
+        ``timeout`` bounds the wait for each message: past it the stream raises
+        :class:`StreamTimeout` (a ``TimeoutError``), or the error that keeps its connection down
+        (:class:`ConnectError`). Refused keys end a private stream with :class:`AuthenticationError`
+        at once. Leaving the loop — break, an exception, ``close()`` on the stream or the client —
+        cancels the subscription.
         """
+        self._check_open()
+        _check_timeout(timeout, optional=True)
         return MessageStream(self, type, codes, timeout=timeout, events=events, raw=raw,
                              depth=depth, level=level, snapshot=snapshot)
 
@@ -211,17 +297,35 @@ class WebSocketClient:
         raw: bool = False,
     ) -> dict[str, Any]:
         """The current state of each code, ``{code: message}``, from a short-lived snapshot-only
-        request. Codes the exchange does not know are absent from the result."""
+        request. Codes the exchange sent nothing for (Upbit ignores unknown codes) are absent from
+        the result, named in its ``missing`` and in a WARNING."""
+        self._check_open()
+        _check_timeout(timeout, optional=False)
         spec = make_spec(type, codes, depth=depth, level=level, is_only_snapshot=True)
         if spec.is_private:
             raise SubscriptionError(f"snapshot() serves the public types, not {type!r}")
+        self.manager.ensure_usable()
         items = self.manager.snapshot(spec, timeout)
-        return {item["code"]: item if raw else to_message(item) for item in items}
+        result = Snapshot({item["code"]: item if raw else to_message(item) for item in items})
+        result.missing = tuple(code for code in spec.codes if code not in result)
+        if result.missing:
+            log.warning("snapshot of %s: no data for %s within %gs (unknown market codes get "
+                        "nothing from Upbit)", type, ", ".join(result.missing), timeout)
+        return result
 
     def list_subscriptions(self, timeout: float = 5.0) -> SubscriptionList:
         """What the server says the public connection carries (LIST_SUBSCRIPTIONS)."""
+        self._check_open()
+        _check_timeout(timeout, optional=False)
         self.manager.ensure_started()
         return self.manager.list_subscriptions("public", timeout)
+
+
+class Snapshot(dict[str, Any]):
+    """What :meth:`WebSocketClient.snapshot` returns: ``{code: message}``, and the codes asked for
+    that got nothing in ``missing``."""
+
+    missing: tuple[str, ...] = ()
 
 
 class MessageStream:
@@ -240,6 +344,8 @@ class MessageStream:
         self._loss_pending = 0
         self._loss_reported_at = 0.0
         self._messages = 0  # data messages in the buffer (events are not bounded by the limit)
+        self._failure: UpbitError | None = None  # ends the stream (refused keys)
+        self._client = client  # a stream in use keeps its client alive
         self._core = client._core
         # the subscription holds this stream's method weakly: an abandoned stream cancels itself
         self.subscription = client.subscribe(type, codes, self._push, depth=depth, level=level,
@@ -292,6 +398,13 @@ class MessageStream:
                 del self._buffer[i]
                 return
 
+    def _error(self, error: BaseException) -> None:
+        if (isinstance(error, AuthenticationError)
+                and error.connection == self.subscription.connection):
+            with self._cond:  # the keys were refused: nothing will come, say so now
+                self._failure = error
+                self._cond.notify_all()
+
     def _event(self, event: Event) -> None:
         if self.events:  # events are rare and rate-limited: they never push data out
             with self._cond:
@@ -318,6 +431,13 @@ class MessageStream:
             code = getattr(message, "code", code)
         self.subscription.report_loss((self.subscription.type, code), loss)
 
+    def _timed_out(self) -> UpbitError:
+        """What a wait that ran out raises: why the connection is down, when it is."""
+        down = self._core.manager.outage_error(self.subscription.connection)
+        if down is not None:
+            return down
+        return StreamTimeout(f"no message within {self.timeout}s on {self.subscription!r}")
+
     def __iter__(self) -> Iterator[ServerMessage | Event | dict[str, Any]]:
         try:
             while True:
@@ -331,7 +451,7 @@ class MessageStream:
     def __next__(self) -> ServerMessage | Event | dict[str, Any]:
         try:
             return self._next()
-        except TimeoutError:
+        except UpbitError:
             self.close()
             raise
 
@@ -345,11 +465,11 @@ class MessageStream:
                     loss = self._take_loss(time.monotonic(), force=True)
                 else:
                     while not self._buffer:
+                        if self._failure is not None:
+                            raise self._failure
                         remaining = None if deadline is None else deadline - time.monotonic()
                         if remaining is not None and remaining <= 0:
-                            raise TimeoutError(
-                                f"no message within {self.timeout}s on {self.subscription!r}"
-                            )
+                            raise self._timed_out()
                         self._cond.wait(remaining)
                     item = self._buffer[0]
                     if item is _END:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import logging
 import math
 import os
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 # Upbit's endpoints (UPBIT_PROTOCOL.md §1).
 PUBLIC_URL = "wss://api.upbit.com/websocket/v1"
@@ -22,6 +27,12 @@ WIRE_FORMATS = ("DEFAULT", "SIMPLE")
 
 # Environment variables that do not follow the UPBIT_<FIELD> pattern.
 _ENV_ALIASES = {"UPBIT_WS_URL": "public_url", "UPBIT_WS_PRIVATE_URL": "private_url"}
+
+# The schemes each URL field accepts.
+_URL_SCHEMES = {"public_url": ("ws", "wss"), "private_url": ("ws", "wss"), "rest_url": ("http", "https")}
+# Durations that must be positive (ping_interval and ping_timeout may be 0: keep-alive off).
+_POSITIVE = ("health_check_interval", "stale_after", "connect_timeout", "reconnect_delay",
+             "reconnect_max_delay", "block_timeout", "snapshot_grace")
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,13 @@ class Config:
     queue_size: int = 10_000
     overflow: str = "drop_oldest"
     block_timeout: float = 1.0
+    # Memory bound of each worker's queue, in bytes of the frames its held messages came in: a
+    # decoded message takes about five times its frame (a 30-unit orderbook: ~2 kB on the wire,
+    # ~11 kB decoded), so 4 MiB of frames is some 20 MB of messages per worker.
+    queue_bytes: int = 4 * 1024 * 1024
+    # A subscribed code that got no SNAPSHOT this long after its request, while the connection
+    # delivered others, is most likely unknown to the exchange (Upbit ignores those silently).
+    snapshot_grace: float = 5.0
     # Read frames through upbit_sync.readahead (far fewer system calls); False reads them the way
     # websocket-client does on its own.
     read_ahead: bool = True
@@ -76,15 +94,21 @@ class Config:
                 raise ConfigError(f"{f.name} must be a string, not {value!r}")
             elif f.type == "bool" and not isinstance(value, bool):
                 raise ConfigError(f"{f.name} must be True or False, not {value!r}")
-        for name in ("health_check_interval", "stale_after", "connect_timeout", "reconnect_delay",
-                     "reconnect_max_delay", "block_timeout"):
+        for name in _POSITIVE:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, not {getattr(self, name)!r}")
+        if self.reconnect_max_delay < self.reconnect_delay:
+            raise ConfigError(
+                f"reconnect_max_delay ({self.reconnect_max_delay!r}) must not be shorter than "
+                f"reconnect_delay ({self.reconnect_delay!r})"
+            )
+        for name, schemes in _URL_SCHEMES.items():
+            _check_url(name, getattr(self, name), schemes)
         if self.ping_interval < 0 or self.ping_timeout < 0:
             raise ConfigError("ping_interval and ping_timeout must not be negative")
         if self.ping_interval and self.ping_timeout >= self.ping_interval:
             raise ConfigError("ping_timeout must be shorter than ping_interval")
-        for name in ("workers", "queue_size", "connect_rate_per_second",
+        for name in ("workers", "queue_size", "queue_bytes", "connect_rate_per_second",
                      "message_rate_per_second", "message_rate_per_minute"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)!r}")
@@ -95,8 +119,13 @@ class Config:
         shown = ", ".join(
             f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr
         )
-        keys = "set" if self.has_keys else "none"
-        return f"Config(keys={keys}, {shown})"
+        if self.has_keys:
+            assert self.access_key is not None
+            shown_key = self.access_key[:4] if len(self.access_key) >= 16 else ""
+            keys = f"keys=set, access_key='{shown_key}…', secret_key='****'"
+        else:
+            keys = "keys=none"
+        return f"Config({keys}, {shown})"
 
     @property
     def has_keys(self) -> bool:
@@ -123,8 +152,26 @@ class Config:
         for var, name in names.items():
             if var in env:
                 values[name] = _convert(name, str(types[name]), env[var])
+        for var in sorted(v for v in env if v.startswith("UPBIT_") and v not in names):
+            close = difflib.get_close_matches(var, list(names), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]} ({names[close[0]]})?" if close else ""
+            log.warning("environment variable %s names no Config field and is ignored%s", var, hint)
         values.update(overrides)
         return cls(**values)
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not a valid URL: {url!r} ({exc})") from None
+    if parts.scheme not in schemes:
+        raise ConfigError(
+            f"{name} must be a {' or '.join(s + '://' for s in schemes)} URL, not {url!r}"
+        )
+    if not parts.hostname:
+        raise ConfigError(f"{name} has no host: {url!r}")
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")

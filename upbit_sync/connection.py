@@ -3,6 +3,20 @@
 A Connection is one logical socket ("public", "private") that can be opened again after it ends. It
 knows nothing of subscriptions: it reports what happens (open, frame, the end of a batch of frames,
 end) to its owner through callbacks, which run on the socket thread and must return quickly.
+
+What this module (with readahead.py) relies on in websocket-client beyond its documented API, pinned
+in setup.py to the releases tested (``>=1.8,<1.10``), each with a canary test in
+tests/engine/test_internals.py:
+
+- ``WebSocket.frame_buffer.recv``: the function the frame parser reads with; the read-ahead replaces
+  it (without it the connection reads the plain way, and says so once at WARNING).
+- ``WebSocket.sock``: the plain socket under the WebSocket, for poll, ``shutdown`` and ``close``.
+- ``WebSocketApp.keep_running``: set False to end ``run_forever``'s loop from a callback or abort.
+- ``WebSocketApp.last_pong_tm``: its ping watchdog's clock; a pong the read-ahead drains must set it.
+- ``WebSocket.recv_data_frame(True)``: answers a ping it reads with a pong by itself.
+- ``on_error`` is handed the raw close frame (an ``ABNF``) when the server closes; its code and reason
+  come from there.
+- ``WebSocketBadStatusException.status_code``: the HTTP status of a refused upgrade.
 """
 
 from __future__ import annotations
@@ -41,6 +55,16 @@ class _DemoteOwnSocketLogs(logging.Filter):
 
 
 logging.getLogger("websocket").addFilter(_DemoteOwnSocketLogs())
+
+_read_ahead_warned = False  # the read-ahead could not be installed: said once per process
+
+
+def _warn_no_read_ahead() -> None:
+    global _read_ahead_warned
+    if not _read_ahead_warned:
+        _read_ahead_warned = True
+        log.warning("websocket-client %s has no frame_buffer.recv: frames are read without the "
+                    "read-ahead (slower under load)", getattr(websocket, "__version__", "?"))
 
 
 class ConnState(str, enum.Enum):
@@ -184,6 +208,7 @@ class Connection:
                 ping_interval=self.ping_interval or 0,
                 ping_timeout=(self.ping_timeout or None) if self.ping_interval else None,
                 skip_utf8_validation=True,
+                suppress_origin=True,  # Upbit holds upgrades carrying Origin to 1 per 10 s
                 reconnect=0,
             )
         except BaseException as exc:  # run_forever re-raises KeyboardInterrupt/SystemExit
@@ -322,6 +347,8 @@ class Connection:
                 poller = None
         self._raw, self._poller = raw, poller
         self._ahead = readahead.install(app.sock) if raw is not None and self.read_ahead else None
+        if self._ahead is None and raw is not None and self.read_ahead:
+            _warn_no_read_ahead()
         now = time.monotonic()
         with self._lock:
             if app is not self._app:

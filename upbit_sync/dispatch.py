@@ -27,11 +27,15 @@ DATA_LOSS_INTERVAL = 1.0  # at most one DataLoss event per subscriber and key pe
 # big batches mean few GIL hand-offs between the socket thread and the workers during a burst.
 _UNSIGNALED_LIMIT = 1024
 
-# A queued entry is a 3-tuple, the cheapest container to make: ``(target, key, payload)`` for a
-# message; ``(None, function, argument)`` for a control entry (an event), which is never dropped and
-# does not count against the bound. A conflated message's payload lives in ``_Worker.conflated`` (so
-# a newer one can replace it in place) and its entry holds ``_CONFLATED``.
+# A queued entry is a 4-tuple, the cheapest container to make: ``(target, key, payload, size)`` for a
+# message, ``size`` being the bytes of the frame it came in; ``(None, function, argument, 0)`` for a
+# control entry (an event), which is never dropped and does not count against the bounds. A
+# conflated message's payload and size live in ``_Worker.conflated`` (so a newer one can replace it
+# in place) and its entry holds ``_CONFLATED``.
 _CONFLATED = object()
+# While a burst keeps input pending, deferred wake-ups are made anyway after this long: a sleeping
+# worker's messages (a conflating subscriber's above all) never wait longer than this for it.
+MAX_DEFER = 0.01
 
 
 class Target(Protocol):
@@ -47,6 +51,10 @@ class Target(Protocol):
 
 
 class _Worker:
+    """One worker thread's state. The bound counts what the worker *holds*: entries queued, taken
+    into its batch, or being delivered. ``in_*`` are written by submitters under ``lock``, ``out_*``
+    by the worker alone (one writer each, so no update is lost); held = in - out."""
+
     def __init__(self, index: int) -> None:
         self.index = index
         self.lock = threading.Lock()
@@ -54,9 +62,14 @@ class _Worker:
         self.wake.acquire()
         self.sleeping = False
         self.unsignaled = 0  # entries queued while asleep without waking it (Dispatcher.flush)
-        self.queue: deque[tuple[Any, Any, Any]] = deque()
-        self.messages = 0  # entries in the queue that are messages (control entries are not)
-        self.conflated: dict[tuple[int, Hashable], Any] = {}  # (id(target), key) -> newest payload
+        self.queue: deque[tuple[Any, Any, Any, int]] = deque()  # not yet taken
+        self.batch: deque[tuple[Any, Any, Any, int]] = deque()  # taken, popped one by one
+        # (id(target), key) -> [payload, size] of the conflated entries in the queue, and in the
+        # batch (changed under ``lock`` only, the worker's pops included)
+        self.conflated: dict[tuple[int, Hashable], list[Any]] = {}
+        self.batch_conflated: dict[tuple[int, Hashable], list[Any]] = {}
+        self.in_count = self.in_bytes = 0
+        self.out_count = self.out_bytes = 0
         self.losses: dict[tuple[Any, Hashable], int] = {}
         self.loss_reported_at: dict[tuple[Any, Hashable], float] = {}
         self.high_water = 0
@@ -65,7 +78,12 @@ class _Worker:
         self.dropped = 0
         self.dropped_by: dict[str, int] = {}  # connection name -> drops (a target's ``connection``)
         self.errors = 0
+        self.current: Any = None  # the target of the message being delivered (health reports)
         self.thread: threading.Thread | None = None
+
+    @property
+    def held(self) -> int:
+        return self.in_count - self.out_count
 
     def signal(self) -> None:
         """Wake the worker if it sleeps; call with ``lock`` held."""
@@ -76,16 +94,20 @@ class _Worker:
 
 
 class Dispatcher:
-    """N workers, each with a bounded queue; thread-safe ``submit``; ``stop`` drains or discards."""
+    """N workers, each holding at most ``queue_size`` messages and ``queue_bytes`` bytes of frames;
+    thread-safe ``submit``; ``stop`` drains or discards."""
 
     def __init__(self, workers: int = 4, queue_size: int = 10_000, block_timeout: float = 1.0,
-                 name: str = "upbit-worker") -> None:
+                 name: str = "upbit-worker", queue_bytes: int = 1 << 62) -> None:
         self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
         self.block_timeout = block_timeout
         self._wake_after = min(_UNSIGNALED_LIMIT, max(1, queue_size // 4))
-        # True once submit(signal=False) left a sleeping worker asleep: a hint, read per frame,
-        # that flush() has work to do (it is cleared by flush, which looks at every worker)
+        # True once submit(signal=False) left a sleeping worker asleep: a hint, read per read of a
+        # socket, that flush() has work to do (cleared by flush, which looks at every worker);
+        # ``deferred_since`` says since when (MAX_DEFER)
         self.deferred = False
+        self.deferred_since = 0.0
         self.name = name
         self._workers = [_Worker(i) for i in range(workers)]
         self._stopping = False
@@ -136,8 +158,10 @@ class Dispatcher:
 
     # ---- submitting (socket threads) ----------------------------------------------------------------
 
-    def submit(self, target: Target, key: Hashable, payload: Any, signal: bool = True) -> None:
-        """Queue one message for ``target``; never blocks longer than ``block_timeout``.
+    def submit(self, target: Target, key: Hashable, payload: Any, size: int = 0,
+               signal: bool = True) -> None:
+        """Queue one message for ``target`` (``size``: the bytes of the frame it came in); never
+        blocks longer than ``block_timeout``.
 
         ``signal=False`` leaves a sleeping worker asleep until :meth:`flush`: a socket thread with
         more frames waiting queues a batch first, rather than hand the GIL to a worker for each one.
@@ -147,41 +171,74 @@ class Dispatcher:
         with w.lock:
             if policy == "conflate":
                 slot = (id(target), key)
-                if slot in w.conflated:  # keep the newest: replace in place, order unchanged
-                    w.conflated[slot] = payload
+                pending = w.conflated.get(slot) or w.batch_conflated.get(slot)
+                if pending is not None:  # keep the newest: replace in place, order unchanged
+                    w.in_bytes += size - pending[1]
+                    pending[0], pending[1] = payload, size
                     self._lost(w, target, key)
+                    self._nudge(w, signal)
                     return
-            if w.messages >= self.queue_size:
-                if policy == "drop_newest":
-                    self._lost(w, target, key)
-                    return
-                if policy == "block" and not self._stopping:
-                    w.signal()  # the worker must run to make room
-                    w.lock.release()
-                    try:
-                        self._wait_for_room(w)
-                    finally:
-                        w.lock.acquire()
-                if w.messages >= self.queue_size:
-                    self._drop_oldest(w)
+            # inline, not in helpers: submit runs once per message on the socket thread
+            held = w.in_count - w.out_count
+            full = held >= self.queue_size or (held and w.in_bytes - w.out_bytes + size > self.queue_bytes)
+            if full and not self._make_room(w, target, key, size, policy):
+                return
             if policy == "conflate":
-                w.conflated[(id(target), key)] = payload
-                w.queue.append((target, key, _CONFLATED))
+                w.conflated[(id(target), key)] = [payload, size]
+                w.queue.append((target, key, _CONFLATED, 0))
             else:
-                w.queue.append((target, key, payload))
-            w.messages += 1
-            if w.messages > w.high_water:
-                w.high_water = w.messages
-            if w.sleeping:
+                w.queue.append((target, key, payload, size))
+            w.in_count += 1
+            w.in_bytes += size
+            held = w.in_count - w.out_count
+            if held > w.high_water:
+                w.high_water = held
+            if w.sleeping:  # _nudge, inline
                 if signal or w.unsignaled >= self._wake_after:
                     w.signal()
                 else:
                     w.unsignaled += 1
+                    if not self.deferred:
+                        self.deferred_since = time.monotonic()
+                        self.deferred = True
+
+    def _nudge(self, w: _Worker, signal: bool) -> None:
+        # called with w.lock held, after something was queued or replaced (submit has a copy inline)
+        if w.sleeping:
+            if signal or w.unsignaled >= self._wake_after:
+                w.signal()
+            else:
+                w.unsignaled += 1
+                if not self.deferred:
+                    self.deferred_since = time.monotonic()
                     self.deferred = True
 
-    def _wait_for_room(self, w: _Worker) -> None:
+    def _full(self, w: _Worker, size: int) -> bool:
+        held = w.in_count - w.out_count
+        return held >= self.queue_size or (held > 0 and w.in_bytes - w.out_bytes + size > self.queue_bytes)
+
+    def _make_room(self, w: _Worker, target: Target, key: Hashable, size: int, policy: str) -> bool:
+        """Called with w.lock held and the worker full: free room by the policy; False when the new
+        message is the one dropped."""
+        if policy == "drop_newest":
+            self._lost(w, target, key)
+            return False
+        if policy == "block" and not self._stopping:
+            w.signal()  # the worker must run to make room
+            w.lock.release()
+            try:
+                self._wait_for_room(w, size)
+            finally:
+                w.lock.acquire()
+        while self._full(w, size):
+            if not self._drop_oldest(w):  # what is held is out of reach: the new one goes
+                self._lost(w, target, key)
+                return False
+        return True
+
+    def _wait_for_room(self, w: _Worker, size: int) -> None:
         deadline = time.monotonic() + self.block_timeout
-        while w.messages >= self.queue_size and not self._stopping:
+        while self._full(w, size) and not self._stopping:
             if time.monotonic() >= deadline:
                 return
             time.sleep(0.0005)  # "block" is the rare policy: a short poll keeps the hot path lean
@@ -198,18 +255,37 @@ class Dispatcher:
         """Run ``fn(payload)`` on the worker that owns ``key``, after what is queued there."""
         w = self._workers[hash(key) % len(self._workers)]
         with w.lock:
-            w.queue.append((None, fn, payload))
+            w.queue.append((None, fn, payload, 0))
             w.signal()
 
-    def _drop_oldest(self, w: _Worker) -> None:
-        for i, (target, key, payload) in enumerate(w.queue):
-            if target is not None:  # never a control entry
-                del w.queue[i]
-                w.messages -= 1
-                if payload is _CONFLATED:
-                    w.conflated.pop((id(target), key), None)
-                self._lost(w, target, key)
-                return
+    def _drop_oldest(self, w: _Worker) -> bool:
+        """Drop the oldest message the worker holds and has not started to deliver: from its batch
+        first, else from its queue. Called with w.lock held; False if there is none to drop."""
+        try:
+            entry = w.batch.popleft()  # the worker pops from the other end of the same deque
+        except IndexError:
+            entry = None
+        if entry is not None and entry[0] is None:  # a control entry: never dropped
+            w.batch.appendleft(entry)
+            entry = None
+        conflated = w.batch_conflated
+        if entry is None:
+            conflated = w.conflated
+            for i, queued in enumerate(w.queue):
+                if queued[0] is not None:
+                    entry = queued
+                    del w.queue[i]
+                    break
+        if entry is None:
+            return False
+        target, key, payload, size = entry
+        if payload is _CONFLATED:
+            held = conflated.pop((id(target), key), None)
+            size = held[1] if held is not None else 0
+        w.in_count -= 1
+        w.in_bytes -= size
+        self._lost(w, target, key)
+        return True
 
     @staticmethod
     def _lost(w: _Worker, target: Target, key: Hashable) -> None:
@@ -227,18 +303,18 @@ class Dispatcher:
             with w.lock:
                 if self._discard:
                     w.queue.clear()
+                    w.batch.clear()
                     w.conflated.clear()
-                    w.messages = 0
+                    w.batch_conflated.clear()
+                    w.out_count, w.out_bytes = w.in_count, w.in_bytes
                     return
                 # Take the whole queue in O(1): the lock is held for a moment only, so the socket
                 # thread's submit is never kept waiting (a contended lock costs it the GIL).
-                batch, conflated = w.queue, w.conflated
-                n = len(batch)
+                n = len(w.queue)
                 if n:
-                    w.queue = deque()
-                    w.messages = 0
-                    if conflated:
-                        w.conflated = {}
+                    w.batch, w.queue = w.queue, deque()
+                    if w.conflated:
+                        w.batch_conflated, w.conflated = w.conflated, {}
                 elif not self._stopping:
                     w.sleeping = True
                 losses = self._due_losses(w, force=self._stopping and not n) if w.losses else []
@@ -246,7 +322,7 @@ class Dispatcher:
             for target, key, dropped in losses:
                 self._safe(target.report_loss, key, dropped)
             if n:
-                self._process(w, batch, conflated)
+                self._process(w)
             elif sleeping:
                 # woken by signal(); with losses still to report, look again a little later
                 woken = w.wake.acquire(timeout=DATA_LOSS_INTERVAL / 4 if w.losses else -1)
@@ -259,22 +335,29 @@ class Dispatcher:
             else:  # stopping and nothing left
                 return
 
-    def _process(self, w: _Worker, batch: deque[tuple[Any, Any, Any]],
-                 conflated: dict[tuple[int, Hashable], Any]) -> None:
-        for target, key, payload in batch:
-            if self._discard:
+    def _process(self, w: _Worker) -> None:
+        """Deliver the batch, one entry at a time; a submitter may drop its oldest entries meanwhile."""
+        pop, conflated = w.batch.popleft, w.batch_conflated
+        while not self._discard:
+            try:
+                target, key, payload, size = pop()
+            except IndexError:
                 return
             if target is None:  # a control entry: key is the function
                 self._safe(key, payload)
                 continue
-            if payload is _CONFLATED:
-                payload = conflated.pop((id(target), key))
+            if payload is _CONFLATED:  # submitters replace it under the lock until it is taken
+                with w.lock:
+                    payload, size = conflated.pop((id(target), key))
+            w.current = target
             try:
                 target.deliver(payload)
                 w.delivered += 1
             except Exception as exc:
                 w.errors += 1
                 self._safe(target.report_error, exc)
+            w.out_count += 1
+            w.out_bytes += size
 
     def _due_losses(self, w: _Worker, force: bool = False) -> list[tuple[Any, Hashable, int]]:
         now = time.monotonic()
@@ -301,12 +384,14 @@ class Dispatcher:
     # ---- figures ------------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        depths = [w.messages for w in self._workers]
+        depths = [w.held for w in self._workers]
         return {
             "workers": len(self._workers),
             "queue_size": self.queue_size,
+            "queue_bytes": self.queue_bytes,
             "queue_depth": sum(depths),
             "queue_depths": depths,
+            "queue_held_bytes": sum(w.in_bytes - w.out_bytes for w in self._workers),
             "queue_high_water": max(w.high_water for w in self._workers),
             "delivered": sum(w.delivered for w in self._workers),
             "drops": sum(w.dropped for w in self._workers) + sum(self._external_drops.values()),
@@ -315,7 +400,8 @@ class Dispatcher:
 
     def by_connection(self) -> dict[str, dict[str, int]]:
         """Queue depth and drops per connection (the ``connection`` of each message's target). The
-        queues belong to workers, so depth is counted entry by entry: meant for health reports."""
+        queues belong to workers, so depth is counted entry by entry (the message being delivered
+        included): meant for health reports."""
         figures: dict[str, dict[str, int]] = {}
 
         def add(name: str, field: str, n: int) -> None:
@@ -323,12 +409,18 @@ class Dispatcher:
             entry[field] += n
 
         for w in self._workers:
-            with w.lock:  # a copy, so the socket thread waits only for that
-                targets = [target for target, _, _ in w.queue]
+            with w.lock:  # copies (C-level, atomic), so the socket thread waits only for those
+                entries = w.batch.copy()
+                entries.extend(w.queue)
+                held, current = w.held, w.current
                 dropped = list(w.dropped_by.items())
-            for target in targets:
+            counted = 0
+            for target, _, _, _ in entries:
                 if target is not None:  # not a control entry
                     add(getattr(target, "connection", ""), "queue_depth", 1)
+                    counted += 1
+            if held > counted and current is not None:  # the one being delivered
+                add(getattr(current, "connection", ""), "queue_depth", held - counted)
             for name, n in dropped:
                 add(name, "drops", n)
         with self._lock:

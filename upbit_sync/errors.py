@@ -8,7 +8,12 @@ class UpbitError(Exception):
 
 
 class AuthenticationError(UpbitError):
-    """Keys are missing, or the exchange refused them (HTTP 401 or ``INVALID_AUTH``)."""
+    """Keys are missing, or the exchange refused them (HTTP 401 or ``INVALID_AUTH``); ``connection``
+    names the connection that was refused, when one was."""
+
+    def __init__(self, message: str, connection: str | None = None) -> None:
+        super().__init__(message)
+        self.connection = connection
 
 
 class RateLimitError(UpbitError):
@@ -29,6 +34,23 @@ class ConfigError(UpbitError, ValueError):
 
 class ClosedError(UpbitError):
     """The client, stream or manager was closed."""
+
+
+class ConnectError(UpbitError):
+    """A connection could not be made: refused, DNS, TLS, a bad URL, or an upgrade answered with an
+    HTTP error. Reported to ``on_error`` on the first failure of an outage and then at most once per
+    ``reconnect_max_delay`` while it lasts; the SDK keeps trying."""
+
+    def __init__(self, connection: str, url: str, cause: str, status: int | None = None) -> None:
+        super().__init__(f"cannot connect {connection} to {url}: {cause}")
+        self.connection = connection
+        self.url = url
+        self.cause = cause
+        self.status = status
+
+
+class StreamTimeout(UpbitError, TimeoutError):
+    """No message arrived on a stream within its ``timeout`` (also a builtin ``TimeoutError``)."""
 
 
 class DecodeError(UpbitError, ValueError):

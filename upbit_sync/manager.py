@@ -23,14 +23,16 @@ from . import formats, protocol
 from .auth import Credentials
 from .config import Config
 from .connection import Connection, ConnectionEnd, ConnState
-from .dispatch import Dispatcher
+from .dispatch import MAX_DEFER, Dispatcher
 from .errors import (
     AuthenticationError,
     ClosedError,
     ConfigError,
+    ConnectError,
     DecodeError,
     RateLimitError,
     ServerErrorReply,
+    StreamTimeout,
     UpbitError,
 )
 from .protocol import StreamSpec, is_private
@@ -109,7 +111,17 @@ class _Slot:
     auth_failed: bool = False
     blocked: bool = False  # last refusal was 418
     recycle: bool = False  # reopen after a requested close (to drop server-side subscriptions)
+    recycling: bool = False  # the socket now opening replaces one closed to empty its set
     reconnects: int = 0
+    recycles: int = 0  # sockets replaced only to drop their server-side set (not faults)
+    outage: bool = False  # down since an end nobody asked for; cleared when open again
+    outage_error: UpbitError | None = None  # why the current outage goes on, when known
+    error_reported_at: float | None = None  # when a ConnectError last went to on_error
+    sent_at: float = 0.0  # when ``sent`` was sent (monotonic)
+    grace_checked: bool = True  # the snapshot grace check of the last request is done
+    snapshots_seen: set[tuple[str, str | None]] = field(default_factory=set)  # (type, code) on this socket
+    missing_warned: set[tuple[str, str | None]] = field(default_factory=set)
+    last_bad_item: Any = None
     attempts: int = 0
     refused: int = 0  # upgrades answered 429/418
     bad_frames: int = 0
@@ -141,7 +153,7 @@ class WebSocketManager:
         self._connect_gate = connect_gate(self.config.connect_rate_per_second)
         self._stopped_explicitly = False
         self.dispatcher = Dispatcher(self.config.workers, self.config.queue_size,
-                                     self.config.block_timeout)
+                                     self.config.block_timeout, queue_bytes=self.config.queue_bytes)
         self.subscriptions = SubscriptionManager(on_change=self.set_wanted)
         self._clients: weakref.WeakSet[ClientHooks] = weakref.WeakSet()
         self._router = _Router(self)
@@ -154,10 +166,12 @@ class WebSocketManager:
 
     @classmethod
     def get_instance(cls, config: Config | None = None) -> WebSocketManager:
-        """The process-wide manager, made on first use. A different config later is an error."""
+        """The process-wide manager, made on first use (from ``Config.from_env()`` when no config is
+        given, so ``UPBIT_WS_URL`` and the key variables work for a bare client). A different config
+        later is an error."""
         with cls._instance_lock:
             if cls._instance is None:
-                cls._instance = cls(config)
+                cls._instance = cls(config if config is not None else Config.from_env())
             elif config is not None and config != cls._instance.config:
                 raise ConfigError(
                     "the process-wide manager already exists with another config; "
@@ -230,9 +244,13 @@ class WebSocketManager:
         """Start on first use, but never undo an explicit ``stop()``."""
         if self._running:
             return
-        if self._stopped_explicitly:
-            raise ClosedError("this manager was stopped; call start() to use it again")
+        self.ensure_usable()
         self.start()
+
+    def ensure_usable(self) -> None:
+        """Raise ClosedError after an explicit ``stop()`` (until ``start()``)."""
+        if self._stopped_explicitly and not self._running:
+            raise ClosedError("this manager was stopped; call start() to use it again")
 
     def register_client(self, client: ClientHooks) -> None:
         self._clients.add(client)
@@ -316,7 +334,7 @@ class WebSocketManager:
             slot.conn.send(protocol.build_list_subscriptions(self.config.wire_format, ticket))
             waiter.done.wait(max(0.0, deadline - time.monotonic()))
             if waiter.result is None:
-                raise TimeoutError(f"no LIST_SUBSCRIPTIONS reply on {connection} within {timeout}s")
+                raise StreamTimeout(f"no LIST_SUBSCRIPTIONS reply on {connection} within {timeout}s")
             return waiter.result
         finally:
             with self._lock:
@@ -332,9 +350,15 @@ class WebSocketManager:
         if not self._connect_gate.acquire(timeout, self._stopping):
             raise RateLimitError(f"the connect limit left no room within {timeout}s")
         url = self.config.public_url
-        ws = websocket.create_connection(
-            url, timeout=max(0.05, deadline - time.monotonic()), skip_utf8_validation=True,
-        )
+        try:
+            ws = websocket.create_connection(
+                url, timeout=max(0.05, deadline - time.monotonic()), skip_utf8_validation=True,
+                suppress_origin=True,  # Upbit holds upgrades carrying Origin to 1 per 10 s
+            )
+        except websocket.WebSocketBadStatusException as exc:
+            raise _refusal("snapshot", url, exc.status_code) from None
+        except (OSError, websocket.WebSocketException, ValueError) as exc:
+            raise ConnectError("snapshot", url, f"{type(exc).__name__}: {exc}") from None
         found: dict[str | None, dict[str, Any]] = {}
         try:
             ws.send(protocol.build_request([spec], self.config.wire_format))
@@ -347,13 +371,20 @@ class WebSocketManager:
                     frame = ws.recv()
                 except websocket.WebSocketTimeoutException:
                     break
-                for item in protocol.parse(frame):
+                try:
+                    items = protocol.parse(frame)
+                except DecodeError as exc:
+                    log.warning("snapshot: bad frame skipped: %s", exc)
+                    continue
+                for item in items:
                     if item.get("type") == spec.type:
                         found[item.get("code")] = item
                     elif "error" in item:
                         message = protocol.to_message(item)
                         assert isinstance(message, ErrorMessage)
                         raise ServerErrorReply(message.name, message.message)
+        except (OSError, websocket.WebSocketException) as exc:
+            raise ConnectError("snapshot", url, f"connection lost: {type(exc).__name__}: {exc}") from None
         finally:
             ws.close(timeout=0.2)
         return list(found.values())
@@ -382,6 +413,7 @@ class WebSocketManager:
                     "connected_since": conn.connected_since if conn.state is ConnState.OPEN else None,
                     "last_message_age_s": age,
                     "reconnects": slot.reconnects,
+                    "recycles": slot.recycles,
                     "connect_attempts": slot.attempts,
                     "refused_upgrades": slot.refused,
                     "messages": conn.frames,
@@ -444,22 +476,33 @@ class WebSocketManager:
 
     def _on_open(self, conn: Connection) -> None:
         now = time.monotonic()
+        event: Event | None
         with self._lock:
             slot = self._slots[conn.name]
             slot.sent = None
             slot.ping_sent = False
             slot.auth_failed = False
             slot.blocked = False
-            if slot.ever_connected:
+            # Upbit counts the message limit per socket: a new socket starts with a fresh budget
+            slot.gate = message_gate(self.config.message_rate_per_second,
+                                     self.config.message_rate_per_minute)
+            slot.snapshots_seen = set()
+            slot.outage, slot.outage_error, slot.error_reported_at = False, None, None
+            if slot.recycling:  # internal: the old socket was closed only to empty its set
+                slot.recycling = False
+                slot.recycles += 1
+                event = None
+            elif slot.ever_connected:
                 slot.reconnects += 1
                 downtime = now - slot.down_since if slot.down_since is not None else 0.0
-                event: Event = Reconnected(conn.name, round(downtime, 4))
+                event = Reconnected(conn.name, round(downtime, 4))
             else:
                 event = Connected(conn.name, conn.url)
             slot.ever_connected = True
             slot.down_since = None
         self._wake.set()  # the watchdog sends the subscription set at once
-        self._emit_event(event)
+        if event is not None:
+            self._emit_event(event)
 
     def _on_frame(self, conn: Connection, frame: bytes | str) -> None:
         # The hot path: one frame usually holds one object, handled without building any list.
@@ -469,11 +512,12 @@ class WebSocketManager:
             self._bad_frame(conn, exc, frame)
             return
         if type(data) is dict:
-            self._on_item(conn, data, frame)
+            self._on_item(conn, data, frame, len(frame))
         elif type(data) is list:  # the LIST formats: a batch of objects
+            size = len(frame) // max(1, len(data))
             for item in data:
                 if type(item) is dict:
-                    self._on_item(conn, item, frame)
+                    self._on_item(conn, item, frame, size)
                 else:
                     self._bad_frame(conn, DecodeError("a list item that is not an object"), frame)
         else:
@@ -482,13 +526,16 @@ class WebSocketManager:
     def _on_batch_end(self, conn: Connection) -> None:
         # The frames of one read are handled. A worker asleep with messages it was not woken for is
         # woken once no more input is ready (the check is a syscall, which hands the GIL away: only
-        # made when it matters).
-        if self.dispatcher.deferred and not conn.input_pending():
-            self.dispatcher.flush()
+        # made when it matters), or once it has waited MAX_DEFER through a long burst.
+        dispatcher = self.dispatcher
+        if dispatcher.deferred and (
+            not conn.input_pending() or time.monotonic() - dispatcher.deferred_since >= MAX_DEFER
+        ):
+            dispatcher.flush()
 
-    def _on_item(self, conn: Connection, item: dict[str, Any], frame: bytes | str) -> None:
+    def _on_item(self, conn: Connection, item: dict[str, Any], frame: bytes | str, size: int) -> None:
         if "ty" in item or "type" in item:
-            if not self._router.on_item(conn.name, item):
+            if not self._router.on_item(conn.name, item, size):
                 self._bad_frame(conn, DecodeError("a message without a usable type or code"), frame)
             if self._listeners:  # the router reads either key set; listeners get DEFAULT keys
                 default = [formats.to_default(item) if "ty" in item else item]
@@ -503,6 +550,7 @@ class WebSocketManager:
             self._bad_frame(conn, DecodeError("object of no known kind"), frame)
 
     def _bad_frame(self, conn: Connection, exc: Exception, frame: bytes | str) -> None:
+        # the log line shows at most 80 characters of the frame
         with self._lock:
             slot = self._slots[conn.name]
             slot.bad_frames += 1
@@ -547,14 +595,18 @@ class WebSocketManager:
             if end.requested:
                 if slot.recycle and self._running:
                     slot.recycle = False
+                    slot.recycling = True
                     slot.next_attempt_at = now
                     self._wake.set()
                 return
+            slot.recycling = False
             if not self._running or not slot.active:
                 return
             lived = (now - conn.connected_at) if end.was_open and conn.connected_at else 0.0
             if end.was_open and slot.down_since is None:
                 slot.down_since = now
+            new_outage = end.was_open or not slot.outage
+            slot.outage = True
             if end.http_status in (429, 418):
                 slot.refused += 1
                 slot.blocked = end.http_status == 418
@@ -569,7 +621,7 @@ class WebSocketManager:
                 error = AuthenticationError(
                     f"the exchange refused the API keys on {conn.name} "
                     f"({'HTTP ' + str(end.http_status) if end.http_status else 'INVALID_AUTH'}); "
-                    f"retrying every {delay:g}s"
+                    f"retrying every {delay:g}s", connection=conn.name,
                 )
             elif slot.blocked:
                 slot.failures += 1
@@ -585,13 +637,39 @@ class WebSocketManager:
                     if slot.failures == 0:
                         delay = self.config.backoff.delay(0)
                 slot.last_error = end.describe()
+                if not end.was_open:
+                    error = ConnectError(conn.name, conn.url, end.describe(), end.http_status)
+            if error is not None:
+                slot.outage_error = error
+                # the first failure of an outage, then at most once per reconnect_max_delay
+                last = slot.error_reported_at
+                if last is not None and now - last < self.config.reconnect_max_delay:
+                    error = None
+                else:
+                    slot.error_reported_at = now
             slot.next_attempt_at = now + delay
         log.warning("%s: %s; next attempt in %.2fs", conn.name, end.describe(), delay)
-        if end.was_open:
+        if new_outage:
             self._emit_event(Disconnected(conn.name, end.code, end.describe()))
         if error is not None:
             self._emit_error(error)
         self._wake.set()
+
+    def outage_error(self, connection: str) -> UpbitError | None:
+        """Why ``connection`` is down (ConnectError, AuthenticationError, RateLimitError), while it
+        is; None when it is up or no failure is known."""
+        with self._lock:
+            slot = self._slots.get(connection)
+            return slot.outage_error if slot is not None and slot.outage else None
+
+    def bad_message(self, connection: str, error: DecodeError, item: dict[str, Any]) -> None:
+        """A message that could not be made into its type (found on a worker): a bad frame."""
+        with self._lock:
+            slot = self._slots.get(connection)
+            if slot is None or item is slot.last_bad_item:  # one bad message, several subscribers
+                return
+            slot.last_bad_item = item
+        self._bad_frame(slot.conn, error, _short_repr(item))
 
     # ---- the watchdog -------------------------------------------------------------------------------
 
@@ -659,7 +737,7 @@ class WebSocketManager:
                     return math.inf
                 return self._ping_once(slot, now)
             if slot.sent == slot.wanted:
-                return self._ping_once(slot, now)
+                return min(self._ping_once(slot, now), self._check_snapshots(slot, now))
             wait = slot.gate.try_acquire()
             if wait:
                 return now + wait
@@ -669,10 +747,38 @@ class WebSocketManager:
             except ClosedError:
                 return now + 0.05
             slot.sent = wanted
+            slot.sent_at = time.monotonic()
+            slot.grace_checked = False
             slot.requests_sent += 1
             log.debug("%s: subscription set sent (%d objects)", conn.name, len(wanted))
             return self._ping_once(slot, time.monotonic())
         return now + 0.05
+
+    def _check_snapshots(self, slot: _Slot, now: float) -> float:
+        """``snapshot_grace`` after a request: warn of codes that got no SNAPSHOT while others did
+        (Upbit ignores unknown codes without a word). Returns when to look again."""
+        if slot.grace_checked:
+            return math.inf
+        due = slot.sent_at + self.config.snapshot_grace
+        if now < due:
+            return due
+        slot.grace_checked = True
+        seen = set(slot.snapshots_seen)  # a copy: the socket thread adds to it
+        expected = {
+            (spec.type, code) for spec in slot.sent or ()
+            if not spec.is_only_realtime and not spec.is_private for code in spec.codes
+        }
+        missing = sorted(expected - seen - slot.missing_warned)
+        slot.missing_warned &= expected - seen
+        if missing and seen:
+            slot.missing_warned.update(missing)
+            log.warning(
+                "%s: no snapshot for %s within %gs of subscribing, while other codes got theirs: "
+                "Upbit sends nothing for a market it does not list; check the code(s)",
+                slot.conn.name, ", ".join(f"{kind} {code}" for kind, code in missing),
+                self.config.snapshot_grace,
+            )
+        return math.inf
 
     def _ping_once(self, slot: _Slot, now: float) -> float:
         """The text PING once per socket: the server then sends a status frame every 10 s."""
@@ -692,15 +798,29 @@ class WebSocketManager:
 _NO_ROUTES: dict[str, Any] = {}
 
 
+def _refusal(connection: str, url: str, status: int) -> UpbitError:
+    """The error for an upgrade answered with an HTTP error status."""
+    if status in (401, 403):
+        return AuthenticationError(f"the exchange refused {connection} (HTTP {status})", connection)
+    if status in (418, 429):
+        return RateLimitError(f"the exchange rate-limited {connection} (HTTP {status})", status=status)
+    return ConnectError(connection, url, f"upgrade refused with HTTP {status}", status)
+
+
+def _short_repr(item: dict[str, Any]) -> str:
+    return repr(item)[:200]
+
+
 class _Router(ManagerListener):
     """Routes each data message to its subscriptions' workers and lifecycle news to every client."""
 
     def __init__(self, manager: WebSocketManager) -> None:
         self._subs = manager.subscriptions
+        self._slots = manager._slots
         self._dispatcher = manager.dispatcher
         self._clients = manager._clients
 
-    def on_item(self, connection: str, item: dict[str, Any]) -> bool:
+    def on_item(self, connection: str, item: dict[str, Any], size: int = 0) -> bool:
         """Queue one message (DEFAULT or SIMPLE keys) for its subscriptions; False if it has no
         usable type or code."""
         if "ty" in item:
@@ -718,11 +838,13 @@ class _Router(ManagerListener):
             return code is None or type(code) is str
         key, targets = entry
         snapshot = item.get(stream_type) == "SNAPSHOT"
+        if snapshot:  # once per code and request: what the snapshot grace check looks for
+            self._slots[connection].snapshots_seen.add((kind, code))
         submit = self._dispatcher.submit
         for sub in targets:
             if snapshot and not sub.snapshot:
                 continue
-            submit(sub, key, item, False)  # Manager._on_frame flushes
+            submit(sub, key, item, size, False)  # Manager._on_batch_end flushes
         return True
 
     def on_event(self, event: Event) -> None:

@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from .errors import SubscriptionError
+from .errors import DecodeError, SubscriptionError
 from .formats import to_default
 from .protocol import StreamSpec, builders, is_private, to_message
 from .types import DataLoss
@@ -117,7 +117,11 @@ class Subscription:
             try:
                 message = build(item)
             except Exception:  # a malformed or unusual message: the careful path says why
-                message = to_message(item)
+                try:
+                    message = to_message(item)
+                except DecodeError as exc:  # the server's fault, not the callback's
+                    self._owner.on_bad_message(self, exc, item)
+                    return
             callback(message)
         self.delivered += 1
 

@@ -15,7 +15,7 @@ import pytest
 import upbit_sync as us
 from tests.client.conftest import BULK, Sink, dispatcher_stats, public_conn, served, trade_frames
 from tests.support import wait_until
-from upbit_sync.testing import ConnInfo
+from upbit_sync.testing import DEFAULT_MARKETS, ConnInfo
 
 WORKER = re.compile(r"upbit-worker-\d+\Z")
 CODE = "KRW-BTC"
@@ -35,7 +35,7 @@ def test_callbacks_run_on_worker_threads_never_on_the_socket_thread(harness, exc
 
 
 def test_per_code_order_holds_while_codes_run_in_parallel(harness, quiet_exchange):
-    codes = [f"KRW-C{i:02d}" for i in range(50)]
+    codes = [m.market for m in DEFAULT_MARKETS if m.quote == "KRW"][:50]
     per_code = 2_000
     frames, sent = trade_frames(codes, per_code)
     manager = harness.manager(quiet_exchange, queue_size=per_code * len(codes), **BULK)
@@ -231,7 +231,10 @@ def test_conflate_delivers_the_newest_message_of_every_code(harness, quiet_excha
         assert kept and kept[-1] == run.sent[code][-1], f"{code}: the last message sent was not delivered"
         assert kept == sorted(kept)
     assert run.sub.dropped > 0
-    assert run.watch.highest <= len(codes), "conflate holds at most one pending message per code"
+    # one pending message per code, plus the one each stuck worker is delivering (queue depth counts
+    # what a worker holds, taken messages included)
+    workers = run.manager.config.workers
+    assert run.watch.highest <= len(codes) + workers, "conflate holds at most one pending message per code"
 
 
 def test_a_subscription_without_a_policy_takes_the_configured_one(harness, quiet_exchange):
@@ -289,3 +292,95 @@ def test_a_failing_callback_is_reported_and_the_stream_goes_on(harness, quiet_ex
     assert {id(e) for e in events.errors} == {id(e) for e in raised}
     assert wait_until(lambda: dispatcher_stats(manager)["callback_errors"] == len(raised))
     assert sub.active and sub.dropped == 0
+
+
+# ---- what a worker holds (issue 8) ---------------------------------------------------------------
+
+
+class _StuckAfterFirst:
+    """Lets the snapshot through, then blocks on the first REALTIME message until opened: by then the
+    worker has taken a batch from its queue, and the socket keeps queueing behind it."""
+
+    def __init__(self) -> None:
+        self.sink = Sink()
+        self.opened = threading.Event()
+
+    def __call__(self, message: Any) -> None:
+        self.sink(message)
+        if message.stream_type == "REALTIME":
+            self.opened.wait(20.0)
+
+
+def test_a_stuck_worker_holds_at_most_queue_size_messages_taken_ones_included(harness, quiet_exchange):
+    manager = harness.manager(quiet_exchange, queue_size=QUEUE, **BULK)
+    gate = _StuckAfterFirst()
+    harness.defer(gate.opened.set)
+    sub = harness.client(manager).subscribe("trade", [CODE], gate)
+    conn = public_conn(quiet_exchange)
+    assert gate.sink.wait(lambda: gate.sink.messages), "no snapshot"
+    frames, sent = trade_frames([CODE], 5 * QUEUE)
+    watch = _DepthWatch(manager)
+    before = watch.frames_in()
+    quiet_exchange.firehose(len(frames), frames, conn_id=conn.id)
+    assert wait_until(lambda: watch.frames_in() >= before + len(frames), timeout=10.0)
+    assert wait_until(lambda: watch.depth() + watch.drops() + len(gate.sink) >= 1 + len(frames))
+    assert watch.highest <= QUEUE
+    gate.opened.set()
+    assert wait_until(lambda: watch.depth() == 0 and len(gate.sink) + sub.dropped == 1 + len(frames),
+                      timeout=10.0)
+    # the snapshot, then at most QUEUE messages: the one it was stuck on and what was held behind it
+    assert len(gate.sink) - 1 <= QUEUE, f"{len(gate.sink) - 1} messages were held for a stuck callback"
+    kept = [m.sequential_id for m in gate.sink.messages[2:]]
+    assert kept == sent[CODE][-len(kept):], "drop_oldest did not keep the newest"
+
+
+def test_held_messages_are_bounded_by_the_bytes_of_their_frames(harness, quiet_exchange):
+    frames, _ = trade_frames([CODE], 400)
+    size = len(frames[0]) + 2  # a frame's payload and its two-byte header
+    limit = 10 * size
+    manager = harness.manager(quiet_exchange, queue_size=10_000, queue_bytes=limit, **BULK)
+    gate = _StuckAfterFirst()
+    harness.defer(gate.opened.set)
+    events = Sink()
+    sub = harness.client(manager, events).subscribe("trade", [CODE], gate)
+    conn = public_conn(quiet_exchange)
+    assert gate.sink.wait(lambda: gate.sink.messages), "no snapshot"
+    held_bytes: list[int] = []
+
+    def figures() -> dict[str, Any]:
+        stats = dispatcher_stats(manager)
+        held_bytes.append(stats["queue_held_bytes"])
+        return stats
+
+    quiet_exchange.firehose(len(frames), frames, conn_id=conn.id)
+    assert wait_until(lambda: figures()["drops"] + figures()["queue_depth"] + len(gate.sink)
+                      >= 1 + len(frames), timeout=10.0)
+    assert max(held_bytes) <= limit
+    assert figures()["queue_depth"] <= 11
+    gate.opened.set()
+    assert wait_until(lambda: len(gate.sink) + sub.dropped == 1 + len(frames), timeout=10.0)
+    assert sub.dropped >= len(frames) - 12
+    assert events.wait(lambda: sum(e.dropped for e in events.events_of(us.DataLoss)) == sub.dropped)
+
+
+def test_a_conflating_subscriber_gets_fresh_messages_during_a_continuous_burst(harness, quiet_exchange):
+    """A replaced message used to skip the wake-up: through a whole burst the worker slept, and the
+    subscriber saw nothing new until the socket went quiet."""
+    manager = harness.manager(quiet_exchange, **BULK)
+    during: list[int] = []
+    burst_over = threading.Event()
+
+    def record(trade: Any) -> None:
+        if trade.stream_type == "REALTIME" and not burst_over.is_set():
+            during.append(trade.sequential_id)
+
+    sink = Sink(hook=record)
+    harness.client(manager).subscribe("trade", [CODE], sink, overflow="conflate")
+    conn = public_conn(quiet_exchange)
+    assert sink.wait(lambda: sink.messages), "no snapshot"
+    frames, sent = trade_frames([CODE], 60_000)
+    quiet_exchange.firehose(len(frames), frames, conn_id=conn.id)
+    burst_over.set()
+    assert len(during) >= 10, f"{len(during)} fresh messages during a burst of {len(frames)}"
+    assert during == sorted(during)
+    assert sink.wait(lambda: sink.messages[-1].sequential_id == sent[CODE][-1], timeout=10.0)

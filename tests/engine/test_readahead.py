@@ -212,6 +212,10 @@ class RawServer:
                 data = bytes(b ^ mask[i % 4] for i, b in enumerate(buf[head + 4:head + 4 + size]))
                 self.received.append((opcode, data))
                 buf = buf[head + 4 + size:]
+                self.answer(conn, opcode, data)
+
+    def answer(self, conn: socket.socket, opcode: int, data: bytes) -> None:
+        """What the server does with each frame the client sent: nothing but record it, here."""
 
     def close(self) -> None:
         self.done.set()

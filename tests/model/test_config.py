@@ -279,3 +279,51 @@ def test_from_env_reads_read_ahead_as_a_yes_or_no(text: str, expected: bool) -> 
 def test_from_env_read_ahead_that_is_neither_raises_config_error_naming_it() -> None:
     with pytest.raises(ConfigError, match="read_ahead"):
         Config.from_env({"UPBIT_READ_AHEAD": "maybe"})
+
+
+# ---- refused at once (issue 8) --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kwargs", "named"), [
+    ({"public_url": "https://api.upbit.com/websocket/v1"}, "public_url"),
+    ({"private_url": "api.upbit.com/websocket/v1/private"}, "private_url"),
+    ({"public_url": "ws://"}, "public_url"),
+    ({"public_url": "ws://127.0.0.1:99999/websocket/v1"}, "public_url"),
+    ({"rest_url": "wss://api.upbit.com"}, "rest_url"),
+    ({"rest_url": "ftp://api.upbit.com"}, "rest_url"),
+    ({"snapshot_grace": 0}, "snapshot_grace"),
+    ({"queue_bytes": 0}, "queue_bytes"),
+    ({"stale_after": float("inf")}, "stale_after"),
+    ({"connect_timeout": float("nan")}, "connect_timeout"),
+    ({"reconnect_delay": 5.0, "reconnect_max_delay": 1.0}, "reconnect_max_delay"),
+], ids=["public http", "private no scheme", "no host", "bad port", "rest wss", "rest ftp",
+        "grace zero", "queue_bytes zero", "infinite", "nan", "max below first delay"])
+def test_a_bad_url_or_duration_is_refused_naming_the_field(kwargs: dict[str, Any], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        Config(**kwargs)
+
+
+def test_urls_of_each_accepted_scheme_pass() -> None:
+    cfg = Config(public_url="ws://127.0.0.1:8765/websocket/v1", private_url="wss://example.test/p",
+                 rest_url="http://127.0.0.1:8080")
+    assert cfg.public_url.startswith("ws://")
+
+
+def test_repr_shows_the_keys_masked() -> None:
+    text = repr(_keyed())
+    assert "access_key='AK-4…'" in text and "secret_key='****'" in text
+
+
+def test_a_short_access_key_is_masked_whole() -> None:
+    text = repr(Config(access_key="short-key", secret_key=SECRET_KEY))
+    assert "short" not in text and "access_key='…'" in text
+
+
+def test_from_env_warns_of_a_variable_that_names_no_field_with_the_closest_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("WARNING", logger="upbit_sync.config")
+    cfg = Config.from_env({"UPBIT_STALE_AFTR": "5", "UPBIT_WORKERS": "2"})
+    assert cfg.workers == 2 and cfg.stale_after == Config().stale_after
+    (record,) = caplog.records
+    assert "UPBIT_STALE_AFTR" in record.getMessage() and "UPBIT_STALE_AFTER" in record.getMessage()

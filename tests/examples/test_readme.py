@@ -1,0 +1,106 @@
+"""The README's code works as written: its five lines, run against ``upbit-sync fake-server`` with
+``UPBIT_WS_URL`` pointing there, print data."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+
+
+def python_blocks(markdown: str) -> list[str]:
+    """The ```python blocks of a markdown text, in order."""
+    return re.findall(r"```python\n(.*?)```", markdown, flags=re.S)
+
+
+def five_lines() -> str:
+    section = README.read_text(encoding="utf-8").split("## Five lines", 1)[1]
+    return python_blocks(section)[0]
+
+
+# Prepended to code run in a subprocess: like tests/conftest.py's guard, nothing leaves loopback, not
+# even a DNS query (were the environment not read, the five lines would try Upbit itself).
+LOOPBACK_ONLY = """
+import socket as _socket
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_connect, _getaddrinfo = _socket.socket.connect, _socket.getaddrinfo
+def _guarded_connect(self, address):
+    if isinstance(address, tuple) and address[0] not in _LOOPBACK:
+        raise ConnectionRefusedError(f"the README test stays on loopback; refused {address!r}")
+    return _connect(self, address)
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    if host not in _LOOPBACK:
+        raise _socket.gaierror(f"the README test stays on loopback; refused {host!r}")
+    return _getaddrinfo(host, *args, **kwargs)
+_socket.socket.connect, _socket.getaddrinfo = _guarded_connect, _guarded_getaddrinfo
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UPBIT_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _read_lines(process: subprocess.Popen[str], wanted: int, timeout: float) -> list[str]:
+    """Lines of ``process``'s stdout until ``wanted`` arrived or ``timeout`` passed."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while len(lines) < wanted and time.monotonic() < deadline:
+            if selector.select(max(0.0, deadline - time.monotonic())):
+                line = process.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+    return lines
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        return process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()
+
+
+def test_the_five_lines_print_data_from_the_exchange_named_by_upbit_ws_url():
+    port = _free_port()
+    env = _env()
+    command = [sys.executable, "-m", "upbit_sync", "fake-server", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        assert _read_lines(server, 1, 15.0), "the fake server did not start"
+        env["UPBIT_WS_URL"] = f"ws://127.0.0.1:{port}/websocket/v1"
+        script = subprocess.Popen([sys.executable, "-c", LOOPBACK_ONLY + five_lines()], cwd=ROOT,
+                                  env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            lines = _read_lines(script, 12, 20.0)
+        finally:
+            _, err = _stop(script)
+        tickers = [line for line in lines if line.startswith(("KRW-BTC ", "KRW-ETH "))]
+        trades = [line for line in lines if re.fullmatch(r"[\d.]+ [\d.e-]+ (ASK|BID)\n", line)]
+        assert tickers and trades, f"stdout: {lines}\nstderr: {err}"
+    finally:
+        _stop(server)
