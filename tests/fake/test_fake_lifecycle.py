@@ -11,10 +11,11 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import websocket
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidMessage
 
 from upbit_sync.testing import FakeUpbitServer, HangingServer
 
@@ -214,15 +215,24 @@ def test_the_pytest_plugin_works_in_a_fresh_pytest_run(tmp_path):
     assert "2 passed" in result.stdout
 
 
+def _hung_up_before_the_request() -> BaseException:
+    """What websockets 16 raises for a client that closed its socket before sending its request."""
+    error = InvalidMessage("did not receive a valid HTTP request")
+    error.__cause__ = EOFError("connection closed while reading HTTP request line")
+    return error
+
+
 @pytest.mark.parametrize("thread_name, shown", [("upbit-fake-conn-99", False),
                                                  ("someone-elses-server", True)])
+@pytest.mark.parametrize("make_error", [lambda: ConnectionClosed(None, None), _hung_up_before_the_request],
+                         ids=["closed mid-handshake", "closed before the request"])
 def test_a_client_hanging_up_during_the_handshake_is_not_an_error_of_the_fake(
-    caplog: pytest.LogCaptureFixture, thread_name: str, shown: bool
+    caplog: pytest.LogCaptureFixture, thread_name: str, shown: bool, make_error: Any
 ) -> None:
     """A client stopped while it connects hangs up mid-handshake; websockets logs that at ERROR with a
     traceback, which on the fake's own threads is routine and kept out of sight."""
     def log_it() -> None:
-        error = ConnectionClosed(None, None)
+        error = make_error()
         logging.getLogger("websockets.server").error(
             "opening handshake failed", exc_info=(type(error), error, None))
 

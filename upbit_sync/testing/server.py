@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidMessage
 from websockets.frames import Opcode
 from websockets.protocol import State
 from websockets.sync.server import Server, ServerConnection, serve
@@ -58,11 +58,19 @@ class _DemotePeerHangups(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if (isinstance(error, ConnectionClosed) and record.threadName
+        if (_hung_up(error) and record.threadName
                 and record.threadName.startswith("upbit-fake-")):
             record.levelno, record.levelname, record.exc_info = logging.DEBUG, "DEBUG", None
             return logging.getLogger("websockets.server").isEnabledFor(logging.DEBUG)
         return True
+
+
+def _hung_up(error: BaseException | None) -> bool:
+    """A closed connection (websockets 17), or, on 16, a request that never came because the peer
+    closed its socket first (InvalidMessage caused by EOFError)."""
+    if isinstance(error, ConnectionClosed):
+        return True
+    return isinstance(error, InvalidMessage) and isinstance(error.__cause__, EOFError)
 
 
 logging.getLogger("websockets.server").addFilter(_DemotePeerHangups())
