@@ -1,4 +1,4 @@
-"""Memory against DESIGN.md §6: RSS with 250 codes x 3 types subscribed (target <= 40 MB), and its
+"""Memory against docs/architecture.md §6: RSS with 250 codes x 3 types subscribed (target <= 40 MB), and its
 growth over 1,000,000 messages (target < 2 MB).
 
 Each client runs in a fresh interpreter of its own, so neither is charged for the other, and the fake

@@ -27,7 +27,7 @@ import websocket
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from upbit_sync import Config
-from upbit_sync.manager import ManagerListener, WebSocketManager
+from upbit_sync.manager import WebSocketManager, port_of
 from upbit_sync.protocol import build_request, make_spec
 from upbit_sync.testing import FakeUpbitServer
 
@@ -35,7 +35,9 @@ CYCLES = 20
 SPECS = [make_spec("ticker", ["KRW-BTC", "KRW-ETH"]), make_spec("trade", ["KRW-BTC"])]
 
 
-class FirstSnapshot(ManagerListener):
+class FirstSnapshot:
+    """Notes when each SNAPSHOT arrives (a subscriptions.Listener)."""
+
     def __init__(self) -> None:
         self.cond = threading.Condition()
         self.snapshots: list[float] = []
@@ -48,6 +50,12 @@ class FirstSnapshot(ManagerListener):
             if any(i.get("stream_type", i.get("st")) == "SNAPSHOT" for i in items):
                 self.snapshots.append(now)
             self.cond.notify_all()
+
+    def on_event(self, event: Any) -> None:
+        pass
+
+    def on_error(self, error: BaseException) -> None:
+        pass
 
     def snapshot_after(self, t0: float, timeout: float = 10.0) -> float:
         with self.cond:
@@ -67,10 +75,10 @@ def _settle(exchange: FakeUpbitServer, opened: int, seconds: float) -> None:
 def sdk_drop_to_data(exchange: FakeUpbitServer) -> list[float]:
     listener = FirstSnapshot()
     manager = WebSocketManager(Config(public_url=exchange.public_url))
-    manager.add_listener(listener)
+    port_of(manager).add_listener(listener)
     results = []
     with manager:
-        manager.set_wanted("public", SPECS)
+        port_of(manager).set_wanted("public", SPECS)
         listener.snapshot_after(0.0)
         for _cycle in range(CYCLES):
             _settle(exchange, exchange.connections_opened, 1.1)
@@ -117,7 +125,7 @@ def silent_detection(exchange: FakeUpbitServer) -> tuple[float, float]:
     config = Config(public_url=exchange.public_url, stale_after=2.0, health_check_interval=1.0)
     manager = WebSocketManager(config)
     with manager:
-        manager.set_wanted("public", SPECS)
+        port_of(manager).set_wanted("public", SPECS)
         _settle(exchange, exchange.connections_opened + 1, 0.5)
         opened = exchange.connections_opened
         t0 = time.perf_counter()
@@ -132,7 +140,7 @@ def silent_detection(exchange: FakeUpbitServer) -> tuple[float, float]:
 def drop_storm(exchange: FakeUpbitServer, drops: int = 10) -> int:
     manager = WebSocketManager(Config(public_url=exchange.public_url))
     with manager:
-        manager.set_wanted("public", SPECS)
+        port_of(manager).set_wanted("public", SPECS)
         _settle(exchange, exchange.connections_opened + 1, 1.1)
         first = len(exchange.connect_attempts)
         deadline = time.monotonic() + 20

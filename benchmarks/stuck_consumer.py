@@ -1,5 +1,5 @@
-"""A stuck or slow consumer (DESIGN.md §6, issue 8): memory stays bounded, every drop is counted and
-reported, and a conflating subscriber keeps getting fresh messages through a burst.
+"""A stuck or slow consumer (docs/architecture.md §6): memory stays bounded, every drop is counted
+and reported, and a conflating subscriber keeps getting fresh messages through a burst.
 
 1. **Stuck callback.** The SDK with default settings subscribes 30-unit orderbooks (Upbit's default
    depth) for 20 codes, so every worker gets some, with a callback that blocks until the end. The

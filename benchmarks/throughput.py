@@ -3,10 +3,10 @@
 - Throughput: the fake exchange's firehose writes N prepared trade frames (SIMPLE keys, binary frames,
   10 markets) as fast as the socket takes them; we time first to last delivery. The SDK delivers typed
   ``Trade`` objects to a callback on its worker pool; the baseline is a ``WebSocketApp`` whose
-  ``on_message`` only runs ``json.loads`` (DESIGN.md §6: target ratio >= 0.8).
+  ``on_message`` only runs ``json.loads`` (docs/architecture.md §6: target ratio >= 0.8).
   The SDK reads ahead (upbit_sync/readahead.py); a third variant turns that off
   (``Config(read_ahead=False)``), to show what it is worth.
-- Latency at 5,000 msg/s (targets: p50 <= 0.3 ms, p99 <= 2 ms, DESIGN.md §6, from frame receipt to
+- Latency at 5,000 msg/s (targets: p50 <= 0.3 ms, p99 <= 2 ms, docs/architecture.md §6, from frame receipt to
   callback start): a paced sender stamps each frame with the wall clock at send time. For each frame
   the SDK's receipt is when the connection hands it to the manager; the figure is receipt -> callback
   start. Send -> callback is also given, beside the baseline's send -> ``on_message``, which shows what
@@ -37,6 +37,7 @@ from exchange_process import ExchangeProcess
 
 import upbit_sync as us
 from upbit_sync import formats
+from upbit_sync.manager import port_of
 from upbit_sync.protocol import build_request, make_spec
 from upbit_sync.testing import MarketSimulator
 
@@ -96,16 +97,18 @@ def run_sdk(exchange: ExchangeProcess, n: int, frames: list[bytes], paced: bool,
     counter = Counter(n)
     manager = us.WebSocketManager(us.Config(public_url=exchange.public_url, read_ahead=read_ahead))
     client = us.WebSocketClient(manager)
-    if paced:  # note each frame's receipt: the manager's entry point, seen from the outside
-        on_frame = manager._on_frame
+    manager.start()
+    if paced:  # note each frame's receipt: where the connection hands it on, seen from the outside
+        conn = port_of(manager).link("public").conn  # type: ignore[union-attr]
+        on_frame = conn._on_frame
 
-        def timed(conn: Any, frame: bytes) -> None:
+        def timed(frame: bytes) -> None:
             start = frame.find(b'"tms":') + 6
             if start > 5:
                 counter.received_at[int(frame[start:frame.find(b",", start)])] = time.time_ns()
-            on_frame(conn, frame)
+            on_frame(frame)
 
-        manager._on_frame = timed  # type: ignore[method-assign]
+        conn._on_frame = timed
 
     def on_trade(msg: Any) -> None:
         counter.hit(msg.timestamp if paced else None)

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from types import FrameType
+from typing import Protocol
 
 import upbit_sync as us
 
@@ -45,6 +46,14 @@ def say(line: str) -> None:
     """Print one whole line. Callbacks run on several worker threads at once, so lines could mix."""
     with _print_lock:
         print(line, flush=True)
+
+
+class Component(Protocol):
+    """What every component here has: its own client, and a line saying how it is doing."""
+
+    client: us.WebSocketClient
+
+    def status(self) -> str: ...
 
 
 class PriceBoard:
@@ -173,7 +182,8 @@ def main() -> int:
             alert = MoveAlert(manager, alert_markets, threshold=0.001)   # overlaps on the first market
             tape = TradeTape(manager, pick(args.markets, 0, 2))
             spread = SpreadWatch(manager, board_markets)
-            components = {"price board": board, "move alert": alert, "trade tape": tape, "spread": spread}
+            components: dict[str, Component] = {"price board": board, "move alert": alert,
+                                                "trade tape": tape, "spread": spread}
             for component in components.values():
                 stack.callback(component.client.close)     # before the manager stops
 

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from upbit_sync.manager import ManagerListener
 from upbit_sync.types import Event
 
 
@@ -53,8 +52,8 @@ class EventLog:
             return [e for e in self.events if isinstance(e, kind)]
 
 
-class Recorder(EventLog, ManagerListener):
-    """Records what a manager reports, and lets a test wait for it."""
+class Recorder(EventLog):
+    """Records what a manager reports (a subscriptions.Listener), and lets a test wait for it."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -1,4 +1,4 @@
-"""JWT tokens and query hashes for Upbit's private WebSocket and REST (UPBIT_PROTOCOL.md §6)."""
+"""JWT tokens and query hashes for Upbit's private WebSocket and REST (docs/upbit.md §6)."""
 
 from __future__ import annotations
 

@@ -14,12 +14,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .client import WebSocketClient
 from .config import Config
 from .manager import WebSocketManager
+from .metrics import Health
 from .types import (
     Connected,
     DataLoss,
@@ -194,20 +195,20 @@ def _describe(event: Event) -> str:
     return f"event: {event}"
 
 
-def _print_health(health: dict[str, Any], view: _DemoView) -> None:
+def _print_health(health: Health, view: _DemoView) -> None:
     print("health summary (manager.health()):")
-    for name, conn in health.get("connections", {}).items():
-        fields = ("state", "reconnects", "messages", "queue_depth", "drops", "requests_sent",
-                  "subscriptions", "in_sync")
-        print(f"  connection {name}: " + " ".join(f"{f}={conn.get(f)}" for f in fields))
-    dispatcher = health.get("dispatcher")
-    if isinstance(dispatcher, dict):
-        print("  dispatcher: " + " ".join(f"{k}={v}" for k, v in dispatcher.items()))
+    for name, conn in health["connections"].items():
+        shown = {"state": conn["state"], "reconnects": conn["reconnects"], "messages": conn["messages"],
+                 "queue_depth": conn["queue_depth"], "drops": conn["drops"],
+                 "requests_sent": conn["requests_sent"], "subscriptions": conn["subscriptions"],
+                 "in_sync": conn["in_sync"]}
+        print(f"  connection {name}: " + " ".join(f"{k}={v}" for k, v in shown.items()))
+    print("  dispatcher: " + " ".join(f"{k}={v}" for k, v in health["dispatcher"].items()))
     with view.lock:
         delivered = dict(view.delivered)
     print(f"  delivered to the demo's callbacks: {sum(delivered.values())} "
           f"({', '.join(f'{kind} {n}' for kind, n in sorted(delivered.items()))})")
-    print(f"  healthy: {health.get('healthy')}")
+    print(f"  healthy: {health['healthy']}")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -237,7 +238,7 @@ def _demo(args: argparse.Namespace) -> int:
         _say(f"demo stopped by {stop}: the client, the manager and the fake exchange are closed")
         return stop.exit_code
     _print_health(health, view)
-    ok = recovered and bool(health.get("healthy"))
+    ok = recovered and health["healthy"]
     print("demo finished: " + ("recovered from the drop and healthy" if ok else "NOT healthy"))
     return 0 if ok else 1
 

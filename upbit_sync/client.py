@@ -1,8 +1,12 @@
-"""WebSocketClient: what an application holds (DESIGN.md §4).
+"""WebSocketClient: what an application holds (docs/architecture.md §4).
 
 Each component of a program can have its own client; the manager merges every client's wishes into
 one request per connection and routes each message only to the clients that asked for it. A client
 that is closed, or garbage-collected, takes its subscriptions with it.
+
+The methods are overloaded on the type name, so a type checker knows what each callback gets and
+each stream yields (``stream("trade", ...)`` is a ``MessageStream[Trade]``), and a misspelled type
+name is a type error.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar, cast, overload
 
-from .config import OVERFLOW_POLICIES
-from .dispatch import DATA_LOSS_INTERVAL
+from .config import Overflow, check_overflow
+from .dispatch import LossTally
 from .errors import (
     AuthenticationError,
     ClosedError,
@@ -27,12 +31,20 @@ from .errors import (
     SubscriptionError,
     UpbitError,
 )
-from .manager import ClientHooks, WebSocketManager
-from .protocol import make_spec, to_message
-from .subscriptions import Subscription, _hold
-from .types import DataLoss, Event, ServerMessage, SubscriptionList
+from .manager import ClientPort, WebSocketManager, port_of
+from .protocol import PUBLIC, make_spec, to_message
+from .subscriptions import Subscription, hold
+from .types import Candle, DataLoss, Event, MyAsset, MyOrder, Orderbook, SubscriptionList, Ticker, Trade
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Codes = str | Iterable[str]
+CandleType = Literal["candle.1s", "candle.1m", "candle.3m", "candle.5m", "candle.10m", "candle.15m",
+                     "candle.30m", "candle.60m", "candle.240m"]
+PublicType = Literal["ticker", "trade", "orderbook", CandleType]
+MessageType = Literal[PublicType, "myOrder", "myAsset"]
+Raw = dict[str, Any]
 
 _END = object()  # marks the end of a stream's buffer
 # A callback that keeps raising is logged once with its traceback, then at most once per this long.
@@ -74,18 +86,19 @@ class _ErrorLog:
                       self.what, type(error).__name__, error, more, self.count)
 
 
-class _ClientCore(ClientHooks):
-    """The part of a client the manager and its subscriptions hold; it does not keep the client
-    alive, so a client nobody references is collected and its finalizer unsubscribes."""
+class _ClientCore:
+    """The part of a client the manager and its subscriptions hold (subscriptions.ClientHooks and
+    Owner); it does not keep the client alive, so a client nobody references is collected and its
+    finalizer unsubscribes."""
 
-    def __init__(self, manager: WebSocketManager, on_error: Callable[[BaseException], Any] | None,
+    def __init__(self, port: ClientPort, on_error: Callable[[BaseException], Any] | None,
                  on_event: Callable[[Event], Any] | None) -> None:
-        self.manager = manager
+        self.port = port
         self.lock = threading.Lock()
         self.subs: dict[int, Subscription] = {}
-        self.streams: weakref.WeakSet[MessageStream] = weakref.WeakSet()
-        self.on_error = _hold(on_error) if on_error else None
-        self.on_event = _hold(on_event) if on_event else None
+        self.streams: weakref.WeakSet[MessageStream[Any]] = weakref.WeakSet()
+        self.on_error = hold(on_error) if on_error else None
+        self.on_event = hold(on_event) if on_event else None
         self.closed = False
         self.closing = False  # close() was called: not a garbage-collected client
         self._on_error_failures = _ErrorLog("on_error")
@@ -94,14 +107,14 @@ class _ClientCore(ClientHooks):
     def cancel(self, sub: Subscription) -> None:
         with self.lock:
             self.subs.pop(sub.id, None)
-        self.manager.remove_subscriptions([sub])
+        self.port.remove_subscriptions([sub])
 
     def cancel_all(self) -> None:
         with self.lock:
             subs = list(self.subs.values())
             self.subs.clear()
         if subs:
-            self.manager.remove_subscriptions(subs)
+            self.port.remove_subscriptions(subs)
 
     def handle_event(self, event: Event) -> None:
         for stream in list(self.streams):
@@ -147,7 +160,7 @@ class _ClientCore(ClientHooks):
             failures(error)
 
     def on_bad_message(self, sub: Subscription, error: DecodeError, item: dict[str, Any]) -> None:
-        self.manager.bad_message(sub.connection, error, item)
+        self.port.bad_message(sub.connection, error, item)
 
 
 def _release(core: _ClientCore) -> None:
@@ -163,7 +176,7 @@ def _release(core: _ClientCore) -> None:
     core.cancel_all()
     for stream in list(core.streams):
         stream.close()
-    core.manager.unregister_client(core)
+    core.port.unregister(core)
 
 
 class WebSocketClient:
@@ -176,8 +189,9 @@ class WebSocketClient:
         on_event: Callable[[Event], Any] | None = None,
     ) -> None:
         self.manager = manager if manager is not None else WebSocketManager.get_instance()
-        self._core = _ClientCore(self.manager, on_error, on_event)
-        self.manager.register_client(self._core)
+        self._port = port_of(self.manager)
+        self._core = _ClientCore(self._port, on_error, on_event)
+        self._port.register(self._core)
         self._finalizer = weakref.finalize(self, _release, self._core)
 
     def __repr__(self) -> str:
@@ -208,11 +222,40 @@ class WebSocketClient:
         with self._core.lock:
             return list(self._core.subs.values())
 
+    # ---- subscribe: callbacks -----------------------------------------------------------------------
+
+    @overload
+    def subscribe(self, type: Literal["ticker"], codes: Codes, callback: Callable[[Ticker], object], *,
+                  raw: Literal[False] = False, snapshot: bool = True,
+                  overflow: Overflow | None = None) -> Subscription: ...
+    @overload
+    def subscribe(self, type: Literal["trade"], codes: Codes, callback: Callable[[Trade], object], *,
+                  raw: Literal[False] = False, snapshot: bool = True,
+                  overflow: Overflow | None = None) -> Subscription: ...
+    @overload
+    def subscribe(self, type: Literal["orderbook"], codes: Codes, callback: Callable[[Orderbook], object],
+                  *, depth: int | None = None, level: float | None = None, raw: Literal[False] = False,
+                  snapshot: bool = True, overflow: Overflow | None = None) -> Subscription: ...
+    @overload
+    def subscribe(self, type: CandleType, codes: Codes, callback: Callable[[Candle], object], *,
+                  raw: Literal[False] = False, snapshot: bool = True,
+                  overflow: Overflow | None = None) -> Subscription: ...
+    @overload
+    def subscribe(self, type: Literal["myOrder"], codes: Codes | None, callback: Callable[[MyOrder], object],
+                  *, raw: Literal[False] = False, overflow: Overflow | None = None) -> Subscription: ...
+    @overload
+    def subscribe(self, type: Literal["myAsset"], codes: None, callback: Callable[[MyAsset], object], *,
+                  raw: Literal[False] = False, overflow: Overflow | None = None) -> Subscription: ...
+    @overload
+    def subscribe(self, type: MessageType, codes: Codes | None, callback: Callable[[Raw], object], *,
+                  depth: int | None = None, level: float | None = None, raw: Literal[True],
+                  snapshot: bool = True, overflow: Overflow | None = None) -> Subscription: ...
+
     def subscribe(
         self,
         type: str,
-        codes: str | Iterable[str] | None,
-        callback: Callable[[Any], Any],
+        codes: Codes | None,
+        callback: Callable[[Any], object],
         *,
         depth: int | None = None,
         level: float | None = None,
@@ -230,22 +273,21 @@ class WebSocketClient:
         self._check_open()
         if not callable(callback):
             raise SubscriptionError(f"callback must be callable, not {callback!r}")
-        policy = self.manager.config.overflow if overflow is None else overflow
-        if policy not in OVERFLOW_POLICIES:
-            raise SubscriptionError(f"overflow must be one of {OVERFLOW_POLICIES}, not {overflow!r}")
+        policy = check_overflow(self._port.config.overflow if overflow is None else overflow,
+                                SubscriptionError)
         for name, flag in (("raw", raw), ("snapshot", snapshot)):
             if not isinstance(flag, bool):
                 raise SubscriptionError(f"{name} must be True or False, not {flag!r}")
         spec = make_spec(type, codes, depth=depth, level=level)
         sub = Subscription(spec, callback, raw=raw, snapshot=snapshot, overflow=policy,
                            owner=self._core)
-        self.manager.ensure_started()
-        self.manager.add_subscription(sub)
+        self._port.ensure_started()
+        self._port.add_subscription(sub)
         with self._core.lock:
             self._core.subs[sub.id] = sub
         return sub
 
-    def unsubscribe(self, type: str, codes: str | Iterable[str] | None = None) -> None:
+    def unsubscribe(self, type: MessageType, codes: Codes | None = None) -> None:
         """Stop receiving ``type`` for ``codes`` (all of this client's codes of that type if None)."""
         self._check_open()
         drop = None if codes is None else set(make_spec("myOrder", codes).codes)
@@ -255,16 +297,76 @@ class WebSocketClient:
             keep = () if drop is None else tuple(c for c in sub.codes if c not in drop)
             if keep == sub.codes:
                 continue
-            callback = sub._callback()  # None when its owner is gone: then nothing is kept
+            callback = sub.callback()  # None when its owner is gone: then nothing is kept
             sub.cancel()
             if keep and callback is not None:
-                self.subscribe(sub.type, keep, callback, depth=sub.depth, level=sub.level,
-                               raw=sub.raw, snapshot=sub.snapshot, overflow=sub.overflow)
+                self._resubscribe(sub, keep, callback)
+
+    def _resubscribe(self, sub: Subscription, codes: tuple[str, ...], callback: Callable[[Any], object]
+                     ) -> None:
+        untyped: Callable[..., Subscription] = self.subscribe
+        untyped(sub.type, codes, callback, depth=sub.depth, level=sub.level, raw=sub.raw,
+                snapshot=sub.snapshot, overflow=sub.overflow)
+
+    # ---- stream: a blocking iterator ----------------------------------------------------------------
+
+    @overload
+    def stream(self, type: Literal["ticker"], codes: Codes, *, timeout: float | None = None,
+               events: Literal[False] = False, raw: Literal[False] = False,
+               snapshot: bool = True) -> MessageStream[Ticker]: ...
+    @overload
+    def stream(self, type: Literal["trade"], codes: Codes, *, timeout: float | None = None,
+               events: Literal[False] = False, raw: Literal[False] = False,
+               snapshot: bool = True) -> MessageStream[Trade]: ...
+    @overload
+    def stream(self, type: Literal["orderbook"], codes: Codes, *, timeout: float | None = None,
+               events: Literal[False] = False, raw: Literal[False] = False, depth: int | None = None,
+               level: float | None = None, snapshot: bool = True) -> MessageStream[Orderbook]: ...
+    @overload
+    def stream(self, type: CandleType, codes: Codes, *, timeout: float | None = None,
+               events: Literal[False] = False, raw: Literal[False] = False,
+               snapshot: bool = True) -> MessageStream[Candle]: ...
+    @overload
+    def stream(self, type: Literal["myOrder"], codes: Codes | None, *, timeout: float | None = None,
+               events: Literal[False] = False, raw: Literal[False] = False) -> MessageStream[MyOrder]: ...
+    @overload
+    def stream(self, type: Literal["myAsset"], codes: None, *, timeout: float | None = None,
+               events: Literal[False] = False, raw: Literal[False] = False) -> MessageStream[MyAsset]: ...
+    @overload
+    def stream(self, type: MessageType, codes: Codes | None, *, timeout: float | None = None,
+               events: Literal[False] = False, raw: Literal[True], depth: int | None = None,
+               level: float | None = None, snapshot: bool = True) -> MessageStream[Raw]: ...
+    @overload
+    def stream(self, type: Literal["ticker"], codes: Codes, *, timeout: float | None = None,
+               events: Literal[True], raw: Literal[False] = False,
+               snapshot: bool = True) -> MessageStream[Ticker | Event]: ...
+    @overload
+    def stream(self, type: Literal["trade"], codes: Codes, *, timeout: float | None = None,
+               events: Literal[True], raw: Literal[False] = False,
+               snapshot: bool = True) -> MessageStream[Trade | Event]: ...
+    @overload
+    def stream(self, type: Literal["orderbook"], codes: Codes, *, timeout: float | None = None,
+               events: Literal[True], raw: Literal[False] = False, depth: int | None = None,
+               level: float | None = None, snapshot: bool = True) -> MessageStream[Orderbook | Event]: ...
+    @overload
+    def stream(self, type: CandleType, codes: Codes, *, timeout: float | None = None,
+               events: Literal[True], raw: Literal[False] = False,
+               snapshot: bool = True) -> MessageStream[Candle | Event]: ...
+    @overload
+    def stream(self, type: Literal["myOrder"], codes: Codes | None, *, timeout: float | None = None,
+               events: Literal[True], raw: Literal[False] = False) -> MessageStream[MyOrder | Event]: ...
+    @overload
+    def stream(self, type: Literal["myAsset"], codes: None, *, timeout: float | None = None,
+               events: Literal[True], raw: Literal[False] = False) -> MessageStream[MyAsset | Event]: ...
+    @overload
+    def stream(self, type: MessageType, codes: Codes | None, *, timeout: float | None = None,
+               events: Literal[True], raw: Literal[True], depth: int | None = None,
+               level: float | None = None, snapshot: bool = True) -> MessageStream[Raw | Event]: ...
 
     def stream(
         self,
         type: str,
-        codes: str | Iterable[str] | None,
+        codes: Codes | None,
         *,
         timeout: float | None = None,
         events: bool = False,
@@ -272,30 +374,51 @@ class WebSocketClient:
         depth: int | None = None,
         level: float | None = None,
         snapshot: bool = True,
-    ) -> MessageStream:
-        """A blocking iterator over the messages of ``type`` for ``codes``.
+    ) -> MessageStream[Any]:
+        """A blocking iterator over the messages of ``type`` for ``codes`` (and the lifecycle events,
+        with ``events=True``).
 
         ``timeout`` bounds the wait for each message: past it the stream raises
         :class:`StreamTimeout` (a ``TimeoutError``), or the error that keeps its connection down
-        (:class:`ConnectError`). Refused keys end a private stream with :class:`AuthenticationError`
-        at once. Leaving the loop — break, an exception, ``close()`` on the stream or the client —
-        cancels the subscription.
+        (:class:`ConnectError`, :class:`RateLimitError`). Refused keys end a private stream with
+        :class:`AuthenticationError` at once. Leaving the loop — break, an exception, ``close()`` on
+        the stream or the client — cancels the subscription.
         """
         self._check_open()
         _check_timeout(timeout, optional=True)
         return MessageStream(self, type, codes, timeout=timeout, events=events, raw=raw,
                              depth=depth, level=level, snapshot=snapshot)
 
+    # ---- snapshot and listing -----------------------------------------------------------------------
+
+    @overload
+    def snapshot(self, type: Literal["ticker"], codes: Codes, timeout: float = 5.0, *,
+                 raw: Literal[False] = False) -> Snapshot[Ticker]: ...
+    @overload
+    def snapshot(self, type: Literal["trade"], codes: Codes, timeout: float = 5.0, *,
+                 raw: Literal[False] = False) -> Snapshot[Trade]: ...
+    @overload
+    def snapshot(self, type: Literal["orderbook"], codes: Codes, timeout: float = 5.0, *,
+                 depth: int | None = None, level: float | None = None,
+                 raw: Literal[False] = False) -> Snapshot[Orderbook]: ...
+    @overload
+    def snapshot(self, type: CandleType, codes: Codes, timeout: float = 5.0, *,
+                 raw: Literal[False] = False) -> Snapshot[Candle]: ...
+    @overload
+    def snapshot(self, type: PublicType, codes: Codes, timeout: float = 5.0, *,
+                 depth: int | None = None, level: float | None = None,
+                 raw: Literal[True]) -> Snapshot[Raw]: ...
+
     def snapshot(
         self,
         type: str,
-        codes: str | Iterable[str],
+        codes: Codes,
         timeout: float = 5.0,
         *,
         depth: int | None = None,
         level: float | None = None,
         raw: bool = False,
-    ) -> dict[str, Any]:
+    ) -> Snapshot[Any]:
         """The current state of each code, ``{code: message}``, from a short-lived snapshot-only
         request. Codes the exchange sent nothing for (Upbit ignores unknown codes) are absent from
         the result, named in its ``missing`` and in a WARNING."""
@@ -304,9 +427,9 @@ class WebSocketClient:
         spec = make_spec(type, codes, depth=depth, level=level, is_only_snapshot=True)
         if spec.is_private:
             raise SubscriptionError(f"snapshot() serves the public types, not {type!r}")
-        self.manager.ensure_usable()
-        items = self.manager.snapshot(spec, timeout)
-        result = Snapshot({item["code"]: item if raw else to_message(item) for item in items})
+        self._port.ensure_usable()
+        items = self._port.snapshot(spec, timeout)
+        result: Snapshot[Any] = Snapshot({item["code"]: item if raw else to_message(item) for item in items})
         result.missing = tuple(code for code in spec.codes if code not in result)
         if result.missing:
             log.warning("snapshot of %s: no data for %s within %gs (unknown market codes get "
@@ -317,21 +440,21 @@ class WebSocketClient:
         """What the server says the public connection carries (LIST_SUBSCRIPTIONS)."""
         self._check_open()
         _check_timeout(timeout, optional=False)
-        self.manager.ensure_started()
-        return self.manager.list_subscriptions("public", timeout)
+        self._port.ensure_started()
+        return self._port.list_subscriptions(PUBLIC, timeout)
 
 
-class Snapshot(dict[str, Any]):
+class Snapshot(dict[str, T]):
     """What :meth:`WebSocketClient.snapshot` returns: ``{code: message}``, and the codes asked for
     that got nothing in ``missing``."""
 
     missing: tuple[str, ...] = ()
 
 
-class MessageStream:
+class MessageStream(Generic[T]):
     """The iterator ``WebSocketClient.stream()`` returns; also a context manager."""
 
-    def __init__(self, client: WebSocketClient, type: str, codes: str | Iterable[str] | None, *,
+    def __init__(self, client: WebSocketClient, type: str, codes: Codes | None, *,
                  timeout: float | None, events: bool, raw: bool, depth: int | None,
                  level: float | None, snapshot: bool) -> None:
         self.timeout = timeout
@@ -339,24 +462,24 @@ class MessageStream:
         self.dropped = 0
         self._cond = threading.Condition()
         self._buffer: deque[Any] = deque()
-        self._limit = client.manager.config.queue_size
+        self._limit = client._port.config.queue_size
         self._closed = False
-        self._loss_pending = 0
-        self._loss_reported_at = 0.0
+        self._losses = LossTally()
         self._messages = 0  # data messages in the buffer (events are not bounded by the limit)
         self._failure: UpbitError | None = None  # ends the stream (refused keys)
         self._client = client  # a stream in use keeps its client alive
         self._core = client._core
         # the subscription holds this stream's method weakly: an abandoned stream cancels itself
-        self.subscription = client.subscribe(type, codes, self._push, depth=depth, level=level,
-                                             raw=raw, snapshot=snapshot)
+        subscribe: Callable[..., Subscription] = client.subscribe
+        self.subscription = subscribe(type, codes, self._push, depth=depth, level=level, raw=raw,
+                                      snapshot=snapshot)
         self._core.streams.add(self)
         self._finalizer = weakref.finalize(self, self.subscription.cancel)
 
     def __repr__(self) -> str:
         return f"<MessageStream {self.subscription!r}{' closed' if self._closed else ''}>"
 
-    def __enter__(self) -> MessageStream:
+    def __enter__(self) -> MessageStream[T]:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -383,12 +506,12 @@ class MessageStream:
             if self._messages >= self._limit:  # the reader is behind: the oldest message goes
                 self._evict_oldest_message()
                 self.dropped += 1
-                self._loss_pending += 1
+                self._losses.add()
             else:
                 self._messages += 1
             self._buffer.append(message)
             self._cond.notify()
-            loss = self._take_loss(time.monotonic())
+            loss = self._losses.take(time.monotonic())
         if loss:
             self._report_loss(loss, message)
 
@@ -412,33 +535,24 @@ class MessageStream:
                     self._buffer.append(event)
                     self._cond.notify()
 
-    def _take_loss(self, now: float, force: bool = False) -> int:
-        """The loss to report now (called with the lock held), at most once per interval."""
-        if not self._loss_pending or (
-            not force and now - self._loss_reported_at < DATA_LOSS_INTERVAL
-        ):
-            return 0
-        loss, self._loss_pending, self._loss_reported_at = self._loss_pending, 0, now
-        return loss
-
     def _report_loss(self, loss: int, message: Any) -> None:
-        self._core.manager.dispatcher.count_drops(loss, self.subscription.connection)
-        codes = self.subscription.codes
-        code = codes[0] if len(codes) == 1 else None
+        sub = self.subscription
+        self._core.port.dispatcher.count_drops(loss, sub.connection)
+        code = sub.codes[0] if len(sub.codes) == 1 else None
         if isinstance(message, dict):
             code = message.get("code", code)
         elif message is not None:
             code = getattr(message, "code", code)
-        self.subscription.report_loss((self.subscription.type, code), loss)
+        self._core.on_loss(sub, DataLoss(sub.connection, sub.type, code, loss, "drop_oldest"))
 
     def _timed_out(self) -> UpbitError:
         """What a wait that ran out raises: why the connection is down, when it is."""
-        down = self._core.manager.outage_error(self.subscription.connection)
+        down = self._core.port.outage_error(self.subscription.connection)
         if down is not None:
             return down
         return StreamTimeout(f"no message within {self.timeout}s on {self.subscription!r}")
 
-    def __iter__(self) -> Iterator[ServerMessage | Event | dict[str, Any]]:
+    def __iter__(self) -> Iterator[T]:
         try:
             while True:
                 try:
@@ -448,21 +562,21 @@ class MessageStream:
         finally:  # break, an exception in the loop body, or the generator collected
             self.close()
 
-    def __next__(self) -> ServerMessage | Event | dict[str, Any]:
+    def __next__(self) -> T:
         try:
             return self._next()
         except UpbitError:
             self.close()
             raise
 
-    def _next(self) -> Any:
+    def _next(self) -> T:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while True:
             item, taken = None, False
             with self._cond:
-                if not self._buffer and self._loss_pending:
+                if not self._buffer and self._losses.pending:
                     # caught up: say what was lost now, before waiting for more
-                    loss = self._take_loss(time.monotonic(), force=True)
+                    loss = self._losses.take(time.monotonic(), force=True)
                 else:
                     while not self._buffer:
                         if self._failure is not None:
@@ -478,8 +592,8 @@ class MessageStream:
                     taken = True
                     if not isinstance(item, Event):
                         self._messages -= 1
-                    loss = self._take_loss(time.monotonic())
+                    loss = self._losses.take(time.monotonic())
             if loss:
                 self._report_loss(loss, item)
             if taken:
-                return item
+                return cast(T, item)

@@ -1,4 +1,4 @@
-"""Config: every tunable of the SDK in one frozen value, with defaults from DESIGN.md."""
+"""Config: every tunable of the SDK in one frozen value, and the policies that read it."""
 
 from __future__ import annotations
 
@@ -10,19 +10,20 @@ import os
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
+from .errors import AuthenticationError, ConfigError, ConnectError, RateLimitError, UpbitError
 
 log = logging.getLogger(__name__)
 
-# Upbit's endpoints (UPBIT_PROTOCOL.md §1).
+# Upbit's endpoints (docs/upbit.md §1).
 PUBLIC_URL = "wss://api.upbit.com/websocket/v1"
 PRIVATE_URL = "wss://api.upbit.com/websocket/v1/private"
 REST_URL = "https://api.upbit.com"
 
-OVERFLOW_POLICIES = ("drop_oldest", "drop_newest", "conflate", "block")
+Overflow = Literal["drop_oldest", "drop_newest", "conflate", "block"]
+OVERFLOW_POLICIES: tuple[str, ...] = get_args(Overflow)
 WIRE_FORMATS = ("DEFAULT", "SIMPLE")
 
 # Environment variables that do not follow the UPBIT_<FIELD> pattern.
@@ -37,7 +38,7 @@ _POSITIVE = ("health_check_interval", "stale_after", "connect_timeout", "reconne
 
 @dataclass(frozen=True)
 class Config:
-    """Every tunable, with the defaults DESIGN.md §4 gives. Immutable: use :meth:`replace`."""
+    """Every tunable, with the defaults docs/architecture.md §4 gives. Immutable: use :meth:`replace`."""
 
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
@@ -66,7 +67,7 @@ class Config:
     # Read frames through upbit_sync.readahead (far fewer system calls); False reads them the way
     # websocket-client does on its own.
     read_ahead: bool = True
-    # Upbit's limits (UPBIT_PROTOCOL.md §5); lower them, never raise them, against the real exchange.
+    # Upbit's limits (docs/upbit.md §5); lower them, never raise them, against the real exchange.
     connect_rate_per_second: int = 5
     message_rate_per_second: int = 5
     message_rate_per_minute: int = 100
@@ -76,10 +77,7 @@ class Config:
             raise ConfigError(
                 f"wire_format must be one of {WIRE_FORMATS}, not {self.wire_format!r}"
             )
-        if self.overflow not in OVERFLOW_POLICIES:
-            raise ConfigError(
-                f"overflow must be one of {OVERFLOW_POLICIES}, not {self.overflow!r}"
-            )
+        check_overflow(self.overflow, ConfigError)
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type in ("float", "int"):
@@ -134,8 +132,13 @@ class Config:
 
     @property
     def backoff(self) -> Backoff:
-        """The reconnect policy these settings describe."""
+        """The reconnect delays these settings describe."""
         return Backoff(self.reconnect_delay, self.reconnect_max_delay)
+
+    @property
+    def reconnect_policy(self) -> ReconnectPolicy:
+        """What to do after a connection ends, by these settings."""
+        return ReconnectPolicy(self.reconnect_delay, self.reconnect_max_delay, self.stale_after)
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some fields changed."""
@@ -158,6 +161,14 @@ class Config:
             log.warning("environment variable %s names no Config field and is ignored%s", var, hint)
         values.update(overrides)
         return cls(**values)
+
+
+def check_overflow(policy: object, error: type[UpbitError]) -> str:
+    """``policy`` if it is one of OVERFLOW_POLICIES; else ``error`` (ConfigError for a Config field,
+    SubscriptionError for a subscription's) naming the allowed ones."""
+    if not isinstance(policy, str) or policy not in OVERFLOW_POLICIES:
+        raise error(f"overflow must be one of {OVERFLOW_POLICIES}, not {policy!r}")
+    return policy
 
 
 def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
@@ -195,7 +206,7 @@ def _convert(name: str, type_name: str, text: str) -> Any:
 
 @dataclass(frozen=True)
 class Backoff:
-    """When to try a connection again, by how many attempts in a row have failed (DESIGN.md §3).
+    """When to try a connection again, by how many attempts in a row have failed (docs/architecture.md §3).
 
     No failure yet: at once, with a few ms of jitter (most drops are transient). One: ``first_delay``.
     More: exponential with full jitter, capped at ``max_delay``.
@@ -210,5 +221,89 @@ class Backoff:
             return self.immediate_jitter * rand()
         if failures == 1:
             return min(self.first_delay, self.max_delay)
-        ceiling = min(self.max_delay, self.first_delay * 2 ** (failures - 1))
+        ceiling: float = min(self.max_delay, self.first_delay * 2.0 ** (failures - 1))
         return ceiling * rand()
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How one connect attempt ended, with what was known of the connection then: the input of
+    :meth:`ReconnectPolicy.decide`."""
+
+    connection: str
+    url: str
+    description: str  # what happened, for logs and errors
+    requested: bool = False  # close() asked for it
+    recycle: bool = False  # ...to reopen the socket at once, emptied of its server-side set
+    was_open: bool = False
+    lived: float = 0.0  # seconds the socket was open
+    http_status: int | None = None  # of a refused upgrade
+    auth_refused: bool = False  # an INVALID_AUTH error frame came before the end
+    failures: int = 0  # attempts in a row that had not ended healthy, before this one
+    in_outage: bool = False  # the connection was already down (an earlier attempt failed)
+    since_reported: float | None = None  # seconds since this outage's error was last reported
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do after an :class:`Ending`."""
+
+    retry_in: float | None  # seconds until the next attempt; None: no attempt
+    failures: int  # the new count of failures in a row
+    failed: bool = False  # wait in FAILED (refused keys) rather than CLOSED
+    error: UpbitError | None = None  # to tell the application now (None: nothing, or told lately)
+    outage_error: UpbitError | None = None  # why the outage goes on, told or not (waiting streams)
+    disconnected: bool = False  # a new outage begins: a Disconnected event
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """When and whether to connect again, and what to say, after a connection ends (docs/architecture.md §3).
+
+    - Asked for by ``close()``: no attempt, unless the socket was closed only to empty it (at once).
+    - Refused keys (HTTP 401/403 or ``INVALID_AUTH``): FAILED, an AuthenticationError, the next
+      attempt after ``max_delay``: never a storm against a refusal.
+    - HTTP 418 (blocked for repeated 429s): a RateLimitError, the next attempt after ``max_delay``.
+    - Anything else: a drop of a connection that had lived at least ``first_delay`` is retried at
+      once (most drops are transient); one that never opened (a ConnectError: refused, DNS, TLS,
+      HTTP 4xx/5xx; a RateLimitError for 429) or flapped counts as a failure, and :class:`Backoff`
+      sets the delay.
+    - A connection that lived ``healthy_after`` had recovered: its failures start again from zero.
+    - An outage's error is told at its first failure, then at most once per ``max_delay``.
+    """
+
+    first_delay: float = 1.0
+    max_delay: float = 30.0
+    healthy_after: float = 60.0
+
+    def decide(self, ending: Ending, rand: Callable[[], float] = random.random) -> Decision:
+        if ending.requested:
+            return Decision(0.0 if ending.recycle else None, ending.failures)
+        failures = 0 if ending.lived >= self.healthy_after else ending.failures
+        name, status = ending.connection, ending.http_status
+        error: UpbitError | None = None
+        failed = False
+        if status in (401, 403) or ending.auth_refused:
+            failures, delay, failed = failures + 1, self.max_delay, True
+            error = AuthenticationError(
+                f"the exchange refused the API keys on {name} "
+                f"({'HTTP ' + str(status) if status else 'INVALID_AUTH'}); "
+                f"retrying every {self.max_delay:g}s", connection=name,
+            )
+        elif status == 418:
+            failures, delay = failures + 1, self.max_delay
+            error = RateLimitError(f"connect blocked by the exchange (HTTP 418) on {name}", status=418)
+        else:
+            if not ending.was_open or ending.lived < self.first_delay:
+                failures += 1  # never opened, or flapped: back off
+            delay = Backoff(self.first_delay, self.max_delay).delay(failures, rand)
+            if status == 429:
+                error = RateLimitError(f"connect refused for too many connects (HTTP 429) on {name}",
+                                       status=429)
+            elif not ending.was_open:
+                error = ConnectError(name, ending.url, ending.description, status)
+        told = error
+        if told is not None and ending.since_reported is not None and ending.since_reported < self.max_delay:
+            told = None
+        return Decision(delay, failures, failed, told, error,
+                        disconnected=ending.was_open or not ending.in_outage)

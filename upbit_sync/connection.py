@@ -115,7 +115,7 @@ class Connection:
         url: str,
         *,
         on_open: Callable[[Connection], None],
-        on_frame: Callable[[Connection, bytes | str], None],
+        on_frame: Callable[[bytes | str], None],
         on_end: Callable[[Connection, ConnectionEnd], None],
         on_batch_end: Callable[[Connection], None] | None = None,
         header: Callable[[], list[str]] | None = None,
@@ -253,7 +253,7 @@ class Connection:
         """End the current socket, if any, and join its thread within ``timeout`` seconds.
 
         ``WebSocketApp.close()`` can take ~10 s from another thread, so: a close frame, a short join,
-        then abort the socket (LIBRARY_FACTS.md).
+        then abort the socket (docs/architecture.md §7).
         """
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -278,6 +278,12 @@ class Connection:
             thread.join(max(0.0, deadline - time.monotonic()))
         if thread.is_alive():
             log.error("connection %s thread did not end within %.1fs", self.name, timeout)
+
+    def mark_failed(self) -> None:
+        """After an end: wait in FAILED (the keys were refused) rather than CLOSED until ``open``."""
+        with self._lock:
+            if self.state is ConnState.CLOSED:
+                self.state = ConnState.FAILED
 
     def abort(self, cause: str = "") -> None:
         """Cut the socket at once (no close frame); the end is reported as not requested, with
@@ -365,7 +371,7 @@ class Connection:
         self.last_frame_at = time.monotonic()
         self.frames += 1
         try:
-            self._on_frame(self, data)
+            self._on_frame(data)
         finally:
             self._finish_batch(app)
 
@@ -413,7 +419,7 @@ class Connection:
                     continue  # already answered by recv_data_frame
                 data = parsed.data
             self.frames += 1
-            on_frame(self, data)
+            on_frame(data)
         self.last_frame_at = time.monotonic()
 
     def _wake_reader(self) -> None:

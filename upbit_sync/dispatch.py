@@ -1,4 +1,4 @@
-"""Dispatcher: bounded queues and a worker pool that keep per-key order (DESIGN.md §2).
+"""Dispatcher: bounded queues and a worker pool that keep per-key order (docs/architecture.md §2).
 
 A message's key, ``(type, code)``, picks its worker by hash, so one market's messages are handled in
 arrival order while different markets run in parallel. Each worker owns one bounded queue; what
@@ -12,13 +12,14 @@ thread pays for ``submit`` on every message. A sleeping worker is woken by relea
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
-from .config import OVERFLOW_POLICIES
+from .metrics import DispatcherHealth
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,32 @@ _CONFLATED = object()
 # While a burst keeps input pending, deferred wake-ups are made anyway after this long: a sleeping
 # worker's messages (a conflating subscriber's above all) never wait longer than this for it.
 MAX_DEFER = 0.01
+
+
+class LossTally:
+    """Messages lost for one subscriber (and key) and not reported yet. Reported at most once per
+    ``DATA_LOSS_INTERVAL``, so a flood of drops becomes a few DataLoss events, each with its count.
+    Not thread-safe: its owner holds a lock around it."""
+
+    __slots__ = ("pending", "reported_at")
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self.reported_at = -math.inf
+
+    def add(self, n: int = 1) -> None:
+        self.pending += n
+
+    def take(self, now: float, force: bool = False) -> int:
+        """The count to report now (and reset), or 0: nothing lost, or reported too lately."""
+        if not self.pending or (not force and now - self.reported_at < DATA_LOSS_INTERVAL):
+            return 0
+        lost, self.pending, self.reported_at = self.pending, 0, now
+        return lost
+
+    def settled(self, now: float) -> bool:
+        """Nothing pending, and the interval since the last report is over: it may be forgotten."""
+        return not self.pending and now - self.reported_at >= DATA_LOSS_INTERVAL
 
 
 class Target(Protocol):
@@ -70,8 +97,7 @@ class _Worker:
         self.batch_conflated: dict[tuple[int, Hashable], list[Any]] = {}
         self.in_count = self.in_bytes = 0
         self.out_count = self.out_bytes = 0
-        self.losses: dict[tuple[Any, Hashable], int] = {}
-        self.loss_reported_at: dict[tuple[Any, Hashable], float] = {}
+        self.losses: dict[tuple[Any, Hashable], LossTally] = {}  # (target, key) -> its tally
         self.high_water = 0
         # counted per worker: += on a shared attribute from several threads can lose updates
         self.delivered = 0
@@ -293,8 +319,10 @@ class Dispatcher:
         w.dropped += 1
         name = getattr(target, "connection", "")
         w.dropped_by[name] = w.dropped_by.get(name, 0) + 1
-        loss_key = (target, key)
-        w.losses[loss_key] = w.losses.get(loss_key, 0) + 1
+        tally = w.losses.get((target, key))
+        if tally is None:
+            tally = w.losses[(target, key)] = LossTally()
+        tally.add()
 
     # ---- workers ------------------------------------------------------------------------------------
 
@@ -359,14 +387,17 @@ class Dispatcher:
             w.out_count += 1
             w.out_bytes += size
 
-    def _due_losses(self, w: _Worker, force: bool = False) -> list[tuple[Any, Hashable, int]]:
+    @staticmethod
+    def _due_losses(w: _Worker, force: bool = False) -> list[tuple[Any, Hashable, int]]:
+        # called with w.lock held
         now = time.monotonic()
         due = []
-        for loss_key, count in list(w.losses.items()):
-            if force or now - w.loss_reported_at.get(loss_key, 0.0) >= DATA_LOSS_INTERVAL:
-                del w.losses[loss_key]
-                w.loss_reported_at[loss_key] = now
-                due.append((loss_key[0], loss_key[1], count))
+        for (target, key), tally in list(w.losses.items()):
+            lost = tally.take(now, force)
+            if lost:
+                due.append((target, key, lost))
+            if tally.settled(now):
+                del w.losses[(target, key)]
         return due
 
     @staticmethod
@@ -383,20 +414,22 @@ class Dispatcher:
 
     # ---- figures ------------------------------------------------------------------------------------
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> DispatcherHealth:
         depths = [w.held for w in self._workers]
-        return {
-            "workers": len(self._workers),
-            "queue_size": self.queue_size,
-            "queue_bytes": self.queue_bytes,
-            "queue_depth": sum(depths),
-            "queue_depths": depths,
-            "queue_held_bytes": sum(w.in_bytes - w.out_bytes for w in self._workers),
-            "queue_high_water": max(w.high_water for w in self._workers),
-            "delivered": sum(w.delivered for w in self._workers),
-            "drops": sum(w.dropped for w in self._workers) + sum(self._external_drops.values()),
-            "callback_errors": sum(w.errors for w in self._workers),
-        }
+        with self._lock:
+            external = sum(self._external_drops.values())
+        return DispatcherHealth(
+            workers=len(self._workers),
+            queue_size=self.queue_size,
+            queue_bytes=self.queue_bytes,
+            queue_depth=sum(depths),
+            queue_depths=depths,
+            queue_held_bytes=sum(w.in_bytes - w.out_bytes for w in self._workers),
+            queue_high_water=max(w.high_water for w in self._workers),
+            delivered=sum(w.delivered for w in self._workers),
+            drops=sum(w.dropped for w in self._workers) + external,
+            callback_errors=sum(w.errors for w in self._workers),
+        )
 
     def by_connection(self) -> dict[str, dict[str, int]]:
         """Queue depth and drops per connection (the ``connection`` of each message's target). The
@@ -430,4 +463,4 @@ class Dispatcher:
         return figures
 
 
-__all__ = ["OVERFLOW_POLICIES", "Dispatcher", "Target"]
+__all__ = ["DATA_LOSS_INTERVAL", "Dispatcher", "LossTally", "Target"]

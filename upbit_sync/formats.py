@@ -1,4 +1,4 @@
-"""DEFAULT <-> SIMPLE key maps for every Upbit message type (UPBIT_PROTOCOL.md §8).
+"""DEFAULT <-> SIMPLE key maps for every Upbit message type (docs/upbit.md §8).
 
 One :class:`KeyMap` per type; each names its DEFAULT keys once, with their SIMPLE abbreviation, and
 the nested lists (``obu``, ``ast``, ``rslt``) carry a map of their own. Keys a map does not know are

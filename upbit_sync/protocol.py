@@ -1,6 +1,6 @@
 """Upbit's wire protocol: validate subscriptions, build request frames, decode server frames.
 
-Pure functions and values, no I/O and no threads (UPBIT_PROTOCOL.md §2-§3 are the facts used here).
+Pure functions and values, no I/O and no threads (docs/upbit.md §2-§3 are the facts used here).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from .types import (
     Ticker,
     TimeInForce,
     Trade,
-    _LazyRaw,
+    set_wire,
 )
 
 try:  # orjson is the optional "fast" extra: ~1 µs per ticker instead of ~7 µs.
@@ -53,13 +53,17 @@ except ImportError:  # pragma: no cover - exercised in environments without the 
     _loads = json.loads
     _LOAD_ERRORS = (ValueError, TypeError, RecursionError)
 
+# The connections of a manager, by endpoint (extra public ones are named "public-2", ...).
+PUBLIC = "public"
+PRIVATE = "private"
+
 PUBLIC_TYPES: tuple[str, ...] = ("ticker", "trade", "orderbook", *formats.CANDLE_TYPES)
 PRIVATE_TYPES: tuple[str, ...] = ("myOrder", "myAsset")
 ALL_TYPES: tuple[str, ...] = PUBLIC_TYPES + PRIVATE_TYPES
 ORDERBOOK_DEPTHS: tuple[int, ...] = (1, 5, 15, 30)
 WIRE_FORMATS: tuple[str, ...] = ("DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST")
 
-# UPPERCASE QUOTE-BASE, e.g. KRW-BTC, USDT-ETH, KRW-1INCH (UPBIT_PROTOCOL.md §2).
+# UPPERCASE QUOTE-BASE, e.g. KRW-BTC, USDT-ETH, KRW-1INCH (docs/upbit.md §2).
 _CODE = re.compile(r"[A-Z0-9]{2,10}-[A-Z0-9]{1,20}\Z")
 
 
@@ -75,6 +79,11 @@ def _short(value: Any) -> str:
 def is_private(message_type: str) -> bool:
     """True for the types carried by the private endpoint (myOrder, myAsset)."""
     return message_type in PRIVATE_TYPES
+
+
+def endpoint_of(connection: str) -> str:
+    """The endpoint a connection name belongs to: PUBLIC for "public" and "public-2", PRIVATE, ..."""
+    return connection.partition("-")[0]
 
 
 def new_ticket() -> str:
@@ -287,13 +296,13 @@ def _make_builder(
 
     It fills the slots directly: a frozen dataclass's ``__init__`` pays for one
     ``object.__setattr__`` per field, about half the cost of decoding a ticker. From SIMPLE keys it
-    keeps the wire dict and leaves ``raw`` to be made on first use (``types._LazyRaw``).
+    keeps the wire dict and leaves ``raw`` to be made on first use (``types.LazyRaw``).
     A key the server left out raises KeyError for a required field, None for an optional one.
     """
     env: dict[str, Any] = {"new": object.__new__, "cls": cls}
     lines = ["def build(d):", "    get = d.get", "    o = new(cls)"]
     if key_map is not None:
-        env["set__wire"] = _LazyRaw._wire.__set__  # type: ignore[attr-defined]
+        env["set__wire"] = set_wire
         lines.append("    set__wire(o, d)")
     for f in fields(cls):
         setter = f"set_{f.name}"
@@ -473,8 +482,70 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[ServerMessage]:
     return [to_message(item) for item in parse_wire(frame)]
 
 
+# ---- frame intake ------------------------------------------------------------------------------------
+
+DataHandler = Callable[[dict[str, Any], int], bool]
+ControlHandler = Callable[[ServerMessage], None]
+BadFrameHandler = Callable[[DecodeError, "bytes | str"], None]
+
+
+class FrameReader:
+    """Loads each frame of one connection and sorts what it holds. Pure: no I/O, no threads.
+
+    A data message (it has a type: ``ty`` or ``type``) goes, still a dict in the keys it came in, to
+    ``on_data(item, size)`` (``size``: the bytes of its frame; a LIST-format frame's are shared out),
+    which returns False if the message has no usable type or code. A status, an error or a
+    LIST_SUBSCRIPTIONS reply goes typed to ``on_control``. Anything that cannot be understood goes to
+    ``on_bad(error, frame)``, and the next frame is read as usual.
+    """
+
+    __slots__ = ("_on_bad", "_on_control", "_on_data")
+
+    def __init__(self, on_data: DataHandler, on_control: ControlHandler, on_bad: BadFrameHandler) -> None:
+        self._on_data = on_data
+        self._on_control = on_control
+        self._on_bad = on_bad
+
+    def feed(self, frame: bytes | str) -> None:
+        """Read one frame (the hot path: one object per frame is handled without building a list)."""
+        try:
+            data = load_bytes(frame) if type(frame) is bytes else load(frame)
+        except DecodeError as exc:
+            self._on_bad(exc, frame)
+            return
+        if type(data) is dict:
+            if "ty" in data or "type" in data:  # data, the usual case: no further call
+                if not self._on_data(data, len(frame)):
+                    self._on_bad(DecodeError("a message without a usable type or code"), frame)
+            else:
+                self._item(data, frame, len(frame))
+        elif type(data) is list:  # the LIST formats: a batch of objects
+            size = len(frame) // max(1, len(data))
+            for item in data:
+                if type(item) is dict:
+                    self._item(item, frame, size)
+                else:
+                    self._on_bad(DecodeError("a list item that is not an object"), frame)
+        else:
+            self._on_bad(DecodeError("a frame that is not a JSON object"), frame)
+
+    def _item(self, item: dict[str, Any], frame: bytes | str, size: int) -> None:
+        if "ty" in item or "type" in item:
+            if not self._on_data(item, size):
+                self._on_bad(DecodeError("a message without a usable type or code"), frame)
+        elif "status" in item or "error" in item or "method" in item or "mthd" in item:
+            try:
+                message = to_message(item)
+            except DecodeError as exc:
+                self._on_bad(exc, frame)
+                return
+            self._on_control(message)
+        else:
+            self._on_bad(DecodeError("object of no known kind"), frame)
+
+
 __all__: Sequence[str] = (
-    "ALL_TYPES", "ORDERBOOK_DEPTHS", "PRIVATE_TYPES", "PUBLIC_TYPES", "WIRE_FORMATS",
-    "StreamSpec", "build_list_subscriptions", "build_request", "decode", "is_private",
-    "make_spec", "new_ticket", "parse", "to_message",
+    "ALL_TYPES", "ORDERBOOK_DEPTHS", "PRIVATE", "PRIVATE_TYPES", "PUBLIC", "PUBLIC_TYPES",
+    "WIRE_FORMATS", "FrameReader", "StreamSpec", "build_list_subscriptions", "build_request",
+    "decode", "endpoint_of", "is_private", "make_spec", "new_ticket", "parse", "to_message",
 )

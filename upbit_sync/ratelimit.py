@@ -1,4 +1,4 @@
-"""Rate limits for connects, request messages and REST groups (UPBIT_PROTOCOL.md §5).
+"""Rate limits for connects, request messages and REST groups (docs/upbit.md §5).
 
 Each limit is a pyrate-limiter sliding-window log bucket used directly, without a ``Limiter``: a Limiter
 starts a "Leaker" thread that outlives ``close()`` by up to 10 s, and nothing here needs it. Callers ask

@@ -1,10 +1,13 @@
-"""SubscriptionManager: who wants what, the merged set per connection, and the routing index.
+"""Who wants what: subscriptions, the merged set per connection, and routing to the subscribers.
 
 Upbit replaces a connection's whole subscription set on every request, so the wishes of every
-component are merged into one set per connection. Orderbooks of one code asked with different depth or
-level cannot share a connection (Upbit's messages carry the code without the depth, and what it does
-with one code twice in a request is not documented), so such a wish goes to the next connection of a
-small public pool: never a silent override.
+component are merged into one set per connection (:class:`SubscriptionManager`). Orderbooks of one
+code asked with different depth or level cannot share a connection (Upbit's messages carry the code
+without the depth, and what it does with one code twice in a request is not documented), so such a
+wish goes to the next connection of a small public pool: never a silent override.
+
+Each connection's :class:`Router` queues every data message for the subscriptions that asked for it;
+:class:`Clients` passes lifecycle events and errors to every client.
 """
 
 from __future__ import annotations
@@ -14,29 +17,41 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import DecodeError, SubscriptionError
 from .formats import to_default
-from .protocol import StreamSpec, builders, is_private, to_message
-from .types import DataLoss
+from .protocol import PRIVATE, PUBLIC, StreamSpec, builders, is_private, to_message
+from .types import DataLoss, Event
+
+if TYPE_CHECKING:
+    from .dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 
-PUBLIC = "public"
-PRIVATE = "private"
 ALL_MARKETS = "*"  # routing code of a myOrder subscription without codes
 MAX_PUBLIC_CONNECTIONS = 4
 
 
-def _hold(fn: Callable[..., Any]) -> Callable[[], Callable[..., Any] | None]:
+def hold(fn: Callable[..., Any]) -> Callable[[], Callable[..., Any] | None]:
     """A reference to a callback: weak for a bound method, so a component that is only kept alive by
     its own subscription can still be garbage-collected; strong for anything else (a lambda passed
     inline has no other owner)."""
     if hasattr(fn, "__self__") and hasattr(fn, "__func__"):
-        ref = weakref.WeakMethod(fn)
-        return ref
+        return weakref.WeakMethod(fn)
     return lambda: fn
+
+
+class Owner(Protocol):
+    """What a subscription reports to (its client); called on worker threads."""
+
+    def cancel(self, sub: Subscription) -> None: ...
+
+    def on_loss(self, sub: Subscription, event: DataLoss) -> None: ...
+
+    def on_callback_error(self, sub: Subscription, error: BaseException) -> None: ...
+
+    def on_bad_message(self, sub: Subscription, error: DecodeError, item: dict[str, Any]) -> None: ...
 
 
 class Subscription:
@@ -44,31 +59,12 @@ class Subscription:
 
     _ids = itertools.count(1)
 
-    def __init__(
-        self,
-        spec: StreamSpec,
-        callback: Callable[[Any], Any],
-        *,
-        raw: bool,
-        snapshot: bool,
-        overflow: str,
-        owner: Any,
-    ) -> None:
+    def __init__(self, spec: StreamSpec, callback: Callable[[Any], Any], *, raw: bool, snapshot: bool,
+                 overflow: str, owner: Owner) -> None:
         self.id = next(self._ids)
         self.spec = spec
-        self.raw = raw
-        self.snapshot = snapshot
-        self.overflow = overflow
-        self.connection = ""  # assigned by the SubscriptionManager
-        self.active = True
-        self.delivered = 0  # counted by the worker of each key: exact for one code, near for many
-        self.dropped = 0
-        self._loss_lock = threading.Lock()
-        self._callback = _hold(callback)
-        # the plain function itself when it is held strongly: one call less per message
-        self._strong = callback if not isinstance(self._callback, weakref.WeakMethod) else None
-        self._build_default, self._build_simple = builders(spec.type)
-        self._owner = owner  # the client's core: cancel, errors and loss reports go there
+        self._delivery = Delivery(self, callback, raw=raw, snapshot=snapshot, overflow=overflow,
+                                  owner=owner)
 
     def __repr__(self) -> str:
         codes = ",".join(self.spec.codes) or "all"
@@ -91,23 +87,82 @@ class Subscription:
     def level(self) -> float | None:
         return self.spec.level
 
+    @property
+    def raw(self) -> bool:
+        return self._delivery.raw
+
+    @property
+    def snapshot(self) -> bool:
+        return self._delivery.snapshot
+
+    @property
+    def overflow(self) -> str:
+        return self._delivery.overflow
+
+    @property
+    def connection(self) -> str:
+        """The connection that carries it (assigned when it is added)."""
+        return self._delivery.connection
+
+    @property
+    def active(self) -> bool:
+        return self._delivery.active
+
+    @property
+    def delivered(self) -> int:
+        """Messages handed to the callback: exact for one code, near for many (workers count)."""
+        return self._delivery.delivered
+
+    @property
+    def dropped(self) -> int:
+        """Messages lost to the overflow policy, as reported."""
+        return self._delivery.dropped
+
+    def callback(self) -> Callable[[Any], Any] | None:
+        """The callback; None once the object whose method it was has been garbage-collected."""
+        return self._delivery.callback()
+
     def cancel(self) -> None:
         """Stop receiving; the next request to the server leaves these codes out. Idempotent."""
         if self.active:
-            self._owner.cancel(self)
+            self._delivery.owner.cancel(self)
 
-    # ---- called by the dispatcher on a worker thread ----------------------------------------------
+
+class Delivery:
+    """The working part of a Subscription: what the router queues and a worker runs (the
+    dispatcher's ``Target``). Its methods run on worker threads."""
+
+    __slots__ = ("_build_default", "_build_simple", "_loss_lock", "_strong", "active", "callback",
+                 "connection", "delivered", "dropped", "overflow", "owner", "raw", "snapshot",
+                 "subscription")
+
+    def __init__(self, subscription: Subscription, callback: Callable[[Any], Any], *, raw: bool,
+                 snapshot: bool, overflow: str, owner: Owner) -> None:
+        self.subscription = subscription
+        self.raw = raw
+        self.snapshot = snapshot
+        self.overflow = overflow
+        self.owner = owner  # the client's core: cancel, errors and loss reports go there
+        self.connection = ""  # assigned by the SubscriptionManager
+        self.active = True
+        self.delivered = 0  # counted by the worker of each key: exact for one code, near for many
+        self.dropped = 0
+        self._loss_lock = threading.Lock()
+        self.callback = hold(callback)
+        # the plain function itself when it is held strongly: one call less per message
+        self._strong = callback if not isinstance(self.callback, weakref.WeakMethod) else None
+        self._build_default, self._build_simple = builders(subscription.spec.type)
 
     def deliver(self, item: dict[str, Any]) -> None:
         if not self.active:
             return
         callback = self._strong
         if callback is None:
-            callback = self._callback()
+            callback = self.callback()
             if callback is None:  # the object whose method this was is gone: so is the subscription
                 log.warning("%r ended: the object its callback method belonged to was "
-                            "garbage-collected", self)
-                self._owner.cancel(self)
+                            "garbage-collected", self.subscription)
+                self.owner.cancel(self.subscription)
                 return
         if self.raw:
             callback(to_default(item) if "ty" in item else item)
@@ -120,7 +175,7 @@ class Subscription:
                 try:
                     message = to_message(item)
                 except DecodeError as exc:  # the server's fault, not the callback's
-                    self._owner.on_bad_message(self, exc, item)
+                    self.owner.on_bad_message(self.subscription, exc, item)
                     return
             callback(message)
         self.delivered += 1
@@ -128,38 +183,60 @@ class Subscription:
     def report_loss(self, key: Hashable, dropped: int) -> None:
         with self._loss_lock:  # several workers serve a subscription of several codes
             self.dropped += dropped
-        kind, code = key if isinstance(key, tuple) else (self.type, None)
-        self._owner.on_loss(self, DataLoss(self.connection, kind, code, dropped, self.overflow))
+        sub = self.subscription
+        kind, code = key if isinstance(key, tuple) else (sub.type, None)
+        self.owner.on_loss(sub, DataLoss(self.connection, kind, code, dropped, self.overflow))
 
     def report_error(self, error: BaseException) -> None:
-        self._owner.on_callback_error(self, error)
+        self.owner.on_callback_error(self.subscription, error)
 
 
 RouteKey = tuple[str, str, str | None]  # (connection, type, code)
 DispatchKey = tuple[str, str | None]  # (type, code): what picks the worker
-# connection -> type -> code -> (dispatch key, subscriptions): nested, so a lookup makes no tuple
-Routes = dict[str, dict[str, dict[str | None, tuple[DispatchKey, tuple["Subscription", ...]]]]]
+# type -> code -> (dispatch key, deliveries), per connection: nested, so a lookup makes no tuple
+Table = dict[str, dict[str | None, tuple[DispatchKey, tuple[Delivery, ...]]]]
+
+
+class Listener(Protocol):
+    """Something that sees every data message (DEFAULT keys) and every lifecycle event, on the
+    thread they happen on (socket or watchdog): it must return quickly. For tests and tools."""
+
+    def on_messages(self, connection: str, items: list[dict[str, Any]]) -> None: ...
+
+    def on_event(self, event: Event) -> None: ...
+
+    def on_error(self, error: BaseException) -> None: ...
 
 
 class SubscriptionManager:
     """Keeps every active Subscription, assigns each to a connection, and derives from them the set
-    each connection must carry and the routing index. Thread-safe; the index is replaced whole on each
-    change, so routing (on socket threads) reads it without a lock."""
+    each connection must carry and each connection's routing table. Thread-safe; a table is replaced
+    whole on each change, so routing (on socket threads) reads it without a lock."""
 
     def __init__(self, on_change: Callable[[str, Sequence[StreamSpec]], None]) -> None:
         self._on_change = on_change
         self._lock = threading.RLock()
         self._subs: dict[int, Subscription] = {}
-        self.routes: Routes = {}  # replaced whole on each change: socket threads read it lock-free
         self._sets: dict[str, tuple[StreamSpec, ...]] = {}
+        self._routers: dict[str, Router] = {}
+        self.listeners: list[Listener] = []  # changed in place: routers share it
 
     def __len__(self) -> int:
         return len(self._subs)
 
+    def router(self, connection: str, dispatcher: Dispatcher) -> Router:
+        """The router of ``connection``'s messages (made once per connection)."""
+        with self._lock:
+            router = self._routers.get(connection)
+            if router is None:
+                router = self._routers[connection] = Router(connection, dispatcher, self.listeners)
+                self._rebuild()
+            return router
+
     def add(self, sub: Subscription) -> None:
         """Register and assign a connection; raises (and registers nothing) if the set is invalid."""
         with self._lock:
-            sub.connection = self._assign(sub)
+            sub._delivery.connection = self._assign(sub)
             self._subs[sub.id] = sub
             try:
                 self._rebuild()
@@ -172,7 +249,7 @@ class SubscriptionManager:
         with self._lock:
             changed = False
             for sub in subs:
-                sub.active = False
+                sub._delivery.active = False
                 changed |= self._subs.pop(sub.id, None) is not None
             if changed:
                 self._rebuild()
@@ -180,17 +257,6 @@ class SubscriptionManager:
     def subscriptions(self) -> list[Subscription]:
         with self._lock:
             return list(self._subs.values())
-
-    def route(self, connection: str, kind: str, code: str | None) -> tuple[Subscription, ...]:
-        """The subscriptions a message of ``(kind, code)`` from ``connection`` goes to."""
-        by_code = self.routes.get(connection, {}).get(kind)
-        if by_code is None:
-            return ()
-        entry = by_code.get(code) or by_code.get(ALL_MARKETS)
-        return entry[1] if entry else ()
-
-    def merged(self, connection: str) -> tuple[StreamSpec, ...]:
-        return self._sets.get(connection, ())
 
     # ---- internals --------------------------------------------------------------------------------
 
@@ -217,7 +283,7 @@ class SubscriptionManager:
         )
 
     def _rebuild(self) -> None:
-        index: dict[RouteKey, list[Subscription]] = {}
+        index: dict[RouteKey, list[Delivery]] = {}
         # (connection, type, code) -> (depth, level, wants snapshot)
         wishes: dict[RouteKey, list[Any]] = {}
         for sub in self._subs.values():
@@ -227,16 +293,31 @@ class SubscriptionManager:
             )
             for code in codes:
                 key = (sub.connection, spec.type, code)
-                index.setdefault(key, []).append(sub)
+                index.setdefault(key, []).append(sub._delivery)
                 wish = wishes.setdefault(key, [spec.depth, spec.level, False])
                 wish[2] = wish[2] or sub.snapshot
-        sets: dict[str, list[StreamSpec]] = {}
+        self._publish_sets(wishes)
+        tables: dict[str, Table] = {}
+        for (connection, kind, code), members in index.items():
+            tables.setdefault(connection, {}).setdefault(kind, {})[code] = ((kind, code), tuple(members))
+        for table in tables.values():  # myOrder for every market also gets each market's orders
+            orders = table.get("myOrder", {})
+            every = orders.get(ALL_MARKETS)
+            if every is not None:
+                for market, (dispatch_key, targets) in list(orders.items()):
+                    if market != ALL_MARKETS:
+                        orders[market] = (dispatch_key, targets + every[1])
+        for name, router in self._routers.items():
+            router.table = tables.get(name, {})
+
+    def _publish_sets(self, wishes: dict[RouteKey, list[Any]]) -> None:
+        """Tell the owner each connection's new set where it changed."""
         grouped: dict[tuple[Any, ...], list[str]] = {}
         for (connection, kind, code), (depth, level, snapshot) in wishes.items():
-            group = (connection, kind, depth, level, not snapshot)
-            grouped.setdefault(group, [])
+            group = grouped.setdefault((connection, kind, depth, level, not snapshot), [])
             if code is not None:
-                grouped[group].append(code)
+                group.append(code)
+        sets: dict[str, list[StreamSpec]] = {}
         for (connection, kind, depth, level, realtime_only), codes in grouped.items():
             wire_codes = () if kind == "myOrder" and ALL_MARKETS in codes else tuple(codes)
             sets.setdefault(connection, []).append(
@@ -247,19 +328,113 @@ class SubscriptionManager:
             if self._sets.get(name, ()) != new_sets.get(name, ()):
                 self._on_change(name, new_sets.get(name, ()))
         self._sets = new_sets
-        routes: Routes = {}
-        for (connection, kind, code), members in index.items():
-            routes.setdefault(connection, {}).setdefault(kind, {})[code] = (
-                (kind, code), tuple(members)
-            )
-        for by_kind in routes.values():  # myOrder for every market also gets each market's orders
-            orders = by_kind.get("myOrder", {})
-            every = orders.get(ALL_MARKETS)
-            if every is not None:
-                for market, (dispatch_key, targets) in list(orders.items()):
-                    if market != ALL_MARKETS:
-                        orders[market] = (dispatch_key, targets + every[1])
-        self.routes = routes
 
 
-__all__ = ["PRIVATE", "PUBLIC", "Subscription", "SubscriptionManager"]
+_NOTHING: Table = {}
+
+
+class Router:
+    """Routes each data message of one connection to its subscriptions' workers (socket thread)."""
+
+    __slots__ = ("_dispatcher", "_listeners", "name", "snapshots_seen", "table")
+
+    def __init__(self, name: str, dispatcher: Dispatcher, listeners: list[Listener]) -> None:
+        self.name = name
+        self.table: Table = _NOTHING  # replaced whole by the SubscriptionManager
+        self._dispatcher = dispatcher
+        self._listeners = listeners
+        # (type, code) that got a SNAPSHOT on the current socket: the snapshot grace check reads it
+        self.snapshots_seen: set[tuple[str, str | None]] = set()
+
+    def route(self, item: dict[str, Any], size: int) -> bool:
+        """Queue one message (DEFAULT or SIMPLE keys; ``size``: its frame's bytes) for its
+        subscriptions; False if it has no usable type or code."""
+        if self._listeners:
+            self._tell_listeners(item)
+        if "ty" in item:
+            kind, code, stream_type = item["ty"], item.get("cd"), "st"
+        else:
+            kind, code, stream_type = item["type"], item.get("code"), "stream_type"
+        try:
+            by_code = self.table.get(kind)
+            if by_code is None:
+                return type(kind) is str
+            entry = by_code.get(code) or by_code.get(ALL_MARKETS)
+        except TypeError:  # an unhashable type or code
+            return False
+        if entry is None:
+            return code is None or type(code) is str
+        key, targets = entry
+        snapshot = item.get(stream_type) == "SNAPSHOT"
+        if snapshot:  # once per code and request
+            self.snapshots_seen.add((kind, code))
+        submit = self._dispatcher.submit
+        for target in targets:
+            if snapshot and not target.snapshot:
+                continue
+            submit(target, key, item, size, False)  # the connection's batch end flushes
+        return True
+
+    def _tell_listeners(self, item: dict[str, Any]) -> None:
+        default = [to_default(item) if "ty" in item else item]
+        for listener in list(self._listeners):
+            try:
+                listener.on_messages(self.name, default)
+            except Exception:
+                log.exception("listener failed on a message from %s", self.name)
+
+
+class ClientHooks(Protocol):
+    """What every client is told; called on a worker thread."""
+
+    def handle_event(self, event: Event) -> None: ...
+
+    def handle_error(self, error: BaseException) -> None: ...
+
+    def manager_stopped(self) -> None:
+        """The manager was stopped: blocking iterators must end rather than wait forever."""
+
+
+class Clients:
+    """Every client of a manager (held weakly) and the listeners: who hears of lifecycle events and
+    errors. A client's news runs on one worker, in order, after the messages queued there."""
+
+    def __init__(self, dispatcher: Dispatcher, listeners: list[Listener]) -> None:
+        self._dispatcher = dispatcher
+        self._listeners = listeners
+        self._clients: weakref.WeakSet[ClientHooks] = weakref.WeakSet()
+
+    def add(self, client: ClientHooks) -> None:
+        self._clients.add(client)
+
+    def discard(self, client: ClientHooks) -> None:
+        self._clients.discard(client)
+
+    def event(self, event: Event) -> None:
+        for client in list(self._clients):
+            self._dispatcher.call(("event", id(client)), client.handle_event, event)
+        for listener in list(self._listeners):
+            try:
+                listener.on_event(event)
+            except Exception:
+                log.exception("listener failed on %r", event)
+
+    def error(self, error: BaseException) -> None:
+        for client in list(self._clients):
+            self._dispatcher.call(("event", id(client)), client.handle_error, error)
+        for listener in list(self._listeners):
+            try:
+                listener.on_error(error)
+            except Exception:
+                log.exception("listener failed on error %r", error)
+
+    def manager_stopped(self) -> None:
+        for client in list(self._clients):
+            try:
+                client.manager_stopped()
+            except Exception:
+                log.exception("client failed to stop")
+
+
+__all__ = ["ALL_MARKETS", "Clients", "Delivery", "Listener", "Router", "Subscription",
+           "SubscriptionManager", "hold"]

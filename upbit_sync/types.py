@@ -7,6 +7,7 @@ with a plain string works either way (``msg.change == "RISE"``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
@@ -80,7 +81,7 @@ AskBidValue = AskBid | str
 StreamTypeValue = StreamType | str
 
 
-class _LazyRaw:
+class LazyRaw:
     """Holds the frame's dict as it came off the wire; ``raw`` (DEFAULT keys) is made on first use.
 
     A frame in SIMPLE keys is decoded straight into the typed message, so the DEFAULT-keyed copy is
@@ -101,8 +102,12 @@ class _LazyRaw:
         return raw
 
 
+# Stores the wire dict in a new message (protocol's generated builders fill the slots directly).
+set_wire: Callable[[LazyRaw, dict[str, Any]], None] = LazyRaw._wire.__set__  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True, slots=True)
-class Message(_LazyRaw):
+class Message(LazyRaw):
     """Base of every data message: its ``type`` and the decoded dict with DEFAULT keys (``raw``)."""
 
     KIND: ClassVar[str] = ""

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support import Recorder
 from upbit_sync import Config
-from upbit_sync.manager import WebSocketManager
+from upbit_sync.manager import WebSocketManager, port_of
 from upbit_sync.testing import TEST_ACCESS_KEY, TEST_SECRET_KEY, FakeUpbitServer
 
 # Short intervals so faults are noticed in tenths of a second rather than in tens of seconds.
@@ -44,7 +44,7 @@ def recorder() -> Recorder:
 @pytest.fixture
 def manager(exchange: FakeUpbitServer, recorder: Recorder) -> Iterator[WebSocketManager]:
     m = WebSocketManager(fast_config(exchange))
-    m.add_listener(recorder)
+    port_of(m).add_listener(recorder)
     m.start()
     yield m
     m.stop()
@@ -53,7 +53,7 @@ def manager(exchange: FakeUpbitServer, recorder: Recorder) -> Iterator[WebSocket
 @pytest.fixture
 def private_manager(exchange: FakeUpbitServer, recorder: Recorder) -> Iterator[WebSocketManager]:
     m = WebSocketManager(fast_config(exchange, access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY))
-    m.add_listener(recorder)
+    port_of(m).add_listener(recorder)
     m.start()
     yield m
     m.stop()

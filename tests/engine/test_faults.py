@@ -6,7 +6,7 @@ import time
 
 from tests.engine.conftest import fast_config
 from tests.support import Recorder, wait_until
-from upbit_sync.manager import WebSocketManager
+from upbit_sync.manager import WebSocketManager, port_of
 from upbit_sync.protocol import make_spec
 from upbit_sync.testing import HangingServer
 from upbit_sync.types import Disconnected
@@ -31,8 +31,8 @@ def test_dead_peer_is_detected_and_the_connection_replaced():
         recorder = Recorder()
         config = fast_config(public_url=dead.url, ping_interval=0.4, ping_timeout=0.2, stale_after=1.0)
         manager = WebSocketManager(config)
-        manager.add_listener(recorder)
+        port_of(manager).add_listener(recorder)
         with manager:
-            manager.set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
+            port_of(manager).set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
             assert recorder.wait(lambda: recorder.events_of(Disconnected), timeout=6.0)
             assert wait_until(lambda: dead.accepted >= 2, timeout=4.0)

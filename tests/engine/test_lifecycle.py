@@ -15,7 +15,7 @@ import pytest
 from tests.engine.conftest import fast_config
 from tests.support import upbit_threads, wait_until
 from upbit_sync import ConfigError
-from upbit_sync.manager import WebSocketManager
+from upbit_sync.manager import WebSocketManager, port_of
 from upbit_sync.protocol import make_spec
 from upbit_sync.types import Connected, Reconnected
 
@@ -27,7 +27,7 @@ def _open_fds() -> int:
 
 
 def test_listener_receives_decoded_messages_with_default_keys(manager, recorder):
-    manager.set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
+    port_of(manager).set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
     assert recorder.wait(lambda: recorder.count(type="ticker", code="KRW-BTC") >= 2)
     connection, item = recorder.items[0]
     assert connection == "public" and "trade_price" in item and "tp" not in item
@@ -57,7 +57,7 @@ def test_stop_from_another_thread_while_reconnecting_returns_quickly(exchange):
 
 
 def test_stop_is_final_until_start(manager, exchange, recorder):
-    manager.set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
+    port_of(manager).set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
     assert recorder.wait(lambda: recorder.items)
     manager.stop()
     assert wait_until(lambda: not exchange.open_connections())
@@ -70,10 +70,10 @@ def test_twenty_drop_cycles_leak_no_thread_and_no_socket(exchange, recorder):
     # Staleness is set well apart from the drops: on a loaded machine a 0.8 s silence can happen
     # between two cycles, and its extra reconnect would spoil the exact count.
     manager = WebSocketManager(fast_config(exchange, stale_after=5.0))
-    manager.add_listener(recorder)
+    port_of(manager).add_listener(recorder)
     manager.start()
     try:
-        manager.set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
+        port_of(manager).set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
         assert recorder.wait(lambda: recorder.items)
         threads_before, fds_before = threading.active_count(), _open_fds()
         for cycle in range(20):
@@ -102,7 +102,7 @@ def test_get_instance_is_process_wide_and_refuses_another_config():
 
 
 def test_health_reports_each_connection(manager, recorder):
-    manager.set_wanted("public", [make_spec("ticker", ["KRW-BTC", "KRW-ETH"])])
+    port_of(manager).set_wanted("public", [make_spec("ticker", ["KRW-BTC", "KRW-ETH"])])
     assert recorder.wait(lambda: recorder.items)
     assert wait_until(lambda: manager.health()["connections"]["public"]["in_sync"])
     report = manager.health()
@@ -117,14 +117,14 @@ SCRIPT = textwrap.dedent(
     """
     import sys, time
     from upbit_sync import Config
-    from upbit_sync.manager import WebSocketManager
+    from upbit_sync.manager import WebSocketManager, port_of
     from upbit_sync.protocol import make_spec
     from upbit_sync.testing import FakeUpbitServer
 
     with FakeUpbitServer() as exchange:
         manager = WebSocketManager(Config(public_url=exchange.public_url, reconnect_delay=0.05))
         manager.start()
-        manager.set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
+        port_of(manager).set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
         deadline = time.monotonic() + 5
         while not exchange.open_connections() and time.monotonic() < deadline:
             time.sleep(0.01)

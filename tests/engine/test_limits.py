@@ -8,7 +8,7 @@ import threading
 
 from tests.engine.conftest import fast_config
 from tests.support import Recorder, wait_until
-from upbit_sync.manager import WebSocketManager
+from upbit_sync.manager import WebSocketManager, port_of
 from upbit_sync.protocol import make_spec
 from upbit_sync.testing import DEFAULT_MARKETS
 from upbit_sync.types import ServerError
@@ -31,7 +31,7 @@ def test_refused_upgrades_back_off_then_connect(exchange):
     exchange.refuse_next(3, status=429)
     recorder = Recorder()
     manager = WebSocketManager(fast_config(exchange))
-    manager.add_listener(recorder)
+    port_of(manager).add_listener(recorder)
     with manager:
         assert wait_until(lambda: exchange.connections_opened == 1, timeout=8.0)
         statuses = [a.status for a in exchange.connect_attempts]
@@ -54,7 +54,7 @@ def test_connect_storm_never_exceeds_five_per_second(exchange):
 
 
 def test_burst_of_subscription_changes_is_coalesced_within_the_message_limit(manager, exchange, recorder):
-    manager.set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
+    port_of(manager).set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
     assert wait_until(lambda: exchange.open_connections() and exchange.open_connections()[0].subscriptions)
     rng = random.Random(3)
     barrier = threading.Barrier(4)
@@ -63,14 +63,14 @@ def test_burst_of_subscription_changes_is_coalesced_within_the_message_limit(man
         barrier.wait()
         for _ in range(50):
             codes = rng.sample(MARKETS, rng.randint(1, 10))
-            manager.set_wanted("public", [make_spec("ticker", codes), make_spec("trade", codes[:3])])
+            port_of(manager).set_wanted("public", [make_spec("ticker", codes), make_spec("trade", codes[:3])])
 
     threads = [threading.Thread(target=churn, daemon=True) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(10)
-    final = manager.wanted("public")
+    final = port_of(manager).wanted("public")
     wanted_server_side = sorted((s.type, sorted(s.codes)) for s in final)
 
     def server_set():

@@ -7,7 +7,7 @@ import pytest
 from tests.engine.conftest import fast_config
 from tests.support import Recorder, wait_until
 from upbit_sync import AuthenticationError
-from upbit_sync.manager import WebSocketManager
+from upbit_sync.manager import WebSocketManager, port_of
 from upbit_sync.protocol import make_spec
 from upbit_sync.testing import TEST_ACCESS_KEY, FakeUpbitServer
 
@@ -15,12 +15,12 @@ from upbit_sync.testing import TEST_ACCESS_KEY, FakeUpbitServer
 def test_private_connection_opens_only_when_a_private_stream_is_wanted(private_manager, exchange):
     assert wait_until(lambda: exchange.connections_opened == 1)
     assert not any(c.is_private for c in exchange.connections)
-    private_manager.set_wanted("private", [make_spec("myOrder")])
+    port_of(private_manager).set_wanted("private", [make_spec("myOrder")])
     assert wait_until(lambda: any(c.is_private and c.subscriptions for c in exchange.open_connections()))
 
 
 def test_valid_keys_receive_my_order_events(private_manager, exchange, recorder):
-    private_manager.set_wanted("private", [make_spec("myOrder"), make_spec("myAsset")])
+    port_of(private_manager).set_wanted("private", [make_spec("myOrder"), make_spec("myAsset")])
     assert wait_until(lambda: any(c.is_private and c.subscriptions for c in exchange.open_connections()))
     sent = exchange.emit_my_order(code="KRW-BTC", state="done")
     exchange.emit_my_asset()
@@ -33,7 +33,7 @@ def test_valid_keys_receive_my_order_events(private_manager, exchange, recorder)
 
 
 def test_each_connect_carries_a_fresh_token(private_manager, exchange):
-    private_manager.set_wanted("private", [make_spec("myOrder")])
+    port_of(private_manager).set_wanted("private", [make_spec("myOrder")])
     assert wait_until(lambda: any(c.is_private and c.subscriptions for c in exchange.open_connections()))
     exchange.drop_all()
     # the fake rejects a reused nonce, so a second authorised private connection proves a new token
@@ -45,7 +45,7 @@ def test_each_connect_carries_a_fresh_token(private_manager, exchange):
 
 def test_private_stream_without_keys_raises_at_once(manager):
     with pytest.raises(AuthenticationError, match="access_key"):
-        manager.set_wanted("private", [make_spec("myOrder")])
+        port_of(manager).set_wanted("private", [make_spec("myOrder")])
 
 
 @pytest.mark.parametrize("auth_failure", ["frame", "http"])
@@ -55,9 +55,9 @@ def test_wrong_secret_fails_without_a_reconnect_storm(auth_failure):
         config = fast_config(exchange, access_key=TEST_ACCESS_KEY, secret_key="x" * 40,
                              reconnect_max_delay=5.0)
         manager = WebSocketManager(config)
-        manager.add_listener(recorder)
+        port_of(manager).add_listener(recorder)
         with manager:
-            manager.set_wanted("private", [make_spec("myOrder")])
+            port_of(manager).set_wanted("private", [make_spec("myOrder")])
             assert recorder.wait(lambda: recorder.errors, timeout=5.0)
             assert isinstance(recorder.errors[0], AuthenticationError)
             assert "x" * 40 not in str(recorder.errors[0])

@@ -28,6 +28,7 @@ from tests.engine.conftest import fast_config
 from tests.support import wait_until
 from upbit_sync import formats, readahead
 from upbit_sync.connection import Connection, ConnectionEnd
+from upbit_sync.manager import port_of
 from upbit_sync.readahead import CHUNK, CLOSE, PARSE, ReadAhead
 from upbit_sync.testing import MarketSimulator
 
@@ -236,7 +237,7 @@ class Collector:
 
     def connection(self, url: str, read_ahead: bool = True) -> Connection:
         return Connection("public", url, on_open=lambda c: None,
-                          on_frame=lambda c, data: self.frames.append(bytes(data)),
+                          on_frame=lambda data: self.frames.append(bytes(data)),
                           on_end=self._end, connect_timeout=2.0, ping_interval=0,
                           read_ahead=read_ahead)
 
@@ -369,7 +370,7 @@ def test_the_manager_reads_ahead_as_configured(on, serve):
     client = us.WebSocketClient(manager)
     try:
         client.subscribe("trade", ["KRW-BTC"], lambda m: None)
-        conn = manager._slots["public"].conn
+        conn = port_of(manager).link("public").conn
         assert wait_until(lambda: conn.frames == 3)
         assert isinstance(conn._ahead, ReadAhead) is on
     finally:

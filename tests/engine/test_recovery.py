@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support import Recorder, wait_until
-from upbit_sync.manager import WebSocketManager
+from upbit_sync.manager import WebSocketManager, port_of
 from upbit_sync.protocol import make_spec
 from upbit_sync.testing import FakeUpbitServer
 from upbit_sync.types import Disconnected, Reconnected, ServerError
@@ -23,7 +23,7 @@ def _objects(payload: list[dict]) -> list[dict]:
 
 
 def _subscribed(manager: WebSocketManager, exchange: FakeUpbitServer, recorder: Recorder):
-    manager.set_wanted("public", SPECS)
+    port_of(manager).set_wanted("public", SPECS)
     assert recorder.wait(lambda: recorder.count(type="orderbook") and recorder.count(code="KRW-ETH"))
     (first,) = exchange.open_connections()
     return first
@@ -75,7 +75,7 @@ def test_silent_server_is_detected_by_staleness_and_recovered(manager, exchange,
 
 def test_server_error_frame_is_reported_and_the_connection_recovered(manager, exchange, recorder):
     first = _subscribed(manager, exchange, recorder)
-    manager._slots["public"].conn.send("this is not a request")  # a broken request on purpose
+    port_of(manager).link("public").conn.send("this is not a request")  # a broken request on purpose
     assert recorder.wait(lambda: recorder.events_of(ServerError))
     assert recorder.events_of(ServerError)[0].name == "WRONG_FORMAT"
     second = _replacement(exchange, first.id)

@@ -10,7 +10,7 @@ import pytest
 from tests.engine.conftest import fast_config
 from tests.support import Recorder, wait_until
 from upbit_sync import ConnectError, RateLimitError, UpbitError
-from upbit_sync.manager import WebSocketManager
+from upbit_sync.manager import WebSocketManager, port_of
 from upbit_sync.protocol import make_spec
 from upbit_sync.types import Connected, Disconnected, Reconnected
 
@@ -24,7 +24,7 @@ def _closed_port() -> int:
 
 def _manager(recorder: Recorder, **config: object) -> WebSocketManager:
     manager = WebSocketManager(fast_config(**config))
-    manager.add_listener(recorder)
+    port_of(manager).add_listener(recorder)
     return manager
 
 
@@ -80,10 +80,10 @@ def test_a_rate_limited_upgrade_is_told_as_such(exchange):
 
 
 def test_cancelling_the_last_subscription_is_not_reported_as_a_fault(manager, exchange, recorder):
-    manager.set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
+    port_of(manager).set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
     assert recorder.wait(lambda: recorder.count(type="ticker"))
     first = exchange.open_connections()[0]
-    manager.set_wanted("public", [])
+    port_of(manager).set_wanted("public", [])
     # the socket that carried the set is replaced by an empty one: internal, not a reconnect
     assert wait_until(lambda: not first.is_open
                       and any(c.id != first.id for c in exchange.open_connections()))
@@ -91,7 +91,7 @@ def test_cancelling_the_last_subscription_is_not_reported_as_a_fault(manager, ex
     public = manager.health()["connections"]["public"]
     assert public["reconnects"] == 0 and public["state"] == "OPEN"
     assert not recorder.events_of(Reconnected) and not recorder.events_of(Disconnected)
-    manager.set_wanted("public", [make_spec("ticker", ["KRW-ETH"])])
+    port_of(manager).set_wanted("public", [make_spec("ticker", ["KRW-ETH"])])
     assert recorder.wait(lambda: recorder.count(type="ticker", code="KRW-ETH"))
     assert not recorder.events_of(Reconnected)
 
@@ -103,7 +103,7 @@ def test_seventy_drops_in_a_row_leave_every_new_socket_subscribed(exchange, reco
     manager = _manager(recorder, public_url=exchange.public_url, connect_rate_per_second=50,
                        reconnect_delay=0.01, reconnect_max_delay=0.05, stale_after=5.0)
     with manager:
-        manager.set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
+        port_of(manager).set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])
         for drop in range(70):
             assert wait_until(lambda: exchange.open_connections()
                               and exchange.open_connections()[-1].subscriptions, timeout=5.0), (

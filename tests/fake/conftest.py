@@ -31,7 +31,7 @@ class Session:
     """One raw client connection with helpers that wait on frames with a deadline.
 
     It sends no ``Origin`` header unless asked (``origin=True`` sends websocket-client's default one),
-    as a client of Upbit should: upgrades carrying one are held to 1 per 10 s (UPBIT_PROTOCOL.md §5).
+    as a client of Upbit should: upgrades carrying one are held to 1 per 10 s (docs/upbit.md §5).
     """
 
     def __init__(self, url: str, header: list[str] | None = None, timeout: float = 3.0,

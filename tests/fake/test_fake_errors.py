@@ -1,4 +1,4 @@
-"""Bad requests get Upbit's error frame, then a close 1000 (UPBIT_PROTOCOL.md §3)."""
+"""Bad requests get Upbit's error frame, then a close 1000 (docs/upbit.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PING status frames and idle drops (UPBIT_PROTOCOL.md §4)."""
+"""PING status frames and idle drops (docs/upbit.md §4)."""
 
 from __future__ import annotations
 

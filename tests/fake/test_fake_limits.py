@@ -1,4 +1,4 @@
-"""Connect and message rate limits (UPBIT_PROTOCOL.md §5) and refuse_next."""
+"""Connect and message rate limits (docs/upbit.md §5) and refuse_next."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LIST_SUBSCRIPTIONS reports the connection's real state (UPBIT_PROTOCOL.md §2)."""
+"""LIST_SUBSCRIPTIONS reports the connection's real state (docs/upbit.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MarketSimulator makes plausible, internally consistent messages (UPBIT_PROTOCOL.md §8, §9)."""
+"""MarketSimulator makes plausible, internally consistent messages (docs/upbit.md §8, §9)."""
 
 from __future__ import annotations
 

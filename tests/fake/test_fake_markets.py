@@ -1,4 +1,4 @@
-"""The fake lists Upbit's markets and ignores other codes silently, as Upbit does (UPBIT_PROTOCOL.md §2)."""
+"""The fake lists Upbit's markets and ignores other codes silently, as Upbit does (docs/upbit.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Subscriptions on the fake exchange behave like Upbit's (UPBIT_PROTOCOL.md §2, §3)."""
+"""Subscriptions on the fake exchange behave like Upbit's (docs/upbit.md §2, §3)."""
 
 from __future__ import annotations
 

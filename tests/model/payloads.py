@@ -1,8 +1,8 @@
-# The documented payloads stay on one line each, exactly as UPBIT_PROTOCOL.md §9 prints them.
+# The documented payloads stay on one line each, exactly as Upbit's documentation prints them.
 # ruff: noqa: E501
 """Server payloads for the message-model tests.
 
-The first block is copied verbatim from UPBIT_PROTOCOL.md §9 (docs examples and frames seen live).
+The first block is copied verbatim from docs/upbit.md §9 (docs examples and frames seen live).
 The rest are built by hand from the §8 field maps for the types the doc gives no example of.
 Every payload is JSON text, as it arrives in a frame; tests encode it to bytes for a binary frame.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from upbit_sync.formats import CANDLE_TYPES
 
-# ---- verbatim from UPBIT_PROTOCOL.md §9 ----------------------------------------------------------
+# ---- verbatim from docs/upbit.md §9 ----------------------------------------------------------
 
 TICKER_DEFAULT = r'{"type":"ticker","code":"KRW-BTC","opening_price":31883000,"high_price":32310000,"low_price":31855000,"trade_price":32287000,"prev_closing_price":31883000.00000000,"acc_trade_price":78039261076.51241000,"change":"RISE","change_price":404000.00000000,"signed_change_price":404000.00000000,"change_rate":0.0126713295,"signed_change_rate":0.0126713295,"ask_bid":"ASK","trade_volume":0.03103806,"acc_trade_volume":2429.58834336,"trade_date":"20230221","trade_time":"074102","trade_timestamp":1676965262139,"acc_ask_volume":1146.25573608,"acc_bid_volume":1283.33260728,"highest_52_week_price":57678000.00000000,"highest_52_week_date":"2022-03-28","lowest_52_week_price":20700000.00000000,"lowest_52_week_date":"2022-12-30","market_state":"ACTIVE","is_trading_suspended":false,"delisting_date":null,"market_warning":"NONE","timestamp":1676965262177,"acc_trade_price_24h":228827082483.70729000,"acc_trade_volume_24h":7158.80283560,"stream_type":"REALTIME"}'
 ORDERBOOK_SIMPLE = r'{"ty":"orderbook","cd":"KRW-BTC","tms":1790134773006,"tas":0.48514983,"tbs":2.2403413,"obu":[{"ap":116606000,"bp":116534000,"as":0.06288509,"bs":7.9276E-4},{"ap":116609000,"bp":116521000,"as":5.0E-4,"bs":0.01624318}],"st":"SNAPSHOT","lv":0}'
@@ -27,7 +27,7 @@ ERROR_WRONG_FORMAT = r'{"error":{"message":"Format 이 맞지 않습니다.","na
 
 ERRORS = (ERROR_NO_TICKET, ERROR_INVALID_PARAM, ERROR_WRONG_FORMAT)
 
-# ---- built by hand from UPBIT_PROTOCOL.md §8 -----------------------------------------------------
+# ---- built by hand from docs/upbit.md §8 -----------------------------------------------------
 
 # ORDERBOOK_SIMPLE with every key expanded to its DEFAULT name, written out by hand (not by formats.py).
 ORDERBOOK_DEFAULT = r'{"type":"orderbook","code":"KRW-BTC","timestamp":1790134773006,"total_ask_size":0.48514983,"total_bid_size":2.2403413,"orderbook_units":[{"ask_price":116606000,"bid_price":116534000,"ask_size":0.06288509,"bid_size":7.9276E-4},{"ask_price":116609000,"bid_price":116521000,"ask_size":5.0E-4,"bid_size":0.01624318}],"stream_type":"SNAPSHOT","level":0}'
@@ -40,7 +40,7 @@ MY_ORDER_SIMPLE = r'{"ty":"myOrder","cd":"KRW-BTC","uid":"ac2dc2a7-fce4-4a0b-b9d
 
 STATUS = '{"status":"UP"}'
 
-# The LIST_SUBSCRIPTIONS reply of UPBIT_PROTOCOL.md §2, and the same reply in SIMPLE keys.
+# The LIST_SUBSCRIPTIONS reply of docs/upbit.md §2, and the same reply in SIMPLE keys.
 LIST_SUBSCRIPTIONS_DEFAULT = r'{"method":"LIST_SUBSCRIPTIONS","result":[{"type":"ticker","codes":["KRW-BTC"]},{"type":"orderbook","codes":["KRW-BTC"],"level":0}],"ticket":"t"}'
 LIST_SUBSCRIPTIONS_SIMPLE = r'{"mthd":"LIST_SUBSCRIPTIONS","rslt":[{"ty":"ticker","cds":["KRW-BTC"]},{"ty":"orderbook","cds":["KRW-BTC"],"lv":0}],"tckt":"t"}'
 

@@ -1,4 +1,4 @@
-"""build_request / build_list_subscriptions: the request frame of UPBIT_PROTOCOL.md §2."""
+"""build_request / build_list_subscriptions: the request frame of docs/upbit.md §2."""
 
 from __future__ import annotations
 

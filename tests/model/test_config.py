@@ -1,4 +1,4 @@
-"""Config: DESIGN.md §4 defaults, range checks, the environment, and keys kept out of reprs."""
+"""Config: docs/architecture.md §4 defaults, range checks, the environment, and keys kept out of reprs."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 
 from upbit_sync import Config, ConfigError, UpbitError
 
-# Upbit's host (UPBIT_PROTOCOL.md §1): compared with the defaults here, never contacted — the suite's
+# Upbit's host (docs/upbit.md §1): compared with the defaults here, never contacted — the suite's
 # conftest refuses any connection off loopback.
 UPBIT_HOST = "api.upbit.com"
 
-DESIGN_DEFAULTS = {  # DESIGN.md §4, field by field
+DESIGN_DEFAULTS = {  # docs/architecture.md §4, field by field
     "access_key": None,
     "secret_key": None,
     "public_url": f"wss://{UPBIT_HOST}/websocket/v1",

@@ -1,4 +1,4 @@
-"""The payloads of UPBIT_PROTOCOL.md §9 (and hand-built ones) decode to the right typed messages."""
+"""The payloads of docs/upbit.md §9 (and hand-built ones) decode to the right typed messages."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DEFAULT <-> SIMPLE key maps: literally UPBIT_PROTOCOL.md §8, lossless both ways."""
+"""DEFAULT <-> SIMPLE key maps: literally docs/upbit.md §8, lossless both ways."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from upbit_sync.types import Message
 
 from . import payloads
 
-# ---- UPBIT_PROTOCOL.md §8, written out as data ----------------------------------------------------
+# ---- docs/upbit.md §8, written out as data ----------------------------------------------------
 
 COMMON = {"type": "ty", "code": "cd", "timestamp": "tms", "stream_type": "st"}
 

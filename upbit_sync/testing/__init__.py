@@ -1,4 +1,4 @@
-"""A local Upbit exchange for tests, examples, demos and benchmarks (DESIGN.md §5).
+"""A local Upbit exchange for tests, examples, demos and benchmarks (docs/architecture.md §5).
 
 ``FakeUpbitServer`` speaks Upbit's WebSocket protocol on 127.0.0.1; ``HangingServer`` plays the
 peers a real server cannot; ``MarketSimulator`` makes consistent market data; ``DEFAULT_MARKETS``

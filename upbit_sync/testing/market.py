@@ -3,7 +3,7 @@
 Each code has one random walk of trades shared by every message type: a REALTIME message first makes
 a trade, then renders the code's state (ticker, trade, orderbook or candle), so prices, volumes,
 sequence ids and candles agree with each other. A SNAPSHOT renders the state without trading.
-Messages use DEFAULT keys (UPBIT_PROTOCOL.md §8); the server converts them per connection format.
+Messages use DEFAULT keys (docs/upbit.md §8); the server converts them per connection format.
 """
 
 from __future__ import annotations

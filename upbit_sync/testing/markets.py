@@ -1,6 +1,6 @@
 """The markets the fake exchange lists: a built-in snapshot of Upbit's KRW, BTC and USDT markets.
 
-Upbit serves only the markets it lists and ignores any other code silently (UPBIT_PROTOCOL.md §2), so
+Upbit serves only the markets it lists and ignores any other code silently (docs/upbit.md §2), so
 the fake needs a list to ignore typos the way Upbit does. The records carry the fields of
 ``GET /v1/market/all`` (§7) with the names as Upbit shows them; a coin has the same names in every
 quote market. The snapshot follows Upbit's listing of early 2025: markets listed or delisted since
@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_CODE = re.compile(r"[A-Z0-9]+-[A-Z0-9]+")  # QUOTE-BASE, upper case (UPBIT_PROTOCOL.md §2)
+_CODE = re.compile(r"[A-Z0-9]+-[A-Z0-9]+")  # QUOTE-BASE, upper case (docs/upbit.md §2)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """FakeUpbitServer: a local Upbit WebSocket exchange for tests, examples and benchmarks.
 
 A real WebSocket server (``websockets``' threaded sync implementation) on one port that speaks
-Upbit's protocol as UPBIT_PROTOCOL.md describes it: public and private paths, request validation
+Upbit's protocol as docs/upbit.md describes it: public and private paths, request validation
 with Upbit's error names, replace-on-request subscriptions, SNAPSHOT then REALTIME data in four
 formats, ``PING`` status, idle drops, JWT checks and rate limits, plus fault controls and
-introspection for tests (DESIGN.md §5).
+introspection for tests (docs/architecture.md §5).
 
 Threads, all daemons named ``upbit-fake-...`` and joined by :meth:`FakeUpbitServer.stop`: one accept
 thread, one sender thread for all scheduled data and status frames, and per connection the thread
@@ -78,7 +78,7 @@ logging.getLogger("websockets.server").addFilter(_DemotePeerHangups())
 PUBLIC_PATH = "/websocket/v1"
 PRIVATE_PATH = "/websocket/v1/private"
 AUTH_FAILURE_MODES = ("frame", "http")
-ORIGIN_WINDOW = 10.0  # upgrades carrying an Origin header: 1 per 10 s (UPBIT_PROTOCOL.md §5)
+ORIGIN_WINDOW = 10.0  # upgrades carrying an Origin header: 1 per 10 s (docs/upbit.md §5)
 
 _STATUS_UP = dumps({"status": "UP"})
 _IDLE_POLL = 0.25  # the sender thread re-reads its settings at least this often
@@ -238,7 +238,7 @@ class ConnInfo:
 
 
 class FakeUpbitServer:
-    """A local Upbit WebSocket exchange on 127.0.0.1; see the module docstring and DESIGN.md §5.
+    """A local Upbit WebSocket exchange on 127.0.0.1; see the module docstring and docs/architecture.md §5.
 
     Settings are plain attributes and may be changed while it runs. Where Upbit's behaviour is
     OPEN or unstated, the fake decides as follows:
@@ -346,7 +346,7 @@ class FakeUpbitServer:
                 process_request=self._process_request,
                 process_response=self._process_response,
                 compression=None,
-                ping_interval=None,  # Upbit never pings its clients (UPBIT_PROTOCOL.md §4)
+                ping_interval=None,  # Upbit never pings its clients (docs/upbit.md §4)
                 open_timeout=5.0,
                 close_timeout=2.0,
                 create_connection=cast(Any, _FakeConnection),

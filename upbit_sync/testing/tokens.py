@@ -1,6 +1,6 @@
 """JWTs for the fake private endpoint: make them like Upbit's clients do, verify them like Upbit does.
 
-Upbit signs ``{"access_key", "nonce"}`` with the raw secret, HS256 or HS512 (UPBIT_PROTOCOL.md §6).
+Upbit signs ``{"access_key", "nonce"}`` with the raw secret, HS256 or HS512 (docs/upbit.md §6).
 Its 40-character secrets are shorter than an HS512 digest, so PyJWT would warn on every token; this
 module uses its own PyJWS instance whose HMAC skips that check, instead of touching the
 process-wide warning filters from a server thread.

@@ -1,4 +1,4 @@
-"""Parse and validate a client's request frame the way Upbit does (UPBIT_PROTOCOL.md §2, §3).
+"""Parse and validate a client's request frame the way Upbit does (docs/upbit.md §2, §3).
 
 A request is one JSON array of objects: a ticket, type objects, optionally a format object or a
 ``method`` object. Problems raise :class:`RequestError` carrying Upbit's exact error name.
@@ -20,7 +20,7 @@ ORDERBOOK_DEPTHS = (1, 5, 15, 30)
 DEFAULT_DEPTH = 30
 LIST_SUBSCRIPTIONS = "LIST_SUBSCRIPTIONS"
 
-# Upbit's error names and messages (UPBIT_PROTOCOL.md §3, §9).
+# Upbit's error names and messages (docs/upbit.md §3, §9).
 WRONG_FORMAT = "WRONG_FORMAT"
 NO_TICKET = "NO_TICKET"
 NO_TYPE = "NO_TYPE"

@@ -1,7 +1,7 @@
 """What the fake exchange puts on the wire: JSON payloads in Upbit's formats, and raw WebSocket frames.
 
 ``encode`` turns a DEFAULT-keyed message into the bytes Upbit sends for a given format
-(UPBIT_PROTOCOL.md §2, §3); ``server_frame`` builds a complete unmasked server frame, so benchmarks
+(docs/upbit.md §2, §3); ``server_frame`` builds a complete unmasked server frame, so benchmarks
 can pre-encode frames and the firehose can write them to the socket in bulk.
 """
 
