@@ -1,7 +1,8 @@
-"""Fixtures for the fake exchange's own tests: fast servers and raw websocket-client sessions.
+"""Fixtures for the fake exchange's own tests: fast servers, raw websocket-client sessions and a
+plain ``requests`` client for the REST side.
 
-The sessions drive the fake with a plain ``websocket.WebSocket`` (not the SDK), so a failure here
-points at the fake, not at the engine.
+The sessions drive the fake with a plain ``websocket.WebSocket`` and ``requests`` (not the SDK), so a
+failure here points at the fake, not at the engine.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 import websocket
 
+from upbit_sync.auth import query_hash
 from upbit_sync.testing import FakeUpbitServer, bearer, make_token
 from upbit_sync.testing.pytest_plugin import fake_upbit  # noqa: F401  (the fixture under test)
 
@@ -147,6 +150,56 @@ def connect() -> Iterator[Callable[..., Session]]:
     yield open_session
     for session in sessions:
         session.close()
+
+
+class RestClient:
+    """``requests`` against one fake exchange's REST side; signs like an Upbit client when asked.
+
+    ``signed=True`` adds a fresh token whose query hash is the SDK's (``upbit_sync.auth.query_hash``)
+    of the parameters or the JSON body; ``token=`` sends a given one instead. Proxies from the
+    environment are ignored: every request goes straight to 127.0.0.1.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def call(self, method: str, path: str, params: dict[str, Any] | None = None,
+             body: dict[str, Any] | None = None, *, signed: bool = False, token: str | None = None,
+             headers: dict[str, str] | None = None, **token_options: Any) -> requests.Response:
+        sent = dict(headers or {})
+        if token is None and signed:
+            hashed = params or body
+            if hashed:
+                token_options.setdefault("query_hash", query_hash(hashed))
+                token_options.setdefault("query_hash_alg", "SHA512")
+            token = make_token(**token_options)
+        if token is not None:
+            sent["Authorization"] = bearer(token)
+        return self.session.request(method, self.base_url + path, params=params, json=body,
+                                    headers=sent, timeout=5)
+
+    def get(self, path: str, params: dict[str, Any] | None = None, **options: Any) -> requests.Response:
+        return self.call("GET", path, params, **options)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+@pytest.fixture
+def rest() -> Iterator[Callable[[FakeUpbitServer], RestClient]]:
+    """Make REST clients for servers; every one is closed after the test."""
+    clients: list[RestClient] = []
+
+    def make(server: FakeUpbitServer) -> RestClient:
+        client = RestClient(server.rest_url)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 def auth_header(**token_options: Any) -> list[str]:

@@ -159,11 +159,11 @@ def test_wait_for_returns_false_when_the_deadline_passes(server):
     assert time.monotonic() - started >= 0.1
 
 
-def test_the_urls_point_at_the_listening_port(server):
-    assert server.port > 0
+def test_the_urls_point_at_the_listening_ports(server):
+    assert server.port > 0 and server.rest_port > 0 and server.rest_port != server.port
     assert server.public_url == f"ws://127.0.0.1:{server.port}/websocket/v1"
     assert server.private_url == f"ws://127.0.0.1:{server.port}/websocket/v1/private"
-    assert server.rest_url == f"http://127.0.0.1:{server.port}"
+    assert server.rest_url == f"http://127.0.0.1:{server.rest_port}"
 
 
 def test_a_client_close_ends_the_connection_even_if_the_client_keeps_tcp_open(server, connect):

@@ -1,16 +1,18 @@
 """A local Upbit exchange for tests, examples, demos and benchmarks (docs/architecture.md §5).
 
-``FakeUpbitServer`` speaks Upbit's WebSocket protocol on 127.0.0.1; ``HangingServer`` plays the
-peers a real server cannot; ``MarketSimulator`` makes consistent market data; ``DEFAULT_MARKETS``
-(``Market`` records) are the markets the fake lists; the pytest plugin provides the ``fake_upbit``
-fixture.
+``FakeUpbitServer`` speaks Upbit's WebSocket protocol on 127.0.0.1 and its REST API on a second port
+(every request recorded as a ``RestRequest``); ``HangingServer`` plays the peers a real server
+cannot; ``MarketSimulator`` makes consistent market data and keeps each market's trades
+(``TradeRecord``); ``DEFAULT_MARKETS`` (``Market`` records) are the markets the fake lists; the pytest
+plugin provides the ``fake_upbit`` fixture.
 """
 
 from __future__ import annotations
 
 from .hanging import HangingServer
-from .market import MarketSimulator
+from .market import MarketSimulator, TradeRecord
 from .markets import DEFAULT_MARKETS, Market
+from .rest import REST_LIMITS, RestRequest
 from .server import (
     PRIVATE_PATH,
     PUBLIC_PATH,
@@ -27,6 +29,7 @@ __all__ = [
     "FORMATS",
     "PRIVATE_PATH",
     "PUBLIC_PATH",
+    "REST_LIMITS",
     "TEST_ACCESS_KEY",
     "TEST_SECRET_KEY",
     "Attempt",
@@ -36,6 +39,8 @@ __all__ = [
     "Market",
     "MarketSimulator",
     "Request",
+    "RestRequest",
+    "TradeRecord",
     "bearer",
     "encode",
     "make_token",

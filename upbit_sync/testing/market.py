@@ -4,6 +4,9 @@ Each code has one random walk of trades shared by every message type: a REALTIME
 a trade, then renders the code's state (ticker, trade, orderbook or candle), so prices, volumes,
 sequence ids and candles agree with each other. A SNAPSHOT renders the state without trading.
 Messages use DEFAULT keys (docs/upbit.md §8); the server converts them per connection format.
+
+Every trade is also kept in the code's history (the last :data:`TRADE_HISTORY`), which the fake's
+``/v1/trades/ticks`` serves, so a trade seen on a socket is the same trade over REST.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -41,6 +45,15 @@ _NOTIONAL: dict[str, float] = {"KRW": 200_000.0, "BTC": 0.003, "USDT": 150.0}
 
 _KST = timezone(timedelta(hours=9))
 _VOLUME_DIGITS = 8
+
+TRADE_HISTORY = 100_000  # trades kept per code (about 3 hours at 10 trades/s)
+# Every orderbook aggregation level Upbit's documentation has named; a KRW market supports those that
+# are multiples of its tick size and at most LEVEL_CEILING of its price (plus 0, no aggregation).
+ORDERBOOK_LEVELS: tuple[float, ...] = (
+    100_000_000.0, 10_000_000.0, 1_000_000.0, 100_000.0, 10_000.0, 1_000.0, 100.0, 10.0, 1.0,
+    0.1, 0.01, 0.001, 0.0001, 0.00001, 0.000001, 0.0000001,
+)
+LEVEL_CEILING = 0.01
 
 
 def tick_size(quote: str, price: float) -> float:
@@ -74,12 +87,50 @@ def _utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
+def _is_multiple(value: float, step: float) -> bool:
+    ratio = value / step
+    return ratio >= 1 - 1e-9 and abs(ratio - round(ratio)) < 1e-6
+
+
 @functools.lru_cache(maxsize=256)
 def _stamps(second: int) -> tuple[str, str, str, str]:
     """``(yyyyMMdd, HHmmss, yyyy-MM-dd, HH:mm:ss)`` in UTC; cached, as many messages share a second."""
     moment = _utc(second)
     return (moment.strftime("%Y%m%d"), moment.strftime("%H%M%S"),
             moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M:%S"))
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRecord:
+    """One trade as a code's history keeps it: what ``/v1/trades/ticks`` lists.
+
+    ``timestamp`` is the trade's time in ms (the socket's ``trade_timestamp``); ``change_price`` is
+    signed (trade price minus the previous close), as REST gives it.
+    """
+
+    sequential_id: int
+    timestamp: int
+    trade_price: float
+    trade_volume: float
+    ask_bid: str
+    prev_closing_price: float
+    change_price: float
+
+    def as_tick(self, market: str) -> dict[str, Any]:
+        """The trade as one item of ``GET /v1/trades/ticks``."""
+        _, _, day, clock = _stamps(self.timestamp // 1000)
+        return {
+            "market": market,
+            "trade_date_utc": day,
+            "trade_time_utc": clock,
+            "timestamp": self.timestamp,
+            "trade_price": self.trade_price,
+            "trade_volume": self.trade_volume,
+            "prev_closing_price": self.prev_closing_price,
+            "change_price": self.change_price,
+            "ask_bid": self.ask_bid,
+            "sequential_id": self.sequential_id,
+        }
 
 
 @dataclass
@@ -129,7 +180,10 @@ class _Market:
     high_52w_date: str
     low_52w: float
     low_52w_date: str
+    history: deque[TradeRecord]
     candles: dict[int, _Candle] = field(default_factory=dict)
+    # The trade message rendered for the last trade, so a SNAPSHOT repeats it exactly.
+    last_trade_message: dict[str, Any] | None = None
 
     @property
     def tick(self) -> float:
@@ -143,11 +197,13 @@ class _Market:
 class MarketSimulator:
     """Consistent ticker/trade/orderbook/candle messages for any code; thread-safe.
 
-    ``seed`` makes every market's walk reproducible, independently of the order codes are used in.
+    ``seed`` makes every market's walk reproducible, independently of the order codes are used in;
+    ``history`` is how many trades each code keeps (:meth:`history`).
     """
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: int | None = None, history: int = TRADE_HISTORY) -> None:
         self._seed = seed if seed is not None else random.SystemRandom().getrandbits(64)
+        self._history = history
         self._lock = threading.Lock()
         self._markets: dict[str, _Market] = {}
 
@@ -156,6 +212,34 @@ class MarketSimulator:
         with self._lock:
             return self._market(code).price
 
+    def instrument(self, code: str) -> tuple[float, tuple[float, ...]]:
+        """``(tick size, supported orderbook levels)`` at the code's current price, read at once.
+
+        The levels start with 0 (no aggregation). Only KRW markets aggregate (docs/upbit.md §2): they
+        support each of :data:`ORDERBOOK_LEVELS` that is a multiple of the tick size and at most
+        :data:`LEVEL_CEILING` of the price. Upbit publishes no per-market table, so this rule is the
+        fake's own.
+        """
+        with self._lock:
+            market = self._market(code)
+            price, quote = market.price, market.quote
+        tick = tick_size(quote, price)
+        if quote != "KRW":
+            return tick, (0.0,)
+        ceiling = price * LEVEL_CEILING * (1 + 1e-9)
+        levels = sorted(lv for lv in ORDERBOOK_LEVELS if lv <= ceiling and _is_multiple(lv, tick))
+        return tick, (0.0, *levels)
+
+    def history(self, code: str) -> list[TradeRecord]:
+        """The code's kept trades, oldest first (sequential ids increase)."""
+        with self._lock:
+            return list(self._market(code).history)
+
+    def has_traded(self, code: str) -> bool:
+        """Whether any trade of this code has happened (is in its history)."""
+        with self._lock:
+            return bool(self._market(code).history)
+
     def make(
         self,
         type: str,
@@ -163,8 +247,15 @@ class MarketSimulator:
         stream_type: str = "REALTIME",
         depth: int = 30,
         level: float = 0,
+        *,
+        trade: bool = True,
     ) -> dict[str, Any]:
-        """One DEFAULT-keyed message; REALTIME first makes a trade, SNAPSHOT shows the state as is."""
+        """One DEFAULT-keyed message; REALTIME first makes a trade, SNAPSHOT shows the state as is.
+
+        ``trade=False`` renders a REALTIME message without trading: the fake's tape makes the trades
+        of a market once someone subscribed to its trades. A trade SNAPSHOT repeats the last trade
+        message exactly when there was one since the last trade.
+        """
         if type == "myOrder":
             return self.my_order(code=code, stream_type=stream_type)
         if type == "myAsset":
@@ -172,12 +263,19 @@ class MarketSimulator:
         with self._lock:
             market = self._market(code)
             now = time.time()
-            if stream_type == "REALTIME":
+            trades = stream_type == "REALTIME" and trade
+            if trades:
                 self._trade(market, now)
             if type == "ticker":
                 return self._ticker(market, now, stream_type)
             if type == "trade":
-                return self._trade_message(market, now, stream_type)
+                last = market.last_trade_message
+                if stream_type == "SNAPSHOT" and last is not None:
+                    return dict(last, stream_type="SNAPSHOT")
+                message = self._trade_message(market, now, stream_type)
+                if trades:
+                    market.last_trade_message = dict(message)
+                return message
             if type == "orderbook":
                 return self._orderbook(market, now, stream_type, depth, level)
             if type in CANDLE_SECONDS:
@@ -293,6 +391,7 @@ class MarketSimulator:
             high_52w_date=(today - timedelta(days=rng.randint(1, 360))).isoformat(),
             low_52w=round(max(tick, round(low_52w / tick) * tick), digits),
             low_52w_date=(today - timedelta(days=rng.randint(1, 360))).isoformat(),
+            history=deque(maxlen=self._history),
         )
         return market
 
@@ -335,6 +434,11 @@ class MarketSimulator:
             market.acc_ask += volume
         else:
             market.acc_bid += volume
+        market.last_trade_message = None
+        market.history.append(TradeRecord(
+            market.sequential_id, _ms(now), moved, volume, side, market.prev_close,
+            round(moved - market.prev_close, digits),
+        ))
         # Only the units someone asked for are kept up to date: a trade costs less.
         for seconds, candle in market.candles.items():
             start = int(now // seconds * seconds)

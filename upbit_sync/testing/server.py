@@ -1,14 +1,21 @@
-"""FakeUpbitServer: a local Upbit WebSocket exchange for tests, examples and benchmarks.
+"""FakeUpbitServer: a local Upbit exchange for tests, examples and benchmarks.
 
 A real WebSocket server (``websockets``' threaded sync implementation) on one port that speaks
 Upbit's protocol as docs/upbit.md describes it: public and private paths, request validation
 with Upbit's error names, replace-on-request subscriptions, SNAPSHOT then REALTIME data in four
 formats, ``PING`` status, idle drops, JWT checks and rate limits, plus fault controls and
-introspection for tests (docs/architecture.md §5).
+introspection for tests (docs/architecture.md §5). Upbit's REST API is served over HTTP on a
+second port (``rest.py``), from the same market.
+
+Trades happen on a tape per market: once anyone has subscribed to a market's trades, it trades at
+``message_rate`` per second until the server stops, listened to or not, and every trade goes to
+every connection subscribed to that market's trades and into the history ``/v1/trades/ticks``
+serves.
 
 Threads, all daemons named ``upbit-fake-...`` and joined by :meth:`FakeUpbitServer.stop`: one accept
-thread, one sender thread for all scheduled data and status frames, and per connection the thread
-that runs the websockets handshake and reads requests (plus websockets' own reader thread).
+thread, one sender thread for all scheduled data and status frames and the tapes, per connection
+the thread that runs the websockets handshake and reads requests (plus websockets' own reader
+thread), and the REST side's (``upbit-fake-rest-...``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import heapq
 import itertools
 import json
 import logging
+import math
 import os
 import select
 import selectors
@@ -36,7 +44,8 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from .market import MarketSimulator
 from .markets import DEFAULT_MARKETS, Market, market_list
-from .tokens import TEST_ACCESS_KEY, TEST_SECRET_KEY, TokenCheck, check_authorization
+from .rest import DEFAULT_ACCOUNTS, REST_LIMITS, TEAPOT_WINDOW, FakeRest, RestRequest
+from .tokens import TEST_ACCESS_KEY, TEST_SECRET_KEY, Nonces, TokenCheck, check_authorization
 from .validation import (
     INVALID_AUTH,
     PRIVATE_TYPES,
@@ -180,6 +189,7 @@ class ConnInfo:
         self._sent = 0
         self._pings = 0
         self._streams: list[_Stream] = []
+        self._trades: dict[str, _Stream] = {}  # the trade streams, by market: the tapes' listeners
         self._pending: deque[_Stream] = deque()
         self._generation = 0
         self._my_order: frozenset[str] | None = None  # None = every market
@@ -249,7 +259,8 @@ class FakeUpbitServer:
       one carrying it passed the rate limits in the last ``origin_window`` seconds, across the
       whole server (a JWT refused afterwards does not undo that); a refused one does not restart
       the window. Upgrades without ``Origin`` are not held to it. Passing upgrades are remembered
-      while the rule is off too, so switching it on applies to what came just before.
+      while the rule is off too, so switching it on applies to what came just before. REST
+      requests carrying ``Origin`` share the same window (a refused one gets 429).
     - ``markets`` lists what is served; any other code is ignored like Upbit ignores unknown codes:
       a request naming it succeeds, the code gets no data and no error, and LIST_SUBSCRIPTIONS
       leaves it out. None serves any well-formed code (synthetic codes in tests and benchmarks).
@@ -257,6 +268,16 @@ class FakeUpbitServer:
     - A subscription request without a format object sets the connection to DEFAULT; a
       LIST_SUBSCRIPTIONS request switches the format only when it carries a format object.
     - REALTIME runs at ``message_rate`` for every type (candles too); 0 sends snapshots only.
+    - A market's tape starts with the first subscription to its trades (``is_only_snapshot`` ones
+      too) and runs until the server stops. A trade SNAPSHOT is the tape's latest trade, made on the
+      spot (and sent to the tape's listeners) when the market never traded. Once a market's tape
+      runs, it alone makes that market's trades: ticker, orderbook and candle messages keep their
+      own schedule but show the tape's trades. While :meth:`silence` holds, the tapes trade on
+      and nothing is sent.
+    - ``supported_levels``: an orderbook subscription at a level the market does not support gets
+      no data and no error, as on Upbit; the rule for which levels a market supports is the fake's
+      own (see :meth:`MarketSimulator.instrument`).
+    - The REST side's choices are listed on :class:`~upbit_sync.testing.rest.FakeRest`.
     - ``idle_timeout`` 0 disables idle drops; pings, pongs and status frames all count as traffic.
     - A client that cannot take a scheduled frame within ``send_timeout`` (it stopped reading and
       the socket buffers are full) is dropped as a slow consumer, so it cannot stall the others.
@@ -280,6 +301,11 @@ class FakeUpbitServer:
         origin_limit: bool = True,
         markets: Iterable[str | Market] | None = DEFAULT_MARKETS,
         seed: int | None = None,
+        rest_port: int = 0,
+        remaining_req_header: str = "Remaining-Req",
+        teapot_after: int | None = 3,
+        teapot_seconds: float = 5.0,
+        teapot_retry_after: bool = True,
     ) -> None:
         if auth_failure not in AUTH_FAILURE_MODES:
             raise ValueError(f"auth_failure must be one of {AUTH_FAILURE_MODES}")
@@ -303,6 +329,16 @@ class FakeUpbitServer:
         self.markets = markets
         self.market = MarketSimulator(seed)
         self.send_timeout = 1.0
+        # The REST side (rest.py): per-group limits {group: (requests, per seconds)}, the header
+        # name Remaining-Req is sent under, the 418 rule and what /v1/accounts answers.
+        self.rest_port = rest_port
+        self.rest_limits: dict[str, tuple[int, float]] = dict(REST_LIMITS)
+        self.remaining_req_header = remaining_req_header
+        self.teapot_after = teapot_after
+        self.teapot_seconds = teapot_seconds
+        self.teapot_window = TEAPOT_WINDOW
+        self.teapot_retry_after = teapot_retry_after
+        self.accounts: list[dict[str, Any]] = [dict(account) for account in DEFAULT_ACCOUNTS]
 
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
@@ -322,9 +358,12 @@ class FakeUpbitServer:
         self._connect_window: deque[float] = deque()
         self._origin_passed: float | None = None  # the last Origin-carrying upgrade let through
         self._refusals: deque[int] = deque()
-        self._nonces: set[str] = set()
+        self._nonces = Nonces()  # shared by the private WebSocket and REST
         self._heap: list[tuple[float, int, ConnInfo, _Stream, int]] = []
+        self._tapes: set[str] = set()  # markets whose trades run on a tape
+        self._tape_heap: list[tuple[float, int, str]] = []  # (due, seq, market)
         self._seq = itertools.count()
+        self._rest = FakeRest(self, self._nonces, self._admit_origin)
         self._silenced = False
         self._accepted = 0
 
@@ -336,6 +375,11 @@ class FakeUpbitServer:
             if self._state != "new":
                 raise RuntimeError("a FakeUpbitServer can be started only once")
             listener = socket.create_server((self.host, self.port))
+            try:
+                self.rest_port = self._rest.start(self.host, self.rest_port)
+            except OSError:
+                listener.close()
+                raise
             listener.setblocking(False)
             self._listener = listener
             self.port = listener.getsockname()[1]
@@ -360,7 +404,7 @@ class FakeUpbitServer:
             self._state = "running"
         self._accept_thread.start()
         self._sender_thread.start()
-        log.info("fake Upbit listening on %s:%d", self.host, self.port)
+        log.info("fake Upbit listening on %s:%d (REST on %d)", self.host, self.port, self.rest_port)
         return self
 
     def stop(self) -> None:
@@ -380,6 +424,7 @@ class FakeUpbitServer:
         for thread in (self._accept_thread, self._sender_thread):
             if thread is not None:
                 thread.join(_JOIN_TIMEOUT)
+        self._rest.stop()
         self._listener.close()
         now = time.monotonic()
         with self._lock:
@@ -417,8 +462,8 @@ class FakeUpbitServer:
 
     @property
     def rest_url(self) -> str:
-        """Where REST would be served (not implemented yet: every plain HTTP request gets 404)."""
-        return f"http://{self.host}:{self.port}"
+        """The REST base URL (``Config(rest_url=...)``); paths such as ``/v1/market/all`` follow it."""
+        return f"http://{self.host}:{self.rest_port}"
 
     @property
     def markets(self) -> tuple[Market, ...] | None:
@@ -432,9 +477,33 @@ class FakeUpbitServer:
         # One assignment, so a request handled meanwhile never sees the records and codes disagree.
         self._listing = (listed, None if listed is None else frozenset(m.market for m in listed))
 
-    def _is_listed(self, market: str) -> bool:
+    def is_listed(self, market: str) -> bool:
+        """Whether this exchange serves ``market`` (every code when :attr:`markets` is None)."""
         codes = self._listing[1]
         return codes is None or market in codes
+
+    def supported_levels(self, market: str) -> tuple[float, ...]:
+        """The orderbook levels ``market`` supports at its current price, 0 (none) first.
+
+        What ``/v1/orderbook/instruments`` lists, and what an orderbook subscription's ``level``
+        must be for the WebSocket side to send data: KRW markets aggregate by the documented levels
+        that are multiples of their tick size and at most 1% of the price; others support only 0.
+        """
+        return self.market.instrument(market)[1]
+
+    def trades(self, market: str) -> list[dict[str, Any]]:
+        """Every trade the market's history holds, newest first, as ``/v1/trades/ticks`` items."""
+        return [record.as_tick(market) for record in reversed(self.market.history(market))]
+
+    def _admit_origin(self, now: float) -> bool:
+        """Upbit holds requests carrying ``Origin`` to one per ``origin_window`` across the server,
+        WebSocket upgrades and REST alike (docs/upbit.md §5): may one pass now? Remembers it if so."""
+        with self._lock:
+            last = self._origin_passed
+            if self.origin_limit and last is not None and now - last < self.origin_window:
+                return False
+            self._origin_passed = now
+            return True
 
     # -- fault controls ------------------------------------------------------------------------
 
@@ -487,6 +556,11 @@ class FakeUpbitServer:
         with self._lock:
             self._refusals.extend([status] * n)
 
+    def refuse_rest_next(self, n: int, status: int = 429, group: str | None = None) -> None:
+        """Answer the next ``n`` REST requests (of this rate-limit ``group``, or any) with this HTTP
+        status and the body Upbit would send with it; they are not counted against any limit."""
+        self._rest.refuse_next(n, status, group)
+
     def send_raw(self, frame: bytes | str, conn_id: int | None = None) -> int:
         """Send a frame as is to one or every open connection (``bytes`` binary, ``str`` text).
 
@@ -504,7 +578,7 @@ class FakeUpbitServer:
         """
         message = self.market.my_order(**fields)
         code = message.get("code")
-        if not isinstance(code, str) or not self._is_listed(code):
+        if not isinstance(code, str) or not self.is_listed(code):
             raise ValueError(f"{code!r} is not a market this fake exchange lists")
         with self._lock:
             targets = [
@@ -590,6 +664,16 @@ class FakeUpbitServer:
         """TCP connections accepted, upgraded or not."""
         with self._lock:
             return self._accepted
+
+    @property
+    def rest_requests(self) -> list[RestRequest]:
+        """Every REST request received, in order, with the status it was answered with."""
+        return self._rest.requests
+
+    @property
+    def orders(self) -> list[dict[str, Any]]:
+        """Every order placed over REST (``POST /v1/orders``), oldest first, in its current state."""
+        return self._rest.orders
 
     def open_connections(self) -> list[ConnInfo]:
         with self._lock:
@@ -687,12 +771,8 @@ class FakeUpbitServer:
                     status, reason = self._refusals.popleft(), "refuse_next"
                 elif self.connect_limit is not None and len(window) >= self.connect_limit:
                     status, reason = 429, "connect limit"
-                elif attempt.header("Origin") is not None:
-                    last = self._origin_passed
-                    if self.origin_limit and last is not None and now - last < self.origin_window:
-                        status, reason = 429, "origin limit"
-                    else:
-                        self._origin_passed = now
+                elif attempt.header("Origin") is not None and not self._admit_origin(now):
+                    status, reason = 429, "origin limit"
                 window.append(now)
             attempt.status, attempt.reason = status, reason
         if status == 101 and path == PRIVATE_PATH:
@@ -713,11 +793,8 @@ class FakeUpbitServer:
 
     def _check_auth(self, header: str | None) -> TokenCheck:
         check = check_authorization(header, self.keys)
-        if check.ok and check.nonce is not None:
-            with self._lock:
-                if check.nonce in self._nonces:
-                    return TokenCheck(None, check.nonce, "nonce reused")
-                self._nonces.add(check.nonce)
+        if check.ok and check.nonce is not None and not self._nonces.claim(check.nonce):
+            return TokenCheck(None, check.nonce, "nonce reused")
         return check
 
     def _process_response(self, ws: ServerConnection, request: Any, response: Any) -> None:
@@ -854,7 +931,7 @@ class FakeUpbitServer:
                 codes: list[str] = []
                 for code in item.codes:
                     found = market_of(code, item.type)
-                    if found is None or code in codes or not self._is_listed(found[0]):
+                    if found is None or code in codes or not self.is_listed(found[0]):
                         continue  # Upbit ignores unknown and lowercase codes silently
                     codes.append(code)
                     key = (item.type, code, item.level)
@@ -862,8 +939,8 @@ class FakeUpbitServer:
                         continue
                     seen.add(key)
                     market, depth = found
-                    if item.type == "orderbook" and item.level and not market.startswith("KRW-"):
-                        continue  # an unsupported level: no data and no error
+                    if item.type == "orderbook" and not self._supports(market, item.level):
+                        continue  # an unsupported level: no data and no error (docs/upbit.md §2)
                     snapshot = not item.is_only_realtime
                     if key in old and not self.resnapshot_on_replace:
                         snapshot = False
@@ -876,17 +953,30 @@ class FakeUpbitServer:
                     entry["level"] = item.level
                 served.append(entry)
             conn._streams = streams
+            conn._trades = {s.market: s for s in streams if s.type == "trade"}
             conn._served = served
             conn._pending = deque(s for s in streams if s.snapshot)
             rate = self.message_rate
             interval = 1.0 / rate if rate > 0 else 0.1
             for stream in streams:
-                if stream.realtime:
-                    due = now + interval if stream.snapshot else now
+                due = now + interval if stream.snapshot else now
+                if stream.type == "trade":  # the market's tape serves it
+                    self._start_tape(stream.market, due)
+                elif stream.realtime:
                     heapq.heappush(
                         self._heap, (due, next(self._seq), conn, stream, conn._generation)
                     )
             self._wake.notify_all()
+
+    def _supports(self, market: str, level: float) -> bool:
+        return level == 0 or any(math.isclose(level, supported, rel_tol=1e-9)
+                                 for supported in self.supported_levels(market))
+
+    def _start_tape(self, market: str, due: float) -> None:
+        """From now on, ``market`` trades on its tape until the server stops (under the lock)."""
+        if market not in self._tapes:
+            self._tapes.add(market)
+            heapq.heappush(self._tape_heap, (due, next(self._seq), market))
 
     def _subscribe_private(self, conn: ConnInfo, type_name: str, codes: tuple[str, ...]
                            ) -> dict[str, Any]:
@@ -895,7 +985,7 @@ class FakeUpbitServer:
             return {"type": "myAsset"}
         conn._my_order_on = True
         valid = [code for code in dict.fromkeys(codes)
-                 if market_of(code, type_name) is not None and self._is_listed(code)]
+                 if market_of(code, type_name) is not None and self.is_listed(code)]
         conn._my_order = frozenset(valid) if codes else None
         return {"type": "myOrder", "codes": valid}
 
@@ -915,16 +1005,24 @@ class FakeUpbitServer:
                         return
                 now = time.monotonic()
                 jobs = self._due_jobs(now)
+                tapes = self._due_tapes(now)
             for kind, conn, stream in jobs:
                 try:
                     self._run_job(kind, conn, stream)
                 except Exception:
                     log.exception("fake Upbit sender failed on connection %d", conn.id)
+            for market in tapes:  # after the snapshots, so a new listener's snapshot comes first
+                try:
+                    self._trade_on_tape(market)
+                except Exception:
+                    log.exception("fake Upbit sender failed on the %s tape", market)
 
     def _next_wake(self, now: float) -> float:
         wake = now + _IDLE_POLL
         if self._heap:
             wake = min(wake, self._heap[0][0])
+        if self._tape_heap:
+            wake = min(wake, self._tape_heap[0][0])
         for conn in self._live.values():
             if conn._closing:
                 continue
@@ -973,6 +1071,45 @@ class FakeUpbitServer:
                 jobs.append(("realtime", conn, stream))
         return jobs
 
+    def _due_tapes(self, now: float) -> list[str]:
+        """The markets whose next trade is due; each is rescheduled on its own cadence."""
+        rate = self.message_rate
+        heap = self._tape_heap
+        due_markets: list[str] = []
+        budget = _BATCH
+        while heap and heap[0][0] <= now and budget > 0:
+            budget -= 1
+            due, _, market = heapq.heappop(heap)
+            if rate <= 0:  # snapshots only: the tape waits
+                heapq.heappush(heap, (now + 0.1, next(self._seq), market))
+                continue
+            interval = 1.0 / rate
+            following = due + interval
+            if following < now - 1.0:  # fell far behind: no catch-up burst
+                following = now + interval
+            heapq.heappush(heap, (following, next(self._seq), market))
+            due_markets.append(market)
+        return due_markets
+
+    def _trade_on_tape(self, market: str) -> None:
+        """One trade of ``market``: into its history, and to every connection listening REALTIME."""
+        message = self.market.make("trade", market)
+        with self._lock:
+            if self._silenced:
+                return
+            targets = [
+                conn for conn in self._live.values()
+                if not conn._closing and (stream := conn._trades.get(market)) is not None
+                and stream.realtime and not stream.awaiting_snapshot
+            ]
+        frames: dict[str, bytes] = {}
+        for conn in targets:
+            fmt = conn._format
+            frame = frames.get(fmt)
+            if frame is None:
+                frame = frames[fmt] = encode(message, fmt)
+            self._send(conn, frame, data=True, deadline=time.monotonic() + self.send_timeout)
+
     def _run_job(self, kind: str, conn: ConnInfo, stream: _Stream | None) -> None:
         if kind == "idle":
             log.info("fake Upbit: connection %d idle, dropping it", conn.id)
@@ -984,8 +1121,11 @@ class FakeUpbitServer:
             return
         assert stream is not None
         stream_type = "SNAPSHOT" if kind == "snapshot" else "REALTIME"
+        if stream.type == "trade" and not self.market.has_traded(stream.market):
+            self._trade_on_tape(stream.market)  # the snapshot shows a trade of the tape
+        # A taped market trades on its tape only; _tapes only grows, so reading it unlocked is safe.
         message = self.market.make(stream.type, stream.market, stream_type, stream.depth,
-                                   stream.level)
+                                   stream.level, trade=stream.market not in self._tapes)
         self._send(conn, encode(message, conn._format), data=True, deadline=deadline)
         if kind == "snapshot":
             stream.awaiting_snapshot = False

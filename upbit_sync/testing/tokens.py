@@ -1,6 +1,8 @@
-"""JWTs for the fake private endpoint: make them like Upbit's clients do, verify them like Upbit does.
+"""JWTs for the fake exchange: make them like Upbit's clients do, verify them like Upbit does.
 
-Upbit signs ``{"access_key", "nonce"}`` with the raw secret, HS256 or HS512 (docs/upbit.md §6).
+Upbit signs ``{"access_key", "nonce"}`` (plus ``query_hash`` for REST calls with parameters) with the
+raw secret, HS256 or HS512 (docs/upbit.md §6). A nonce is good once, across the private WebSocket
+and REST alike (:class:`Nonces`).
 Its 40-character secrets are shorter than an HS512 digest, so PyJWT would warn on every token; this
 module uses its own PyJWS instance whose HMAC skips that check, instead of touching the
 process-wide warning filters from a server thread.
@@ -9,9 +11,10 @@ process-wide warning filters from a server thread.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -42,15 +45,35 @@ for _name, _hash in (
 
 @dataclass(frozen=True)
 class TokenCheck:
-    """The outcome of checking an ``Authorization`` header: the access key, or why it failed."""
+    """The outcome of checking an ``Authorization`` header: the access key, or why it failed.
+
+    ``claims`` is the verified payload (``query_hash`` and the like); empty when the check failed.
+    """
 
     access_key: str | None
     nonce: str | None
     reason: str
+    claims: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.access_key is not None
+
+
+class Nonces:
+    """The nonces seen so far; thread-safe. Upbit refuses a token whose nonce it has seen before."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: set[str] = set()
+
+    def claim(self, nonce: str) -> bool:
+        """True the first time a nonce is claimed, False ever after."""
+        with self._lock:
+            if nonce in self._seen:
+                return False
+            self._seen.add(nonce)
+            return True
 
 
 def make_token(
@@ -98,4 +121,4 @@ def check_authorization(header: str | None, keys: Mapping[str, str]) -> TokenChe
         return TokenCheck(None, None, "algorithm not accepted")
     except jwt.PyJWTError:
         return TokenCheck(None, None, "bad signature")
-    return TokenCheck(access_key, nonce, "ok")
+    return TokenCheck(access_key, nonce, "ok", unverified)
