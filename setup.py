@@ -15,7 +15,11 @@ TESTING = [
     "websockets>=16.0,<18; python_version >= '3.11'",
 ]
 FAST = ["orjson>=3.9"]
-DEV = TESTING + [
+REDIS = ["redis>=5.0"]  # Config(rate_limit_backend="redis://..."): limits shared across machines
+# Config(rate_limit_backend="sqlite:///..."): pyrate-limiter's SQLite bucket locks its file with
+# filelock to serve several processes of one host
+SQLITE = ["filelock>=3.12"]
+DEV = TESTING + REDIS + SQLITE + [
     "pytest>=8.0",
     "pytest-timeout>=2.2",
     "responses>=0.25",
@@ -45,7 +49,7 @@ setup(
         "requests>=2.31",
         "pyrate-limiter>=4.0,<5",
     ],
-    extras_require={"testing": TESTING, "fast": FAST, "dev": DEV},
+    extras_require={"testing": TESTING, "fast": FAST, "redis": REDIS, "sqlite": SQLITE, "dev": DEV},
     entry_points={
         "console_scripts": ["upbit-sync=upbit_sync.cli:main"],
         "pytest11": ["upbit_sync=upbit_sync.testing.pytest_plugin"],

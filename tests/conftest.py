@@ -1,9 +1,14 @@
-"""Suite-wide checks: no test reaches past loopback, and none leaves an ``upbit-`` thread running."""
+"""Suite-wide checks: no test reaches past loopback (nor looks a remote name up), and none leaves an
+``upbit-`` thread running."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,12 +41,22 @@ def loopback_only() -> Iterator[None]:
             return original(self, address)
         return call
 
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        # a name is looked up before any connect: a lookup of a remote name is already a step out
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and not _is_loopback((name, 0)):
+            raise socket.gaierror(f"tests stay on loopback; refused to look up {name!r}")
+        return getaddrinfo(host, *args, **kwargs)
+
+    getaddrinfo = socket.getaddrinfo
     socket.socket.connect = guarded(connect)  # type: ignore[method-assign]
     socket.socket.connect_ex = guarded(connect_ex)  # type: ignore[method-assign]
+    socket.getaddrinfo = resolve
     try:
         yield
     finally:
         socket.socket.connect, socket.socket.connect_ex = connect, connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = getaddrinfo
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +67,60 @@ def no_upbit_thread_survives():
     assert wait_until(lambda: not (set(upbit_threads()) - before), timeout=3.0), (
         f"threads left running: {sorted(set(upbit_threads()) - before)}"
     )
+
+
+# ---- a real Redis server for the shared-limit tests ------------------------------------------------
+# .ci/run installs Debian's redis-server when it is missing, starts one on 127.0.0.1 and exports its
+# URL as TEST_REDIS_URL. Without that variable a local redis-server binary is started for the session.
+# With neither, the Redis tests skip saying why, except in CI (CI=true), where that is a failure.
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI needs a Redis server for the shared-limit tests: {reason}")
+    pytest.skip(f"no Redis server: {reason} (set TEST_REDIS_URL or install redis-server)")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        rest = url.split("://", 1)[1].split("/", 1)[0]
+        host, _, port = rest.partition(":")
+        if not _answers(host, int(port or 6379)):
+            _unavailable(f"nothing answers at {url}")
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _unavailable("TEST_REDIS_URL is not set and redis-server is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10.0
+        while not _answers("127.0.0.1", port):
+            if time.monotonic() > deadline or server.poll() is not None:
+                _unavailable(f"redis-server did not start on port {port}")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        try:
+            server.wait(5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)

@@ -27,3 +27,9 @@ def test_loopback_still_connects():
     finally:
         client.close()
         server.close()
+
+
+def test_a_remote_name_is_not_even_looked_up():
+    with pytest.raises(socket.gaierror, match="loopback"):
+        socket.getaddrinfo("api.upbit.com", 443)
+    assert socket.getaddrinfo("localhost", 80)

@@ -9,11 +9,15 @@ from ._version import __version__
 from .client import MessageStream, Snapshot, WebSocketClient
 from .config import Config
 from .errors import (
+    ApiAuthenticationError,
+    ApiError,
+    ApiRateLimitError,
     AuthenticationError,
     ClosedError,
     ConfigError,
     ConnectError,
     DecodeError,
+    InvalidRequestError,
     RateLimitError,
     ServerErrorReply,
     StreamTimeout,
@@ -21,8 +25,10 @@ from .errors import (
     UpbitError,
 )
 from .manager import WebSocketManager
+from .rest import RestClient
 from .subscriptions import Subscription
 from .types import (
+    Account,
     AskBid,
     Asset,
     Candle,
@@ -33,12 +39,15 @@ from .types import (
     ErrorMessage,
     Event,
     ListedSubscription,
+    MarketInfo,
     MarketState,
+    MarketTicker,
     MarketWarning,
     Message,
     MyAsset,
     MyOrder,
     Orderbook,
+    OrderbookInstrument,
     OrderbookUnit,
     OrderState,
     OrderType,
@@ -51,9 +60,14 @@ from .types import (
     Ticker,
     TimeInForce,
     Trade,
+    TradeTick,
 )
 
 __all__ = [
+    "Account",
+    "ApiAuthenticationError",
+    "ApiError",
+    "ApiRateLimitError",
     "AskBid",
     "Asset",
     "AuthenticationError",
@@ -69,8 +83,11 @@ __all__ = [
     "Disconnected",
     "ErrorMessage",
     "Event",
+    "InvalidRequestError",
     "ListedSubscription",
+    "MarketInfo",
     "MarketState",
+    "MarketTicker",
     "MarketWarning",
     "Message",
     "MessageStream",
@@ -79,9 +96,11 @@ __all__ = [
     "OrderState",
     "OrderType",
     "Orderbook",
+    "OrderbookInstrument",
     "OrderbookUnit",
     "RateLimitError",
     "Reconnected",
+    "RestClient",
     "ServerError",
     "ServerErrorReply",
     "SmpType",
@@ -95,6 +114,7 @@ __all__ = [
     "Ticker",
     "TimeInForce",
     "Trade",
+    "TradeTick",
     "UpbitError",
     "WebSocketClient",
     "WebSocketManager",

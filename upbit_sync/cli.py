@@ -95,14 +95,16 @@ def _fake_server(args: argparse.Namespace) -> int:
     status = 0
     with contextlib.ExitStack() as stack:
         try:
-            server = stack.enter_context(FakeUpbitServer(host="127.0.0.1", port=args.port))
+            server = stack.enter_context(FakeUpbitServer(host="127.0.0.1", port=args.port,
+                                                         rest_port=args.rest_port))
         except OSError as error:  # the port is taken, or not ours to listen on
             reason = os.strerror(error.errno) if error.errno else str(error)
             print(f"upbit-sync fake-server: error: cannot listen on 127.0.0.1:{args.port}: {reason}",
                   file=sys.stderr)
             return 1
         try:
-            print(f"fake Upbit exchange on {server.public_url} (private: {server.private_url})", flush=True)
+            print(f"fake Upbit exchange on {server.public_url} (private: {server.private_url}; "
+                  f"REST: {server.rest_url})", flush=True)
             print("Ctrl-C to stop", flush=True)
             threading.Event().wait()  # nothing sets it: only a signal ends the wait
         except _Interrupted as stop:
@@ -317,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     fake = commands.add_parser("fake-server", parents=[common],
                                help="run the fake Upbit exchange on 127.0.0.1 until Ctrl-C")
     fake.add_argument("--port", type=_port, default=8765, help="0 for any free port (default 8765)")
+    fake.add_argument("--rest-port", type=_port, default=0,
+                      help="the REST side's port (default 0: any free one)")
     fake.set_defaults(run=_fake_server)
     return parser
 

@@ -11,6 +11,7 @@ name is a type error.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -33,8 +34,20 @@ from .errors import (
 )
 from .manager import ClientPort, WebSocketManager, port_of
 from .protocol import PUBLIC, make_spec, to_message
+from .rest import RestClient
 from .subscriptions import Subscription, hold
-from .types import Candle, DataLoss, Event, MyAsset, MyOrder, Orderbook, SubscriptionList, Ticker, Trade
+from .types import (
+    Candle,
+    DataLoss,
+    Event,
+    MyAsset,
+    MyOrder,
+    Orderbook,
+    Reconnected,
+    SubscriptionList,
+    Ticker,
+    Trade,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +116,7 @@ class _ClientCore:
         self.closing = False  # close() was called: not a garbage-collected client
         self._on_error_failures = _ErrorLog("on_error")
         self._callback_failures: dict[int, _ErrorLog] = {}  # subscription id -> its log
+        self.rest: RestClient | None = None
 
     def cancel(self, sub: Subscription) -> None:
         with self.lock:
@@ -117,6 +131,11 @@ class _ClientCore:
             self.port.remove_subscriptions(subs)
 
     def handle_event(self, event: Event) -> None:
+        if isinstance(event, Reconnected):  # this client's own view: are any of its trades gone?
+            with self.lock:
+                trades = [s for s in self.subs.values() if s.type == "trade"
+                          and s.connection == event.connection]
+            event = dataclasses.replace(event, trades_may_be_missing=any(not s.backfill for s in trades))
         for stream in list(self.streams):
             stream._event(event)
         callback = self.on_event() if self.on_event else None
@@ -176,6 +195,8 @@ def _release(core: _ClientCore) -> None:
     core.cancel_all()
     for stream in list(core.streams):
         stream.close()
+    if core.rest is not None:
+        core.rest.close()
     core.port.unregister(core)
 
 
@@ -230,8 +251,8 @@ class WebSocketClient:
                   overflow: Overflow | None = None) -> Subscription: ...
     @overload
     def subscribe(self, type: Literal["trade"], codes: Codes, callback: Callable[[Trade], object], *,
-                  raw: Literal[False] = False, snapshot: bool = True,
-                  overflow: Overflow | None = None) -> Subscription: ...
+                  raw: Literal[False] = False, snapshot: bool = True, overflow: Overflow | None = None,
+                  backfill: bool = False) -> Subscription: ...
     @overload
     def subscribe(self, type: Literal["orderbook"], codes: Codes, callback: Callable[[Orderbook], object],
                   *, depth: int | None = None, level: float | None = None, raw: Literal[False] = False,
@@ -249,7 +270,8 @@ class WebSocketClient:
     @overload
     def subscribe(self, type: MessageType, codes: Codes | None, callback: Callable[[Raw], object], *,
                   depth: int | None = None, level: float | None = None, raw: Literal[True],
-                  snapshot: bool = True, overflow: Overflow | None = None) -> Subscription: ...
+                  snapshot: bool = True, overflow: Overflow | None = None,
+                  backfill: bool = False) -> Subscription: ...
 
     def subscribe(
         self,
@@ -262,12 +284,16 @@ class WebSocketClient:
         raw: bool = False,
         snapshot: bool = True,
         overflow: str | None = None,
+        backfill: bool = False,
     ) -> Subscription:
         """Call ``callback(message)`` on a worker thread for every message of ``type`` for ``codes``.
 
         ``raw=True`` delivers plain dicts (DEFAULT keys); ``snapshot=False`` skips SNAPSHOT frames;
-        ``overflow`` overrides ``Config.overflow`` for this subscription. Raises SubscriptionError on a
-        bad type, code or option and AuthenticationError for a private type without keys, before
+        ``overflow`` overrides ``Config.overflow`` for this subscription. ``backfill=True`` (trades):
+        after a reconnect the trades missed are fetched from REST and delivered, in order and each
+        once, before the live ones (``stream_type`` BACKFILL). An orderbook ``level`` is checked
+        against the market's supported levels (``Config.validate_levels``). Raises SubscriptionError
+        on a bad type, code or option and AuthenticationError for a private type without keys, before
         anything is sent.
         """
         self._check_open()
@@ -275,17 +301,53 @@ class WebSocketClient:
             raise SubscriptionError(f"callback must be callable, not {callback!r}")
         policy = check_overflow(self._port.config.overflow if overflow is None else overflow,
                                 SubscriptionError)
-        for name, flag in (("raw", raw), ("snapshot", snapshot)):
+        for name, flag in (("raw", raw), ("snapshot", snapshot), ("backfill", backfill)):
             if not isinstance(flag, bool):
                 raise SubscriptionError(f"{name} must be True or False, not {flag!r}")
         spec = make_spec(type, codes, depth=depth, level=level)
+        if backfill and spec.type != "trade":
+            raise SubscriptionError(f"backfill applies to trade only, not to {spec.type!r}")
+        if level and self._port.config.validate_levels:
+            self._check_level(spec.codes, level)
         sub = Subscription(spec, callback, raw=raw, snapshot=snapshot, overflow=policy,
-                           owner=self._core)
+                           owner=self._core, backfill=self.rest.trades if backfill else None)
         self._port.ensure_started()
         self._port.add_subscription(sub)
         with self._core.lock:
             self._core.subs[sub.id] = sub
         return sub
+
+    def subscribe_markets(self, type: PublicType, *, quote: str, callback: Callable[[Any], object],
+                          **options: Any) -> Subscription:
+        """Subscribe ``type`` for every market Upbit lists in ``quote`` ("KRW", "BTC", "USDT"), in one
+        merged request; ``options`` as for :meth:`subscribe`."""
+        codes = [market.market for market in self.rest.markets(quote=quote)]
+        if not codes:
+            raise SubscriptionError(f"Upbit lists no market quoted in {quote!r}")
+        subscribe: Callable[..., Subscription] = self.subscribe
+        return subscribe(type, codes, callback, **options)
+
+    @property
+    def rest(self) -> RestClient:
+        """A REST client on this client's Config and keys (made on first use, closed with it)."""
+        self._check_open()
+        with self._core.lock:
+            if self._core.rest is None:
+                self._core.rest = RestClient(self._port.config)
+            return self._core.rest
+
+    def _check_level(self, codes: tuple[str, ...], level: float) -> None:
+        """An orderbook level each market supports, when Upbit's list can be had."""
+        for code in codes:
+            try:
+                levels = self.rest.supported_levels(code)
+            except UpbitError as exc:  # not known now: Upbit itself will just send nothing
+                log.warning("orderbook level %g of %s not checked: %s", level, code, exc)
+                return
+            if levels is not None and not any(math.isclose(level, ok, rel_tol=1e-9) for ok in levels):
+                allowed = ", ".join(f"{ok:g}" for ok in levels)
+                raise SubscriptionError(f"orderbook level {level:g} is not supported by {code}; "
+                                        f"its levels are {allowed}")
 
     def unsubscribe(self, type: MessageType, codes: Codes | None = None) -> None:
         """Stop receiving ``type`` for ``codes`` (all of this client's codes of that type if None)."""
@@ -306,7 +368,7 @@ class WebSocketClient:
                      ) -> None:
         untyped: Callable[..., Subscription] = self.subscribe
         untyped(sub.type, codes, callback, depth=sub.depth, level=sub.level, raw=sub.raw,
-                snapshot=sub.snapshot, overflow=sub.overflow)
+                snapshot=sub.snapshot, overflow=sub.overflow, backfill=sub.backfill)
 
     # ---- stream: a blocking iterator ----------------------------------------------------------------
 

@@ -33,7 +33,7 @@ _ENV_ALIASES = {"UPBIT_WS_URL": "public_url", "UPBIT_WS_PRIVATE_URL": "private_u
 _URL_SCHEMES = {"public_url": ("ws", "wss"), "private_url": ("ws", "wss"), "rest_url": ("http", "https")}
 # Durations that must be positive (ping_interval and ping_timeout may be 0: keep-alive off).
 _POSITIVE = ("health_check_interval", "stale_after", "connect_timeout", "reconnect_delay",
-             "reconnect_max_delay", "block_timeout", "snapshot_grace")
+             "reconnect_max_delay", "block_timeout", "snapshot_grace", "rest_timeout")
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,16 @@ class Config:
     connect_rate_per_second: int = 5
     message_rate_per_second: int = 5
     message_rate_per_minute: int = 100
+    # REST, and the limits shared with the WebSocket connects (docs/architecture.md §8)
+    rest_timeout: float = 10.0
+    rate_limit_strategy: str = "balanced"  # how the limits adapt to 429s: RATE_STRATEGIES
+    # where the limits are counted: "memory" (this process), "sqlite:///path" (the processes of one
+    # host) or "redis://host:port/db" (every machine using that Redis; the `redis` extra)
+    rate_limit_backend: str = "memory"
+    # the name of the budget the exchange groups (and authenticated connects) share; None: one per
+    # access key (Upbit counts them per pocket, which only the key tells)
+    rate_limit_key: str | None = None
+    validate_levels: bool = True  # check orderbook levels against the market's supported ones
 
     def __post_init__(self) -> None:
         if self.wire_format not in WIRE_FORMATS:
@@ -102,6 +112,10 @@ class Config:
             )
         for name, schemes in _URL_SCHEMES.items():
             _check_url(name, getattr(self, name), schemes)
+        if self.rate_limit_strategy not in RATE_STRATEGIES:
+            raise ConfigError(f"rate_limit_strategy must be one of {tuple(RATE_STRATEGIES)}, "
+                              f"not {self.rate_limit_strategy!r}")
+        _check_backend(self.rate_limit_backend)
         if self.ping_interval < 0 or self.ping_timeout < 0:
             raise ConfigError("ping_interval and ping_timeout must not be negative")
         if self.ping_interval and self.ping_timeout >= self.ping_interval:
@@ -134,6 +148,11 @@ class Config:
     def backoff(self) -> Backoff:
         """The reconnect delays these settings describe."""
         return Backoff(self.reconnect_delay, self.reconnect_max_delay)
+
+    @property
+    def rate_strategy(self) -> RateStrategy:
+        """How the rate limits adapt to the exchange's 429 and 418 answers."""
+        return RATE_STRATEGIES[self.rate_limit_strategy]
 
     @property
     def reconnect_policy(self) -> ReconnectPolicy:
@@ -169,6 +188,20 @@ def check_overflow(policy: object, error: type[UpbitError]) -> str:
     if not isinstance(policy, str) or policy not in OVERFLOW_POLICIES:
         raise error(f"overflow must be one of {OVERFLOW_POLICIES}, not {policy!r}")
     return policy
+
+
+def _check_backend(backend: str) -> None:
+    if backend == "memory":
+        return
+    scheme, _, rest = backend.partition("://")
+    if scheme == "sqlite" and rest.startswith("/") and len(rest) > 1:
+        return
+    if scheme in ("redis", "rediss", "unix") and rest:
+        return
+    raise ConfigError(
+        "rate_limit_backend must be 'memory', 'sqlite:///path/to/file' or a redis:// URL, "
+        f"not {backend!r}"
+    )
 
 
 def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
@@ -307,3 +340,32 @@ class ReconnectPolicy:
             told = None
         return Decision(delay, failures, failed, told, error,
                         disconnected=ending.was_open or not ending.in_outage)
+
+
+@dataclass(frozen=True)
+class RateStrategy:
+    """How a rate-limit group adapts when the exchange pushes back.
+
+    On a 429 the group's rate is multiplied by ``cut`` (never below ``floor`` of Upbit's figure) and
+    the call is tried again after ``retry_delay`` (doubling, ``retries`` times at most); each minute
+    without a 429 gives back ``recovery`` of the full rate. A 418 blocks the group for the time the
+    answer states, or ``block`` seconds (doubling with each repeat) when it states none.
+    """
+
+    name: str
+    cut: float
+    recovery: float
+    floor: float
+    retry_delay: float
+    retries: int
+    block: float
+
+
+RATE_STRATEGIES: dict[str, RateStrategy] = {
+    "balanced": RateStrategy("balanced", cut=0.5, recovery=0.10, floor=0.1, retry_delay=0.5,
+                             retries=3, block=30.0),
+    "conservative": RateStrategy("conservative", cut=0.25, recovery=0.05, floor=0.05, retry_delay=1.0,
+                                 retries=2, block=60.0),
+    "aggressive": RateStrategy("aggressive", cut=0.8, recovery=0.25, floor=0.25, retry_delay=0.2,
+                               retries=5, block=15.0),
+}

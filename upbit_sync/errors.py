@@ -17,14 +17,24 @@ class AuthenticationError(UpbitError):
 
 
 class RateLimitError(UpbitError):
-    """The exchange answered 429/418, or a local limit could not be met in time."""
+    """The exchange answered 429/418, or a local limit could not be met in time. ``retry_after``:
+    the seconds until the limit (or a 418 block) lets the next call through, when known; ``group``:
+    the rate-limit group ("trade", "default", "websocket-connect", ...)."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, *, retry_after: float | None = None,
+                 group: str | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        self.status: int | None = status
+        self.retry_after = retry_after
+        self.group = group
 
 
-class SubscriptionError(UpbitError, ValueError):
+class InvalidRequestError(UpbitError, ValueError):
+    """A call asked for something invalid (a malformed market code, a bad option): raised before
+    anything is sent."""
+
+
+class SubscriptionError(InvalidRequestError):
     """A subscription asked for something invalid: raised before anything is sent."""
 
 
@@ -64,3 +74,27 @@ class ServerErrorReply(UpbitError):
         super().__init__(f"{name}: {message}")
         self.name = name
         self.message = message
+
+
+class ApiError(UpbitError):
+    """A REST call answered with an error: the HTTP ``status`` and Upbit's error ``name`` (a string
+    such as ``"nonce_used"``, or a number for quotation calls) and ``message``."""
+
+    def __init__(self, status: int, name: str | int, message: str, *, method: str = "",
+                 path: str = "") -> None:
+        where = f"{method} {path}: " if method or path else ""
+        super().__init__(f"{where}HTTP {status} {name}: {message}")
+        self.status: int | None = status
+        self.name = name
+        self.message = message
+        self.method = method
+        self.path = path
+
+
+class ApiAuthenticationError(ApiError, AuthenticationError):
+    """A REST call refused for its credentials (HTTP 401: ``jwt_verification``, ``nonce_used``,
+    ``no_authorization_ip``, ``out_of_scope``, ...)."""
+
+
+class ApiRateLimitError(ApiError, RateLimitError):
+    """A REST call refused for its rate (HTTP 429, or 418 while the group is blocked)."""

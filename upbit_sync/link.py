@@ -60,6 +60,9 @@ class LinkOwner(Protocol):
     def connect_permit(self) -> float:
         """0.0 and a connect permit taken, or the seconds to wait for one."""
 
+    def connect_refused(self, status: int) -> None:
+        """An upgrade was answered 429 or 418: the connect limit adapts (ratelimit.GroupLimit)."""
+
 
 @dataclass
 class _ListReply:
@@ -320,6 +323,7 @@ class Link:
             self._down_since = now
         if end.http_status in (429, 418):
             self.refused += 1
+            self._owner.connect_refused(end.http_status)
         reported = self._error_reported_at
         return Ending(
             self.name, self.url, end.describe(), requested=end.requested, recycle=self._recycling,
@@ -392,12 +396,13 @@ class Link:
                 self._list_waiters.pop(ticket, None)
 
 
-def fetch_snapshot(config: Config, spec: StreamSpec, timeout: float) -> list[dict[str, Any]]:
+def fetch_snapshot(config: Config, spec: StreamSpec, timeout: float,
+                   on_refused: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
     """The data messages (DEFAULT keys) one ``is_only_snapshot`` request gets on a short-lived
     connection of its own, until every code answered or ``timeout`` passed. Raises what the reconnect
     policy would report for a connection that could not be made (ConnectError, AuthenticationError,
     RateLimitError), ServerErrorReply for an error frame, StreamTimeout if it could not connect in
-    time. The caller takes the connect permit."""
+    time. The caller takes the connect permit; ``on_refused`` hears of an upgrade answered 429/418."""
     deadline = time.monotonic() + timeout
     found: dict[Any, dict[str, Any]] = {}
     failures: list[UpbitError] = []
@@ -434,6 +439,8 @@ def fetch_snapshot(config: Config, spec: StreamSpec, timeout: float) -> list[dic
         if not opened.wait(max(0.0, deadline - time.monotonic())):
             raise StreamTimeout(f"snapshot: no connection to {config.public_url} within {timeout}s")
         if ends:
+            if on_refused is not None and ends[0].http_status in (429, 418):
+                on_refused(ends[0].http_status)
             raise _connect_failure(config, ends[0])
         conn.send(protocol.build_request([spec], config.wire_format))
         done.wait(max(0.0, deadline - time.monotonic()))

@@ -26,7 +26,7 @@ from .errors import AuthenticationError, ClosedError, ConfigError, DecodeError, 
 from .link import Link
 from .metrics import Health, health_report
 from .protocol import PRIVATE, PUBLIC, StreamSpec, build_request, endpoint_of, is_private
-from .ratelimit import connect_gate
+from .ratelimit import connect_limit
 from .subscriptions import ClientHooks, Clients, Listener, Subscription, SubscriptionManager
 from .types import Event, SubscriptionList
 
@@ -53,7 +53,7 @@ class WebSocketManager:
         self._stopped_explicitly = False
         self._watchdog: threading.Thread | None = None
         self._links: dict[str, Link] = {}
-        self._connect_gate = connect_gate(cfg.connect_rate_per_second)
+        self._connect_limit = connect_limit(cfg)
         self._dispatcher = Dispatcher(cfg.workers, cfg.queue_size, cfg.block_timeout,
                                       queue_bytes=cfg.queue_bytes)
         self._subscriptions = SubscriptionManager(on_change=self._set_wanted)
@@ -207,7 +207,13 @@ class _Owner:
         self._manager._clients.error(error)
 
     def connect_permit(self) -> float:
-        return self._manager._connect_gate.try_acquire()
+        try:
+            return self._manager._connect_limit.try_acquire()
+        except RateLimitError as blocked:  # a 418 on an upgrade: nothing until it is over
+            return blocked.retry_after or 1.0
+
+    def connect_refused(self, status: int) -> None:
+        self._manager._connect_limit.observe(status)
 
 
 class ClientPort:
@@ -285,9 +291,9 @@ class ClientPort:
         if spec.is_private:
             raise ConfigError("snapshot() serves the public types only")
         deadline = time.monotonic() + timeout
-        if not self._m._connect_gate.acquire(timeout, self._m._stopping):
-            raise RateLimitError(f"the connect limit left no room within {timeout}s")
-        return link_module.fetch_snapshot(self.config, spec, max(0.05, deadline - time.monotonic()))
+        self._m._connect_limit.acquire(timeout, self._m._stopping)
+        return link_module.fetch_snapshot(self.config, spec, max(0.05, deadline - time.monotonic()),
+                                          on_refused=self._m._connect_limit.observe)
 
 
 def port_of(manager: WebSocketManager) -> ClientPort:

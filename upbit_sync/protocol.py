@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any
 
 from . import formats
-from .errors import DecodeError, SubscriptionError
+from .errors import DecodeError, InvalidRequestError, SubscriptionError
 from .types import (
     AskBid,
     Asset,
@@ -142,6 +142,15 @@ def make_spec(
     if is_only_snapshot and is_only_realtime:
         raise SubscriptionError("is_only_snapshot and is_only_realtime exclude each other")
     return StreamSpec(type, code_tuple, depth, level, is_only_snapshot, is_only_realtime)
+
+
+def market_codes(codes: str | Iterable[str]) -> tuple[str, ...]:
+    """``codes`` checked (upper-case QUOTE-BASE, at least one) and without repeats, for REST calls;
+    InvalidRequestError naming a bad one."""
+    try:
+        return _validate_codes("ticker", codes)
+    except SubscriptionError as exc:
+        raise InvalidRequestError(str(exc)) from None
 
 
 def _validate_codes(type: str, codes: str | Iterable[str] | None) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .backfill import Backfill, Fetch
 from .errors import DecodeError, SubscriptionError
 from .formats import to_default
 from .protocol import PRIVATE, PUBLIC, StreamSpec, builders, is_private, to_message
@@ -60,11 +61,11 @@ class Subscription:
     _ids = itertools.count(1)
 
     def __init__(self, spec: StreamSpec, callback: Callable[[Any], Any], *, raw: bool, snapshot: bool,
-                 overflow: str, owner: Owner) -> None:
+                 overflow: str, owner: Owner, backfill: Fetch | None = None) -> None:
         self.id = next(self._ids)
         self.spec = spec
         self._delivery = Delivery(self, callback, raw=raw, snapshot=snapshot, overflow=overflow,
-                                  owner=owner)
+                                  owner=owner, backfill=backfill)
 
     def __repr__(self) -> str:
         codes = ",".join(self.spec.codes) or "all"
@@ -109,6 +110,16 @@ class Subscription:
         return self._delivery.active
 
     @property
+    def backfill(self) -> bool:
+        """Whether trades a reconnect missed are fetched from REST and delivered in order."""
+        return self._delivery.backfill is not None
+
+    @property
+    def recovered(self) -> int:
+        """Trades delivered from REST after reconnects (``backfill=True``)."""
+        return self._delivery.backfill.recovered if self._delivery.backfill is not None else 0
+
+    @property
     def delivered(self) -> int:
         """Messages handed to the callback: exact for one code, near for many (workers count)."""
         return self._delivery.delivered
@@ -132,15 +143,21 @@ class Delivery:
     """The working part of a Subscription: what the router queues and a worker runs (the
     dispatcher's ``Target``). Its methods run on worker threads."""
 
-    __slots__ = ("_build_default", "_build_simple", "_loss_lock", "_strong", "active", "callback",
-                 "connection", "delivered", "dropped", "overflow", "owner", "raw", "snapshot",
-                 "subscription")
+    __slots__ = ("_build_default", "_build_simple", "_loss_lock", "_strong", "active", "backfill",
+                 "callback", "connection", "deliver", "delivered", "dropped", "overflow", "owner", "raw",
+                 "snapshot", "subscription")
+
+    deliver: Callable[[dict[str, Any]], None]  # run one message: _plain, or _backfilled
 
     def __init__(self, subscription: Subscription, callback: Callable[[Any], Any], *, raw: bool,
-                 snapshot: bool, overflow: str, owner: Owner) -> None:
+                 snapshot: bool, overflow: str, owner: Owner, backfill: Fetch | None = None) -> None:
         self.subscription = subscription
         self.raw = raw
-        self.snapshot = snapshot
+        # a backfilling subscription needs every SNAPSHOT: it tells of a new subscription of a code
+        self.snapshot = snapshot or backfill is not None
+        self.backfill = (Backfill(backfill, self._backfill_lost, first_snapshot=snapshot)
+                         if backfill is not None else None)
+        self.deliver = self._plain if self.backfill is None else self._backfilled
         self.overflow = overflow
         self.owner = owner  # the client's core: cancel, errors and loss reports go there
         self.connection = ""  # assigned by the SubscriptionManager
@@ -153,7 +170,7 @@ class Delivery:
         self._strong = callback if not isinstance(self.callback, weakref.WeakMethod) else None
         self._build_default, self._build_simple = builders(subscription.spec.type)
 
-    def deliver(self, item: dict[str, Any]) -> None:
+    def _plain(self, item: dict[str, Any]) -> None:
         if not self.active:
             return
         callback = self._strong
@@ -179,6 +196,26 @@ class Delivery:
                     return
             callback(message)
         self.delivered += 1
+
+    def _backfilled(self, item: dict[str, Any]) -> None:
+        """A trade of a backfilling subscription: first what a reconnect missed, then the trade
+        itself unless it was delivered already."""
+        if not self.active:
+            return
+        assert self.backfill is not None
+        missed, new = self.backfill.admit(item)
+        for trade in missed:
+            try:
+                self._plain(trade)
+            except Exception as exc:  # as the dispatcher would: told, and the next one goes on
+                self.report_error(exc)
+        if new:
+            self._plain(item)
+
+    def _backfill_lost(self, code: str, count: int, reason: str) -> None:
+        log.warning("backfill of trade %s on %s incomplete: %s", code, self.connection, reason)
+        self.owner.on_loss(self.subscription, DataLoss(self.connection, "trade", code, count, "backfill",
+                                                       reason))
 
     def report_loss(self, key: Hashable, dropped: int) -> None:
         with self._loss_lock:  # several workers serve a subscription of several codes

@@ -34,6 +34,7 @@ class AskBid(_StrEnum):
 class StreamType(_StrEnum):
     SNAPSHOT = "SNAPSHOT"
     REALTIME = "REALTIME"
+    BACKFILL = "BACKFILL"  # not Upbit's: a trade missed during a reconnect, fetched over REST
 
 
 class MarketState(_StrEnum):
@@ -330,6 +331,88 @@ class SubscriptionList:
     result: tuple[ListedSubscription, ...]
 
 
+# ---- REST results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInfo:
+    """A market Upbit lists (``GET /v1/market/all``); ``warning`` and ``caution`` with details."""
+
+    market: str
+    korean_name: str
+    english_name: str
+    warning: bool = False
+    caution: tuple[str, ...] = ()  # the caution flags that are set, e.g. ("PRICE_FLUCTUATIONS",)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def quote(self) -> str:
+        return self.market.partition("-")[0]
+
+    @property
+    def base(self) -> str:
+        return self.market.partition("-")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One currency of the account (``GET /v1/accounts``); Upbit sends the figures as decimal text."""
+
+    currency: str
+    balance: float
+    locked: float
+    avg_buy_price: float
+    avg_buy_price_modified: bool
+    unit_currency: str
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderbookInstrument:
+    """A market's tick size and the orderbook levels it supports (``GET /v1/orderbook/instruments``)."""
+
+    market: str
+    quote_currency: str
+    tick_size: float
+    supported_levels: tuple[float, ...]
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeTick:
+    """One past trade (``GET /v1/trades/ticks``); ``sequential_id`` is unique but not ordered."""
+
+    market: str
+    trade_date_utc: str
+    trade_time_utc: str
+    timestamp: int
+    trade_price: float
+    trade_volume: float
+    prev_closing_price: float
+    change_price: float
+    ask_bid: AskBidValue
+    sequential_id: int
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketTicker:
+    """A market's current ticker over REST (``GET /v1/ticker``); ``raw`` holds every field sent."""
+
+    market: str
+    trade_price: float
+    opening_price: float
+    high_price: float
+    low_price: float
+    prev_closing_price: float
+    change: ChangeValue
+    signed_change_rate: float
+    acc_trade_volume_24h: float
+    acc_trade_price_24h: float
+    timestamp: int
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
 DataMessage = Ticker | Trade | Orderbook | Candle | MyOrder | MyAsset
 ServerMessage = DataMessage | Status | ErrorMessage | SubscriptionList
 
@@ -372,12 +455,15 @@ class Reconnected(Event):
 
 @dataclass(frozen=True, slots=True)
 class DataLoss(Event):
-    """Messages were dropped for one key (a full queue): ``dropped`` since the last such event."""
+    """Messages were lost for one key: ``dropped`` since the last such event, to a full queue
+    (``policy`` is the overflow policy), or trades a backfill could not recover (``policy``
+    "backfill"; ``reason`` says why, and ``dropped`` counts those known, 0 when none could be)."""
 
     type: str
     code: str | None
     dropped: int
     policy: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

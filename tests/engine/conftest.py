@@ -26,7 +26,8 @@ FAST = dict(
 def fast_config(server: FakeUpbitServer | None = None, **overrides: object) -> Config:
     urls = {}
     if server is not None:
-        urls = {"public_url": server.public_url, "private_url": server.private_url}
+        urls = {"public_url": server.public_url, "private_url": server.private_url,
+                "rest_url": server.rest_url}
     return Config(**{**FAST, **urls, **overrides})  # type: ignore[arg-type]
 
 

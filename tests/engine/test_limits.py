@@ -43,14 +43,17 @@ def test_refused_upgrades_back_off_then_connect(exchange):
         assert manager.health()["connections"]["public"]["refused_upgrades"] == 3
 
 
-def test_connect_storm_never_exceeds_five_per_second(exchange):
+def test_connect_storm_never_exceeds_five_per_second_and_slows_down_on_429s(exchange):
+    """Only the connect limiter stands between a tiny backoff cap and a storm; and it follows the REST
+    groups' rules: each upgrade answered 429 cuts its rate (balanced: halved)."""
     exchange.refuse_next(40, status=429)
-    # a tiny backoff cap: only the connect limiter stands between us and a storm
     manager = WebSocketManager(fast_config(exchange, reconnect_delay=0.01, reconnect_max_delay=0.02))
     with manager:
-        assert wait_until(lambda: len(exchange.connect_attempts) >= 12, timeout=6.0)
+        assert wait_until(lambda: len(exchange.connect_attempts) >= 7, timeout=12.0)
     times = [a.time for a in exchange.connect_attempts]
     assert max_in_window(times, 1.0) <= 5
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps[4:]) > 1.0, f"the attempts kept their pace after four 429s: {gaps}"
 
 
 def test_burst_of_subscription_changes_is_coalesced_within_the_message_limit(manager, exchange, recorder):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,7 @@ PROGRAMS: dict[str, list[str]] = {
     "many_components": [str(EXAMPLES / "many_components.py"), "--fake", "--seconds", "2"],
     "private_orders": [str(EXAMPLES / "private_orders.py"), "--fake", "--seconds", "2"],
     "snapshot": [str(EXAMPLES / "snapshot.py"), "--fake", "--seconds", "2"],
+    "rest_markets": [str(EXAMPLES / "rest_markets.py"), "--fake", "--seconds", "1"],
     "private_orders_without_keys": [str(EXAMPLES / "private_orders.py"), "--seconds", "2"],
     "demo": ["-m", "upbit_sync", "demo", "--seconds", "4"],
 }
@@ -54,6 +56,8 @@ STOPPABLE: dict[str, tuple[list[str], str, str | None]] = {
                         r"^(\[move alert\]|merged subscription)", None),
     "private_orders": ([str(EXAMPLES / "private_orders.py"), "--fake"], r"^order ", None),
     "snapshot": ([str(EXAMPLES / "snapshot.py"), "--fake", "--seconds", "30"], r"^KRW-BTC +[\d,]", None),
+    "rest_markets": ([str(EXAMPLES / "rest_markets.py"), "--fake", "--seconds", "30"],
+                     r"^  account ETH", None),
 }
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -194,3 +198,26 @@ def _assert_stopped(run: Run, signum: int, closing_line: str | None) -> None:
     out = run.stopped_by(signum)
     if closing_line is not None:         # printed after the with-blocks closed the SDK
         assert re.fullmatch(closing_line, out.splitlines()[-1]), out
+
+
+def test_rest_markets_surveys_a_quote_currency_and_watches_it_in_one_request(runs: dict[str, Run]) -> None:
+    out = runs["rest_markets"].clean_exit()
+    assert re.search(r"^\d+ markets quoted in KRW; the first five:$", out, re.M)
+    assert re.search(r"^  KRW-BTC +Bitcoin .* levels 0, ", out, re.M), out
+    assert re.search(r"^the last [1-5] trades? of KRW-\S+:$", out, re.M), out
+    assert re.search(r"^  account KRW +balance ", out, re.M), "the account was not shown"
+    assert re.search(r"^watched \d+ tickers in one request: [1-9]\d* sent data$", out, re.M), out
+
+
+@pytest.mark.parametrize("backend", ["redis", "sqlite"])
+def test_shared_limits_keeps_two_processes_within_one_budget(backend: str, request: pytest.FixtureRequest,
+                                                              tmp_path: Path) -> None:
+    url = (request.getfixturevalue("redis_url") if backend == "redis"
+           else f"sqlite://{tmp_path / 'limits.db'}")
+    run = Run([str(EXAMPLES / "shared_limits.py"), "--fake", "--backend", url, "--seconds", "2"])
+    out = run.clean_exit()
+    counts = re.search(r"process 1: (\d+) calls, process 2: (\d+) calls", out)
+    busiest = re.search(r"the busiest second had (\d+) calls", out)
+    assert counts and busiest, out
+    assert int(counts[1]) > 0 and int(counts[2]) > 0
+    assert int(busiest[1]) <= 10, out

@@ -327,3 +327,41 @@ def test_from_env_warns_of_a_variable_that_names_no_field_with_the_closest_one(
     assert cfg.workers == 2 and cfg.stale_after == Config().stale_after
     (record,) = caplog.records
     assert "UPBIT_STALE_AFTR" in record.getMessage() and "UPBIT_STALE_AFTER" in record.getMessage()
+
+
+# ---- REST and the shared limits (issue 10) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite:///tmp/limits.db", "redis://127.0.0.1:6379/0",
+                                     "rediss://cache.example:6380/1"])
+def test_each_kind_of_rate_limit_backend_is_accepted(backend: str) -> None:
+    assert Config(rate_limit_backend=backend).rate_limit_backend == backend
+
+
+@pytest.mark.parametrize("backend", ["disk", "sqlite://relative.db", "redis://", "postgres://db/limits"])
+def test_a_rate_limit_backend_of_no_known_kind_is_refused_naming_it(backend: str) -> None:
+    with pytest.raises(ConfigError, match="rate_limit_backend"):
+        Config(rate_limit_backend=backend)
+
+
+@pytest.mark.parametrize("name", ["balanced", "conservative", "aggressive"])
+def test_each_strategy_is_a_frozen_policy(name: str) -> None:
+    strategy = Config(rate_limit_strategy=name).rate_strategy
+    assert strategy.name == name and 0 < strategy.cut < 1 and 0 < strategy.recovery <= 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        strategy.cut = 0.9  # type: ignore[misc]
+
+
+def test_balanced_halves_and_recovers_ten_percent_a_minute() -> None:
+    balanced = Config().rate_strategy
+    assert (balanced.name, balanced.cut, balanced.recovery) == ("balanced", 0.5, 0.10)
+
+
+def test_an_unknown_strategy_is_refused_naming_the_allowed_ones() -> None:
+    with pytest.raises(ConfigError, match="balanced"):
+        Config(rate_limit_strategy="greedy")
+
+
+def test_rest_timeout_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="rest_timeout"):
+        Config(rest_timeout=0)

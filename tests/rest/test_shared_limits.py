@@ -1,0 +1,100 @@
+"""Limits shared across processes: two OS processes drawing from one group through Redis, or through
+a SQLite file, never exceed its limit in any one-second window between them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+import upbit_sync as us
+from upbit_sync.ratelimit import limits_for
+
+ROOT = Path(__file__).resolve().parents[2]
+# A child process: take permits from the "trade" group (10/s per IP) for ``seconds`` from ``start``
+# (wall clock, so both children begin together), and print the wall-clock time of each.
+CHILD = textwrap.dedent("""
+    import json, sys, time
+    import upbit_sync as us
+    from upbit_sync.ratelimit import limits_for
+    backend, host, start, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+    group = limits_for(us.Config(rest_url=host, rate_limit_backend=backend)).group("trade")
+    while time.time() < start:
+        time.sleep(0.001)
+    taken = []
+    while time.time() < start + seconds:
+        group.acquire()
+        taken.append(time.time())
+    print(json.dumps(taken))
+""")
+
+
+def most_in_a_second(times: list[float]) -> int:
+    times = sorted(times)
+    best, first = 0, 0
+    for last, t in enumerate(times):
+        while t - times[first] >= 1.0:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+def run_two(backend: str, seconds: float = 2.5) -> tuple[list[float], list[float]]:
+    host = f"https://shared-{uuid.uuid4().hex[:8]}.upbit.test"
+    start = time.time() + 1.5  # both interpreters are up by then
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    children = [subprocess.Popen([sys.executable, "-c", CHILD, backend, host, str(start), str(seconds)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                for _ in range(2)]
+    results = []
+    for child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results[0], results[1]
+
+
+@pytest.mark.parametrize("backend", ["redis", "sqlite"])
+def test_two_processes_sharing_a_group_never_exceed_its_limit(backend, request, tmp_path):
+    url = (request.getfixturevalue("redis_url") if backend == "redis"
+           else f"sqlite://{tmp_path / 'limits.db'}")
+    first, second = run_two(url)
+    assert first and second, "a process got no permit at all"
+    assert most_in_a_second(first + second) <= 10, "the two processes went over 10/s together"
+    # both drew from the one budget: together they got about what one process alone may take
+    assert len(first) + len(second) <= 10 * 2.5 / 1.1 + 12
+
+
+def test_alone_each_process_would_have_taken_the_whole_budget(tmp_path):
+    """The check above is not vacuous: with limits in memory, the two processes take twice as much."""
+    first, second = run_two("memory")
+    assert most_in_a_second(first + second) > 10
+
+
+def test_the_shared_key_names_the_exchange_the_scope_and_the_group_never_the_access_key(redis_url):
+    import redis
+
+    config = us.Config(rest_url="https://keyed.upbit.test", rate_limit_backend=redis_url,
+                       access_key="AK-must-not-be-stored-0123456789abcdef", secret_key="s" * 40)
+    limits_for(config).group("default").acquire()
+    limits_for(config).group("trade").acquire()
+    keys = {k.decode() for k in redis.Redis.from_url(redis_url).keys("upbit-sync:keyed.upbit.test:*")}
+    assert "upbit-sync:keyed.upbit.test:ip:trade" in keys
+    (pocket,) = [k for k in keys if k.endswith(":default")]
+    assert pocket.startswith("upbit-sync:keyed.upbit.test:key-") and "AK-must" not in pocket
+
+
+def test_rate_limit_key_names_a_budget_shared_by_different_keys(tmp_path):
+    backend = f"sqlite://{tmp_path / 'budget.db'}"
+    one = us.Config(rest_url="https://budget.upbit.test", rate_limit_backend=backend,
+                    rate_limit_key="desk-1", access_key="AK-one-0123456789abcdef", secret_key="s" * 40)
+    two = one.replace(access_key="AK-two-0123456789abcdef")
+    assert limits_for(one) is limits_for(two)  # one process: the same object
+    assert limits_for(one).pocket == "budget-desk-1"
