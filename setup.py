@@ -19,7 +19,8 @@ REDIS = ["redis>=5.0"]  # Config(rate_limit_backend="redis://..."): limits share
 # Config(rate_limit_backend="sqlite:///..."): pyrate-limiter's SQLite bucket locks its file with
 # filelock to serve several processes of one host
 SQLITE = ["filelock>=3.12"]
-DEV = TESTING + REDIS + SQLITE + [
+PROMETHEUS = ["prometheus-client>=0.20"]  # manager.serve_health(): /metrics in Prometheus' format
+DEV = TESTING + REDIS + SQLITE + PROMETHEUS + [
     "pytest>=8.0",
     "pytest-timeout>=2.2",
     "responses>=0.25",
@@ -37,6 +38,16 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="MIT",
+    license_files=["LICENSE"],
+    author="The upbit-sync developers",
+    url="https://github.com/upbit-sync/upbit-sync",
+    project_urls={
+        "Source": "https://github.com/upbit-sync/upbit-sync",
+        "Issues": "https://github.com/upbit-sync/upbit-sync/issues",
+        "Changelog": "https://github.com/upbit-sync/upbit-sync/blob/main/CHANGELOG.md",
+        "Documentation": "https://github.com/upbit-sync/upbit-sync/tree/main/docs",
+    },
+    keywords=["upbit", "websocket", "crypto", "exchange", "trading", "market data", "sdk"],
     python_requires=">=3.10",
     packages=find_packages(include=["upbit_sync", "upbit_sync.*"]),
     package_data={"upbit_sync": ["py.typed"]},
@@ -49,12 +60,18 @@ setup(
         "requests>=2.31",
         "pyrate-limiter>=4.0,<5",
     ],
-    extras_require={"testing": TESTING, "fast": FAST, "redis": REDIS, "sqlite": SQLITE, "dev": DEV},
+    extras_require={"testing": TESTING, "fast": FAST, "redis": REDIS, "sqlite": SQLITE,
+                    "prometheus": PROMETHEUS, "dev": DEV},
     entry_points={
         "console_scripts": ["upbit-sync=upbit_sync.cli:main"],
         "pytest11": ["upbit_sync=upbit_sync.testing.pytest_plugin"],
     },
     classifiers=[
+        "Development Status :: 4 - Beta",
+        "Intended Audience :: Developers",
+        "Intended Audience :: Financial and Insurance Industry",
+        "License :: OSI Approved :: MIT License",
+        "Operating System :: OS Independent",
         "Programming Language :: Python :: 3",
         "Programming Language :: Python :: 3.10",
         "Programming Language :: Python :: 3.11",

@@ -71,3 +71,17 @@ def test_no_module_sends_readers_to_notes_that_do_not_ship():
         text = path.read_text(encoding="utf-8")
         for name in ("DESIGN.md", "UPBIT_PROTOCOL.md", "LIBRARY_FACTS.md", "UPBIT_CHANNELS.md", "STYLE.md"):
             assert name not in text, f"{path.relative_to(PACKAGE.parent)} names {name}, which is not shipped"
+
+
+def test_importing_the_sdk_leaves_the_heavy_optional_parts_unloaded():
+    """requests, PyJWT (and cryptography with it), http.server, redis and prometheus-client load when
+    first used: a public-only stream pays megabytes of RSS less (docs/architecture.md §6)."""
+    import subprocess
+    import sys
+
+    heavy = ["requests", "jwt", "cryptography", "http.server", "redis", "prometheus_client", "websockets"]
+    code = f"import sys, upbit_sync; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                          cwd=PACKAGE.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"imported at start: {done.stdout.strip()}"

@@ -9,27 +9,32 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-import jwt
-from jwt.algorithms import HMACAlgorithm
-
 from .errors import AuthenticationError
 
+_signer: Any = None  # made on first use: PyJWT (with cryptography, when installed) costs megabytes
 
-class _UpbitHMAC(HMACAlgorithm):
-    """HMAC without PyJWT's key-length warning.
+
+def _jws() -> Any:
+    """A private PyJWS signer whose HS512 skips PyJWT's key-length warning.
 
     Upbit issues 40-character secrets and recommends HS512, whose digest is 64 bytes: PyJWT would warn
     on every connect about a key length the user cannot change. The warning is dropped here, on a
     private signer, rather than by a process-wide warnings filter that would hide it for other code.
     """
+    global _signer
+    if _signer is None:
+        import jwt
+        from jwt.algorithms import HMACAlgorithm
 
-    def check_key_length(self, key: bytes) -> str | None:
-        return None
+        class UpbitHMAC(HMACAlgorithm):
+            def check_key_length(self, key: bytes) -> str | None:
+                return None
 
-
-_SIGNER = jwt.PyJWS()
-_SIGNER.unregister_algorithm("HS512")
-_SIGNER.register_algorithm("HS512", _UpbitHMAC(HMACAlgorithm.SHA512))
+        signer = jwt.PyJWS()
+        signer.unregister_algorithm("HS512")
+        signer.register_algorithm("HS512", UpbitHMAC(HMACAlgorithm.SHA512))
+        _signer = signer
+    return _signer
 
 
 class Credentials:
@@ -70,7 +75,8 @@ def make_token(
         payload["query_hash"] = query_hash(query)
         payload["query_hash_alg"] = "SHA512"
     body = json.dumps(payload, separators=(",", ":")).encode()
-    return _SIGNER.encode(body, secret_key.encode("utf-8"), algorithm="HS512")
+    token: str = _jws().encode(body, secret_key.encode("utf-8"), algorithm="HS512")
+    return token
 
 
 def query_string(params: Mapping[str, Any] | str) -> str:

@@ -81,6 +81,8 @@ class Config:
     # access key (Upbit counts them per pocket, which only the key tells)
     rate_limit_key: str | None = None
     validate_levels: bool = True  # check orderbook levels against the market's supported ones
+    # per-type counts, received_at on every message and latency windows (benchmarks measure the cost)
+    metrics: bool = True
 
     def __post_init__(self) -> None:
         if self.wire_format not in WIRE_FORMATS:

@@ -87,6 +87,24 @@ class ConnectionEnd:
     http_status: int | None = None
     cause: str = ""  # why we cut it ourselves (abort), when we did
 
+    @property
+    def kind(self) -> str:
+        """How it ended in a word or two, for counting: requested, http_<status>, stale, cut,
+        closed_<code>, timeout, refused, dropped."""
+        if self.requested:
+            return "requested"
+        if self.http_status is not None:
+            return f"http_{self.http_status}"
+        if self.cause:
+            return "stale" if "stale" in self.cause else "cut"
+        if self.code is not None:
+            return f"closed_{self.code}"
+        if isinstance(self.error, (TimeoutError, websocket.WebSocketTimeoutException)):
+            return "timeout"
+        if isinstance(self.error, ConnectionRefusedError):
+            return "refused"
+        return "dropped"
+
     def describe(self) -> str:
         if self.cause:
             return self.cause
@@ -115,7 +133,7 @@ class Connection:
         url: str,
         *,
         on_open: Callable[[Connection], None],
-        on_frame: Callable[[bytes | str], None],
+        on_frame: Callable[[bytes | str, float], None],
         on_end: Callable[[Connection, ConnectionEnd], None],
         on_batch_end: Callable[[Connection], None] | None = None,
         header: Callable[[], list[str]] | None = None,
@@ -154,7 +172,8 @@ class Connection:
         self.connected_at: float | None = None  # monotonic
         self.connected_since: float | None = None  # wall clock, for health reports
         self.last_frame_at: float | None = None  # monotonic
-        self.frames = 0
+        self.frames = 0  # data frames received, over every socket
+        self.bytes = 0  # their payload bytes
 
     def __repr__(self) -> str:
         return f"Connection({self.name!r}, {self.url!r}, state={self.state.value})"
@@ -370,8 +389,10 @@ class Connection:
     def _handle_message(self, app: websocket.WebSocketApp, data: bytes | str) -> None:
         self.last_frame_at = time.monotonic()
         self.frames += 1
+        self.bytes += len(data)
+        ahead = self._ahead
         try:
-            self._on_frame(data)
+            self._on_frame(data, ahead.read_at if ahead is not None else time.time())
         finally:
             self._finish_batch(app)
 
@@ -419,7 +440,8 @@ class Connection:
                     continue  # already answered by recv_data_frame
                 data = parsed.data
             self.frames += 1
-            on_frame(data)
+            self.bytes += len(data)
+            on_frame(data, ahead.read_at)
         self.last_frame_at = time.monotonic()
 
     def _wake_reader(self) -> None:

@@ -34,6 +34,10 @@ _UNSIGNALED_LIMIT = 1024
 # conflated message's payload and size live in ``_Worker.conflated`` (so a newer one can replace it
 # in place) and its entry holds ``_CONFLATED``.
 _CONFLATED = object()
+# Latency is measured on every message of a short batch and on every SAMPLE_EVERY-th of a long one,
+# over the last WINDOW measurements per worker and type.
+SAMPLE_EVERY = 32
+WINDOW = 2048
 # While a burst keeps input pending, deferred wake-ups are made anyway after this long: a sleeping
 # worker's messages (a conflating subscriber's above all) never wait longer than this for it.
 MAX_DEFER = 0.01
@@ -63,6 +67,49 @@ class LossTally:
     def settled(self, now: float) -> bool:
         """Nothing pending, and the interval since the last report is over: it may be forgotten."""
         return not self.pending and now - self.reported_at >= DATA_LOSS_INTERVAL
+
+
+class Ring:
+    """The last ``size`` values of a measurement (a sliding window by count), for percentiles."""
+
+    __slots__ = ("_i", "count", "values")
+
+    def __init__(self, size: int = WINDOW) -> None:
+        self.values = [0.0] * size
+        self._i = 0
+        self.count = 0  # values ever added
+
+    def add(self, value: float) -> None:
+        self.values[self._i] = value
+        self._i = (self._i + 1) % len(self.values)
+        self.count += 1
+
+    def window(self) -> list[float]:
+        return self.values[:self.count] if self.count < len(self.values) else list(self.values)
+
+
+class Latencies:
+    """One worker's latency windows per message type: receipt -> callback start, and exchange ->
+    receipt (from the message's own ``timestamp``). Written by the worker alone."""
+
+    __slots__ = ("by_type",)
+
+    def __init__(self) -> None:
+        self.by_type: dict[str, tuple[Ring, Ring]] = {}
+
+    def note(self, key: Hashable, payload: Any) -> None:
+        received = payload.get("received_at") if type(payload) is dict else None
+        if not received:
+            return
+        now = time.time()
+        kind = key[0] if type(key) is tuple else ""
+        rings = self.by_type.get(kind)
+        if rings is None:
+            rings = self.by_type[kind] = (Ring(), Ring())
+        rings[0].add(now - received)
+        sent = payload.get("tms") or payload.get("timestamp")
+        if type(sent) is int:
+            rings[1].add(received - sent / 1000)
 
 
 class Target(Protocol):
@@ -104,6 +151,9 @@ class _Worker:
         self.dropped = 0
         self.dropped_by: dict[str, int] = {}  # connection name -> drops (a target's ``connection``)
         self.errors = 0
+        self.errors_by: dict[str, int] = {}  # message type -> callback errors
+        self.dropped_types: dict[str, int] = {}  # message type -> drops
+        self.latency = Latencies()
         self.current: Any = None  # the target of the message being delivered (health reports)
         self.thread: threading.Thread | None = None
 
@@ -124,9 +174,10 @@ class Dispatcher:
     thread-safe ``submit``; ``stop`` drains or discards."""
 
     def __init__(self, workers: int = 4, queue_size: int = 10_000, block_timeout: float = 1.0,
-                 name: str = "upbit-worker", queue_bytes: int = 1 << 62) -> None:
+                 name: str = "upbit-worker", queue_bytes: int = 1 << 62, measure: bool = True) -> None:
         self.queue_size = queue_size
         self.queue_bytes = queue_bytes
+        self.measure = measure  # take latencies (Config.metrics)
         self.block_timeout = block_timeout
         self._wake_after = min(_UNSIGNALED_LIMIT, max(1, queue_size // 4))
         # True once submit(signal=False) left a sleeping worker asleep: a hint, read per read of a
@@ -319,6 +370,8 @@ class Dispatcher:
         w.dropped += 1
         name = getattr(target, "connection", "")
         w.dropped_by[name] = w.dropped_by.get(name, 0) + 1
+        kind = key[0] if type(key) is tuple else ""
+        w.dropped_types[kind] = w.dropped_types.get(kind, 0) + 1
         tally = w.losses.get((target, key))
         if tally is None:
             tally = w.losses[(target, key)] = LossTally()
@@ -364,8 +417,13 @@ class Dispatcher:
                 return
 
     def _process(self, w: _Worker) -> None:
-        """Deliver the batch, one entry at a time; a submitter may drop its oldest entries meanwhile."""
+        """Deliver the batch, one entry at a time; a submitter may drop its oldest entries meanwhile.
+
+        The latency of a message (receipt -> callback start, exchange -> receipt) is taken for every
+        message of a short batch and every ``SAMPLE_EVERY``-th of a long one (a clock read each)."""
         pop, conflated = w.batch.popleft, w.batch_conflated
+        stride = 1 if len(w.batch) <= 16 else SAMPLE_EVERY
+        countdown = 1 if self.measure else -1  # below zero: never reaches 0
         while not self._discard:
             try:
                 target, key, payload, size = pop()
@@ -378,11 +436,17 @@ class Dispatcher:
                 with w.lock:
                     payload, size = conflated.pop((id(target), key))
             w.current = target
+            countdown -= 1
+            if not countdown:
+                countdown = stride
+                w.latency.note(key, payload)
             try:
                 target.deliver(payload)
                 w.delivered += 1
             except Exception as exc:
                 w.errors += 1
+                kind = key[0] if type(key) is tuple else ""
+                w.errors_by[kind] = w.errors_by.get(kind, 0) + 1
                 self._safe(target.report_error, exc)
             w.out_count += 1
             w.out_bytes += size
@@ -438,7 +502,7 @@ class Dispatcher:
         figures: dict[str, dict[str, int]] = {}
 
         def add(name: str, field: str, n: int) -> None:
-            entry = figures.setdefault(name, {"queue_depth": 0, "drops": 0})
+            entry = figures.setdefault(name, {"queue_depth": 0, "queue_bytes": 0, "drops": 0})
             entry[field] += n
 
         for w in self._workers:
@@ -448,9 +512,11 @@ class Dispatcher:
                 held, current = w.held, w.current
                 dropped = list(w.dropped_by.items())
             counted = 0
-            for target, _, _, _ in entries:
+            for target, _, _, size in entries:
                 if target is not None:  # not a control entry
-                    add(getattr(target, "connection", ""), "queue_depth", 1)
+                    name = getattr(target, "connection", "")
+                    add(name, "queue_depth", 1)
+                    add(name, "queue_bytes", size)
                     counted += 1
             if held > counted and current is not None:  # the one being delivered
                 add(getattr(current, "connection", ""), "queue_depth", held - counted)
@@ -460,6 +526,27 @@ class Dispatcher:
             external = list(self._external_drops.items())
         for name, n in external:
             add(name, "drops", n)
+        return figures
+
+    def by_type(self) -> dict[str, dict[str, Any]]:
+        """Per message type: drops, callback errors, and the latency windows of every worker
+        (``receipt_to_callback`` and ``exchange_to_receipt``, seconds, unsorted)."""
+        figures: dict[str, dict[str, Any]] = {}
+
+        def entry(kind: str) -> dict[str, Any]:
+            return figures.setdefault(kind, {"drops": 0, "callback_errors": 0, "receipt_to_callback": [],
+                                             "exchange_to_receipt": []})
+
+        for w in self._workers:
+            with w.lock:
+                drops, errors = list(w.dropped_types.items()), list(w.errors_by.items())
+            for kind, n in drops:
+                entry(kind)["drops"] += n
+            for kind, n in errors:
+                entry(kind)["callback_errors"] += n
+            for kind, (receipt, exchange) in list(w.latency.by_type.items()):
+                entry(kind)["receipt_to_callback"].extend(receipt.window())
+                entry(kind)["exchange_to_receipt"].extend(exchange.window())
         return figures
 
 

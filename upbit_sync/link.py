@@ -98,6 +98,7 @@ class Link:
         self.failures = 0  # attempts in a row that did not end healthy (the policy's input)
         self.reconnects = self.recycles = self.attempts = self.refused = 0
         self.bad_frames = self.requests_sent = 0
+        self.ends: dict[str, int] = {}  # how its sockets ended, unasked (ConnectionEnd.kind) -> count
         self.last_error = ""
         self.outage = False  # down since an end nobody asked for; cleared when open again
         self._outage_error: UpbitError | None = None
@@ -109,6 +110,7 @@ class Link:
         self._missing_warned: set[tuple[str, str | None]] = set()
         self._last_bad_item: Any = None
         self._list_waiters: dict[str, _ListReply] = {}
+        self._traffic_logged = (time.monotonic(), 0, 0)  # when, frames, bytes (DEBUG traffic lines)
 
     def __repr__(self) -> str:
         return f"<Link {self.name} {self.conn.state.value} active={self.active}>"
@@ -300,6 +302,7 @@ class Link:
             self.failures = decision.failures
             self.next_attempt_at = None if decision.retry_in is None else now + decision.retry_in
             if not end.requested:
+                self.ends[end.kind] = self.ends.get(end.kind, 0) + 1
                 self.outage = True
                 self.last_error = "authentication failed" if decision.failed else ending.description
                 self._outage_error = decision.outage_error or self._outage_error
@@ -308,8 +311,11 @@ class Link:
         if decision.failed:
             conn.mark_failed()
         if not end.requested:
-            log.warning("%s: %s; next attempt in %.2fs", self.name, ending.description,
-                        decision.retry_in or 0.0)
+            log.warning("%s: %s; reconnect attempt %d in %.2fs", self.name, ending.description,
+                        self.attempts + 1, decision.retry_in or 0.0)
+            if decision.failed:  # nothing the SDK can do about refused keys but say so, and wait
+                log.error("%s: the exchange refused the API keys; check them (retrying every %gs)",
+                          self.name, self._config.reconnect_max_delay)
             if decision.disconnected:
                 self._owner.event(Disconnected(self.name, end.code, ending.description))
             if decision.error is not None:
@@ -341,6 +347,17 @@ class Link:
             not conn.input_pending() or time.monotonic() - dispatcher.deferred_since >= MAX_DEFER
         ):
             dispatcher.flush()
+        if log.isEnabledFor(logging.DEBUG):
+            self._log_traffic(conn)
+
+    def _log_traffic(self, conn: Connection) -> None:
+        """At DEBUG, what arrived: once a second at most, however fast it comes."""
+        now = time.monotonic()
+        last_at, frames, sent = self._traffic_logged
+        if now - last_at >= 1.0:
+            self._traffic_logged = (now, conn.frames, conn.bytes)
+            log.debug("%s: received %d message(s), %d bytes, in %.1fs", self.name, conn.frames - frames,
+                      conn.bytes - sent, now - last_at)
 
     def _on_control(self, message: ServerMessage) -> None:
         if isinstance(message, Status):
@@ -409,7 +426,7 @@ def fetch_snapshot(config: Config, spec: StreamSpec, timeout: float,
     opened, done = threading.Event(), threading.Event()
     ends: list[ConnectionEnd] = []
 
-    def on_data(item: dict[str, Any], size: int) -> bool:
+    def on_data(item: dict[str, Any], size: int, received_at: float) -> bool:
         item = to_default(item) if "ty" in item else item
         if item.get("type") == spec.type:
             found[item.get("code")] = item

@@ -24,7 +24,7 @@ from .config import Config
 from .dispatch import Dispatcher
 from .errors import AuthenticationError, ClosedError, ConfigError, DecodeError, RateLimitError, UpbitError
 from .link import Link
-from .metrics import Health, health_report
+from .metrics import Health, HealthServer, health_report
 from .protocol import PRIVATE, PUBLIC, StreamSpec, build_request, endpoint_of, is_private
 from .ratelimit import connect_limit
 from .subscriptions import ClientHooks, Clients, Listener, Subscription, SubscriptionManager
@@ -55,10 +55,11 @@ class WebSocketManager:
         self._links: dict[str, Link] = {}
         self._connect_limit = connect_limit(cfg)
         self._dispatcher = Dispatcher(cfg.workers, cfg.queue_size, cfg.block_timeout,
-                                      queue_bytes=cfg.queue_bytes)
+                                      queue_bytes=cfg.queue_bytes, measure=cfg.metrics)
         self._subscriptions = SubscriptionManager(on_change=self._set_wanted)
         self._clients = Clients(self._dispatcher, self._subscriptions.listeners)
         self._port = ClientPort(self)
+        self._health_servers: list[HealthServer] = []
 
     def __repr__(self) -> str:
         state = "running" if self._running else "stopped"
@@ -112,6 +113,10 @@ class WebSocketManager:
         for link in links:
             link.stop(max(0.05, (deadline - time.monotonic()) / max(1, len(links))))
         self._dispatcher.stop(max(0.1, deadline - time.monotonic()))
+        with self._lock:
+            servers, self._health_servers = self._health_servers, []
+        for server in servers:
+            server.close(max(0.1, deadline - time.monotonic()))
         if was_running:
             log.info("manager stopped")
 
@@ -129,8 +134,17 @@ class WebSocketManager:
         """Per connection state and counters, the workers' figures, and ``healthy`` over all."""
         with self._lock:
             links = list(self._links.values())
-        return health_report(self._running, links, self._dispatcher, len(self._subscriptions),
-                             self.config.stale_after)
+        return health_report(self._running, links, self._subscriptions.routers(), self._dispatcher,
+                             len(self._subscriptions), self.config.stale_after)
+
+    def serve_health(self, host: str = "127.0.0.1", port: int = 0) -> HealthServer:
+        """Serve ``/healthz`` (JSON, 200 or 503 with the reasons) and ``/metrics`` (Prometheus text;
+        the ``prometheus`` extra) on a daemon thread of its own until ``stop()``; its ``url`` says
+        where (``port=0``: a free one)."""
+        server = HealthServer(self.health, host, port)
+        with self._lock:
+            self._health_servers.append(server)
+        return server
 
     # ---- links ------------------------------------------------------------------------------------
 
@@ -141,7 +155,7 @@ class WebSocketManager:
                 private = endpoint_of(name) == PRIVATE
                 cfg = self.config
                 header = self._credentials.header if private and self._credentials else None
-                router = self._subscriptions.router(name, self._dispatcher)
+                router = self._subscriptions.router(name, self._dispatcher, cfg.metrics)
                 link = self._links[name] = Link(
                     name, cfg.private_url if private else cfg.public_url, cfg, _Owner(self), router,
                     self._dispatcher, header=header, permanent=name == PUBLIC,

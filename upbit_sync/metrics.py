@@ -1,18 +1,28 @@
-"""Health: what ``WebSocketManager.health()`` reports, field by field, and its assembly.
+"""Health and metrics: what ``WebSocketManager.health()`` reports, field by field, its assembly,
+and the HTTP endpoint (``/healthz``, and ``/metrics`` in Prometheus' text format).
 
-The figures are read when asked for, from counters the connections and the dispatcher keep anyway:
-the message path pays nothing for them. A leaf module: it imports nothing of the SDK at run time.
+The figures are read when asked for, from counters the connections, routers and workers keep anyway
+(a few additions and, on sampled messages, a clock read): a scrape costs the message path nothing. A
+leaf module: it imports nothing of the SDK at run time.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 import time
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, TypedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
+    import http.server
+
     from .dispatch import Dispatcher
     from .link import Link
+    from .subscriptions import Router
+
+log = logging.getLogger(__name__)
 
 
 class ConnectionHealth(TypedDict):
@@ -36,8 +46,15 @@ class ConnectionHealth(TypedDict):
     """Upgrades answered 429 or 418."""
     messages: int
     """Frames received, data or not."""
+    bytes: int
+    """Their payload bytes."""
+    ends: dict[str, int]
+    """How its sockets ended unasked, by kind (``dropped``, ``stale``, ``closed_1000``, ``http_429``...):
+    the reasons of its reconnects."""
     queue_depth: int
     """Messages of this connection held by the workers: queued, taken or being delivered."""
+    queue_bytes: int
+    """The bytes of the frames those messages came in."""
     drops: int
     """Messages of this connection lost to an overflow policy (streams' own buffers included)."""
     bad_frames: int
@@ -49,6 +66,31 @@ class ConnectionHealth(TypedDict):
     """The socket carries what it should (False while a changed set waits for the message limit)."""
     last_error: str
     """Why the last socket ended, or the last error frame's name."""
+
+
+class Latency(TypedDict):
+    """Seconds, over the last measurements (a sliding window per worker and type)."""
+
+    p50: float | None
+    p99: float | None
+    max: float | None
+    samples: int
+
+
+class TypeHealth(TypedDict):
+    """One message type ("ticker", "trade", "orderbook", "candle.1m", "myOrder", ...)."""
+
+    messages: int
+    """Messages routed to subscribers."""
+    bytes: int
+    drops: int
+    callback_errors: int
+    last_message_age_s: float | None
+    """Seconds since the last one was received (wall clock)."""
+    receipt_to_callback: Latency
+    """From the socket read that brought a message to its callback's start."""
+    exchange_to_receipt: Latency
+    """From the exchange's ``timestamp`` on a message to its receipt (includes the clocks' offset)."""
 
 
 class DispatcherHealth(TypedDict):
@@ -77,6 +119,7 @@ class Health(TypedDict):
     """Running, and every connection that is needed is open and not stale."""
     running: bool
     connections: dict[str, ConnectionHealth]
+    types: dict[str, TypeHealth]
     dispatcher: DispatcherHealth
     subscriptions: int
     """Active subscriptions of all clients."""
@@ -84,6 +127,7 @@ class Health(TypedDict):
 
 def connection_health(link: Link, now: float, stale_after: float,
                       queued: Mapping[str, int]) -> ConnectionHealth:
+    """One connection's figures."""
     conn = link.conn
     age = None if conn.last_frame_at is None else round(now - conn.last_frame_at, 3)
     stale = age is not None and bool(link.wanted) and age > stale_after
@@ -99,7 +143,10 @@ def connection_health(link: Link, now: float, stale_after: float,
         connect_attempts=link.attempts,
         refused_upgrades=link.refused,
         messages=conn.frames,
+        bytes=conn.bytes,
+        ends=dict(link.ends),
         queue_depth=queued.get("queue_depth", 0),
+        queue_bytes=queued.get("queue_bytes", 0),
         drops=queued.get("drops", 0),
         bad_frames=link.bad_frames,
         requests_sent=link.requests_sent,
@@ -109,9 +156,43 @@ def connection_health(link: Link, now: float, stale_after: float,
     )
 
 
-def health_report(running: bool, links: Iterable[Link], dispatcher: Dispatcher, subscriptions: int,
-                  stale_after: float) -> Health:
-    """The whole report: every connection, the workers, and ``healthy`` over all of them."""
+def latency(values: list[float]) -> Latency:
+    if not values:
+        return Latency(p50=None, p99=None, max=None, samples=0)
+    ordered = sorted(values)
+    last = len(ordered) - 1
+    return Latency(p50=ordered[last // 2], p99=ordered[int(last * 0.99)], max=ordered[-1],
+                   samples=len(ordered))
+
+
+def type_health(counts: Iterable[Mapping[str, list[Any]]], workers: Mapping[str, dict[str, Any]],
+                now_wall: float) -> dict[str, TypeHealth]:
+    """Per message type, from every router's counts and the workers' figures."""
+    totals: dict[str, list[Any]] = {}
+    for by_kind in counts:
+        for kind, (messages, size, last_at) in list(by_kind.items()):
+            total = totals.setdefault(kind, [0, 0, 0.0])
+            total[0] += messages
+            total[1] += size
+            total[2] = max(total[2], last_at)
+    kinds = sorted({k for k, total in totals.items() if total[0]} | {k for k in workers if k})
+    report = {}
+    for kind in kinds:
+        messages, size, last_at = totals.get(kind, [0, 0, 0.0])
+        worker = workers.get(kind, {})
+        report[kind] = TypeHealth(
+            messages=messages, bytes=size, drops=worker.get("drops", 0),
+            callback_errors=worker.get("callback_errors", 0),
+            last_message_age_s=round(now_wall - last_at, 3) if last_at else None,
+            receipt_to_callback=latency(worker.get("receipt_to_callback", [])),
+            exchange_to_receipt=latency(worker.get("exchange_to_receipt", [])),
+        )
+    return report
+
+
+def health_report(running: bool, links: Iterable[Link], routers: Iterable[Router], dispatcher: Dispatcher,
+                  subscriptions: int, stale_after: float) -> Health:
+    """The whole report: every connection and type, the workers, and ``healthy`` over all of them."""
     queues = dispatcher.by_connection()
     now = time.monotonic()
     connections = {
@@ -122,6 +203,187 @@ def health_report(running: bool, links: Iterable[Link], dispatcher: Dispatcher, 
         healthy=running and all(c["healthy"] for c in connections.values()),
         running=running,
         connections=connections,
+        types=type_health([r.counts for r in routers], dispatcher.by_type(), time.time()),
         dispatcher=dispatcher.stats(),
         subscriptions=subscriptions,
     )
+
+
+def reasons(health: Health) -> list[str]:
+    """Why a report is not healthy, one line each (empty when it is)."""
+    found = [] if health["running"] else ["the manager is not running"]
+    for name, conn in health["connections"].items():
+        if conn["healthy"]:
+            continue
+        if conn["state"] != "OPEN":
+            why = f"{name} is {conn['state']}"
+            found.append(why + (f": {conn['last_error']}" if conn["last_error"] else ""))
+        else:
+            found.append(f"{name} silent for {conn['last_message_age_s']}s")
+    return found
+
+
+# ---- Prometheus ------------------------------------------------------------------------------------
+
+
+class PrometheusCollector:
+    """A prometheus-client collector that reads a fresh report at each scrape: nothing is counted for
+    it on the message path. Register it in a ``CollectorRegistry`` (``serve_health`` does)."""
+
+    def __init__(self, report: Callable[[], Health]) -> None:
+        self._report = report
+
+    def describe(self) -> list[Any]:
+        return []  # the families depend on what is running: described at each collect
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        health = self._report()
+        up = GaugeMetricFamily("upbit_sync_healthy", "1 when every needed connection is open and live")
+        up.add_metric([], 1.0 if health["healthy"] else 0.0)
+        yield up
+        conn_gauges = {
+            "open": GaugeMetricFamily("upbit_sync_connection_open", "1 when the connection is open",
+                                      labels=["connection"]),
+            "age": GaugeMetricFamily("upbit_sync_connection_last_message_age_seconds",
+                                     "seconds since anything arrived", labels=["connection"]),
+            "depth": GaugeMetricFamily("upbit_sync_queue_depth", "messages held by the workers",
+                                       labels=["connection"]),
+            "queue_bytes": GaugeMetricFamily("upbit_sync_queue_bytes", "bytes of the frames held",
+                                             labels=["connection"]),
+        }
+        conn_counters = {
+            "messages": CounterMetricFamily("upbit_sync_connection_messages", "frames received",
+                                            labels=["connection"]),
+            "bytes": CounterMetricFamily("upbit_sync_connection_bytes", "frame bytes received",
+                                         labels=["connection"]),
+            "bad_frames": CounterMetricFamily("upbit_sync_decode_errors", "frames that could not be read",
+                                              labels=["connection"]),
+            "recycles": CounterMetricFamily("upbit_sync_recycles", "sockets replaced to empty their set",
+                                            labels=["connection"]),
+            "drops": CounterMetricFamily("upbit_sync_connection_drops", "messages lost to overflow",
+                                         labels=["connection"]),
+        }
+        reconnects = CounterMetricFamily("upbit_sync_reconnects", "sockets that ended unasked, by how",
+                                         labels=["connection", "reason"])
+        for name, conn in health["connections"].items():
+            conn_gauges["open"].add_metric([name], 1.0 if conn["state"] == "OPEN" else 0.0)
+            if conn["last_message_age_s"] is not None:
+                conn_gauges["age"].add_metric([name], conn["last_message_age_s"])
+            conn_gauges["depth"].add_metric([name], conn["queue_depth"])
+            conn_gauges["queue_bytes"].add_metric([name], conn["queue_bytes"])
+            conn_counters["messages"].add_metric([name], conn["messages"])
+            conn_counters["bytes"].add_metric([name], conn["bytes"])
+            conn_counters["bad_frames"].add_metric([name], conn["bad_frames"])
+            conn_counters["recycles"].add_metric([name], conn["recycles"])
+            conn_counters["drops"].add_metric([name], conn["drops"])
+            for reason, n in conn["ends"].items():
+                reconnects.add_metric([name, reason], n)
+        yield from conn_gauges.values()
+        yield from conn_counters.values()
+        yield reconnects
+        yield from _type_families(health["types"])
+
+
+def _type_families(types: Mapping[str, TypeHealth]) -> Iterator[Any]:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    messages = CounterMetricFamily("upbit_sync_messages", "messages routed", labels=["type"])
+    size = CounterMetricFamily("upbit_sync_message_bytes", "bytes of the messages routed", labels=["type"])
+    drops = CounterMetricFamily("upbit_sync_drops", "messages lost to overflow", labels=["type"])
+    errors = CounterMetricFamily("upbit_sync_callback_errors", "callbacks that raised", labels=["type"])
+    age = GaugeMetricFamily("upbit_sync_last_message_age_seconds", "since the last message",
+                            labels=["type"])
+    lat = GaugeMetricFamily("upbit_sync_latency_seconds", "latency over a sliding window",
+                            labels=["type", "stage", "quantile"])
+    for kind, figures in types.items():
+        messages.add_metric([kind], figures["messages"])
+        size.add_metric([kind], figures["bytes"])
+        drops.add_metric([kind], figures["drops"])
+        errors.add_metric([kind], figures["callback_errors"])
+        if figures["last_message_age_s"] is not None:
+            age.add_metric([kind], figures["last_message_age_s"])
+        for stage, window in (("receipt_to_callback", figures["receipt_to_callback"]),
+                              ("exchange_to_receipt", figures["exchange_to_receipt"])):
+            for quantile, value in (("0.5", window["p50"]), ("0.99", window["p99"]), ("1", window["max"])):
+                if value is not None:
+                    lat.add_metric([kind, stage, quantile], value)
+    yield from (messages, size, drops, errors, age, lat)
+
+
+# ---- the HTTP endpoint ------------------------------------------------------------------------------
+
+
+PROMETHEUS_MISSING = "the /metrics endpoint needs prometheus-client: pip install 'upbit-sync[prometheus]'\n"
+
+
+class HealthServer:
+    """``/healthz`` (JSON; 200 when healthy, 503 with the reasons) and ``/metrics`` (Prometheus text,
+    501 without prometheus-client) on one daemon thread, ``upbit-health``."""
+
+    def __init__(self, report: Callable[[], Health], host: str = "127.0.0.1", port: int = 0) -> None:
+        import http.server  # here: only a program that serves its health pays for the module
+
+        self._report = report
+        self._registry: Any = None
+        self._server = http.server.HTTPServer((host, port), _handler_for(self))
+        address = self._server.server_address
+        self.host, self.port = str(address[0]), int(address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="upbit-health", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop serving and join the thread. Idempotent."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout)
+        self._server.server_close()
+
+    def healthz(self) -> tuple[int, bytes]:
+        health = self._report()
+        body = {"reasons": reasons(health), **health}
+        return (200 if health["healthy"] else 503), json.dumps(body, default=str).encode()
+
+    def metrics(self) -> tuple[int, str, bytes]:
+        try:
+            from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        except ImportError:
+            return 501, "text/plain; charset=utf-8", PROMETHEUS_MISSING.encode()
+        if self._registry is None:
+            self._registry = CollectorRegistry(auto_describe=False)
+            self._registry.register(PrometheusCollector(self._report))
+        return 200, CONTENT_TYPE_LATEST, generate_latest(self._registry)
+
+
+def _handler_for(server: HealthServer) -> type[http.server.BaseHTTPRequestHandler]:
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path in ("/healthz", "/health", "/"):
+                status, body = server.healthz()
+                self._answer(status, "application/json", body)
+            elif path == "/metrics":
+                status, content_type, body = server.metrics()
+                self._answer(status, content_type, body)
+            else:
+                self._answer(404, "text/plain; charset=utf-8", b"/healthz or /metrics\n")
+
+        def _answer(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("health endpoint: " + format, *args)
+
+    return Handler

@@ -322,7 +322,8 @@ def _make_builder(
             continue
         key = key_map.simple.get(f.name, f.name) if key_map is not None else f.name
         required = f.default is MISSING and f.default_factory is MISSING
-        value = f"d[{key!r}]" if required else f"get({key!r})"
+        default = "" if f.default in (None, MISSING) else f", {f.default!r}"  # None, or e.g. 0.0
+        value = f"d[{key!r}]" if required else f"get({key!r}{default})"
         convert = converters.get(f.name)
         if safe and isinstance(convert, type) and issubclass(convert, Enum):
             convert = _enum_converter(convert)
@@ -493,7 +494,7 @@ def decode(frame: bytes | bytearray | memoryview | str) -> list[ServerMessage]:
 
 # ---- frame intake ------------------------------------------------------------------------------------
 
-DataHandler = Callable[[dict[str, Any], int], bool]
+DataHandler = Callable[[dict[str, Any], int, float], bool]
 ControlHandler = Callable[[ServerMessage], None]
 BadFrameHandler = Callable[[DecodeError, "bytes | str"], None]
 
@@ -502,8 +503,9 @@ class FrameReader:
     """Loads each frame of one connection and sorts what it holds. Pure: no I/O, no threads.
 
     A data message (it has a type: ``ty`` or ``type``) goes, still a dict in the keys it came in, to
-    ``on_data(item, size)`` (``size``: the bytes of its frame; a LIST-format frame's are shared out),
-    which returns False if the message has no usable type or code. A status, an error or a
+    ``on_data(item, size, received_at)`` (``size``: the bytes of its frame, a LIST-format frame's shared
+    out; ``received_at``: the wall-clock time of the socket read that brought it), which returns False
+    if the message has no usable type or code. A status, an error or a
     LIST_SUBSCRIPTIONS reply goes typed to ``on_control``. Anything that cannot be understood goes to
     ``on_bad(error, frame)``, and the next frame is read as usual.
     """
@@ -515,7 +517,7 @@ class FrameReader:
         self._on_control = on_control
         self._on_bad = on_bad
 
-    def feed(self, frame: bytes | str) -> None:
+    def feed(self, frame: bytes | str, received_at: float = 0.0) -> None:
         """Read one frame (the hot path: one object per frame is handled without building a list)."""
         try:
             data = load_bytes(frame) if type(frame) is bytes else load(frame)
@@ -524,23 +526,23 @@ class FrameReader:
             return
         if type(data) is dict:
             if "ty" in data or "type" in data:  # data, the usual case: no further call
-                if not self._on_data(data, len(frame)):
+                if not self._on_data(data, len(frame), received_at):
                     self._on_bad(DecodeError("a message without a usable type or code"), frame)
             else:
-                self._item(data, frame, len(frame))
+                self._item(data, frame, len(frame), received_at)
         elif type(data) is list:  # the LIST formats: a batch of objects
             size = len(frame) // max(1, len(data))
             for item in data:
                 if type(item) is dict:
-                    self._item(item, frame, size)
+                    self._item(item, frame, size, received_at)
                 else:
                     self._on_bad(DecodeError("a list item that is not an object"), frame)
         else:
             self._on_bad(DecodeError("a frame that is not a JSON object"), frame)
 
-    def _item(self, item: dict[str, Any], frame: bytes | str, size: int) -> None:
+    def _item(self, item: dict[str, Any], frame: bytes | str, size: int, received_at: float) -> None:
         if "ty" in item or "type" in item:
-            if not self._on_data(item, size):
+            if not self._on_data(item, size, received_at):
                 self._on_bad(DecodeError("a message without a usable type or code"), frame)
         elif "status" in item or "error" in item or "method" in item or "mthd" in item:
             try:

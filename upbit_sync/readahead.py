@@ -20,8 +20,11 @@ the way websocket-client does.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
+
+_now = time.time
 
 CHUNK = 65536  # bytes asked of the socket at once; a burst of ~300-byte frames is read ~200 at a time
 
@@ -51,17 +54,19 @@ class ReadAhead:
     of the connection are reported exactly as before. Used by one thread only: the socket's.
     """
 
-    __slots__ = ("_buf", "_pos", "_recv")
+    __slots__ = ("_buf", "_pos", "_recv", "read_at")
 
     def __init__(self, recv: Callable[[int], bytes]) -> None:
         self._recv = recv
         self._buf = b""
         self._pos = 0
+        self.read_at = 0.0  # wall-clock time of the last socket read: the receipt time of its frames
 
     def __call__(self, bufsize: int) -> bytes:
         buf, pos = self._buf, self._pos
         if pos >= len(buf):
             buf = self._recv(CHUNK)
+            self.read_at = _now()  # one clock read per socket read, not per frame
             pos = 0
             self._buf = buf
         end = pos + bufsize

@@ -14,10 +14,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlencode
-
-import requests
 
 from ._version import __version__
 from .auth import Credentials, query_string
@@ -36,6 +34,9 @@ from .protocol import market_codes
 from .ratelimit import group_of, limits_for
 from .types import Account, MarketInfo, MarketTicker, OrderbookInstrument, TradeTick
 
+if TYPE_CHECKING:
+    import requests
+
 log = logging.getLogger(__name__)
 
 # Upbit's error names that mean the credentials, not the request, were refused.
@@ -52,6 +53,8 @@ class RestClient:
     (one ``requests.Session``, shared); ``close()`` or a ``with`` block releases it."""
 
     def __init__(self, config: Config | None = None, *, session: requests.Session | None = None) -> None:
+        import requests  # here: a program that makes no REST call pays nothing for the package
+
         self.config = config if config is not None else Config.from_env()
         cfg = self.config
         self._credentials = (Credentials(cfg.access_key, cfg.secret_key)  # type: ignore[arg-type]
@@ -179,6 +182,8 @@ class RestClient:
             assert self._credentials is not None
             hashed = unquote(urlencode(pairs)) if pairs else (query_string(body) if body else None)
             headers["Authorization"] = f"Bearer {self._credentials.token(hashed)}"
+        import requests
+
         try:
             return self._session.request(method, url, json=body, headers=headers,
                                          timeout=self.config.rest_timeout)

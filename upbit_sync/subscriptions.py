@@ -230,8 +230,9 @@ class Delivery:
 
 RouteKey = tuple[str, str, str | None]  # (connection, type, code)
 DispatchKey = tuple[str, str | None]  # (type, code): what picks the worker
-# type -> code -> (dispatch key, deliveries), per connection: nested, so a lookup makes no tuple
-Table = dict[str, dict[str | None, tuple[DispatchKey, tuple[Delivery, ...]]]]
+# type -> code -> (dispatch key, deliveries, the type's counters), per connection: nested, so a lookup
+# makes no tuple; the counters ([messages, bytes, received_at of the last]) outlive the tables
+Table = dict[str, dict[str | None, tuple[DispatchKey, tuple[Delivery, ...], list[Any]]]]
 
 
 class Listener(Protocol):
@@ -256,17 +257,19 @@ class SubscriptionManager:
         self._subs: dict[int, Subscription] = {}
         self._sets: dict[str, tuple[StreamSpec, ...]] = {}
         self._routers: dict[str, Router] = {}
+        self._counts: dict[str, dict[str, list[Any]]] = {}  # connection -> type -> its counters
         self.listeners: list[Listener] = []  # changed in place: routers share it
 
     def __len__(self) -> int:
         return len(self._subs)
 
-    def router(self, connection: str, dispatcher: Dispatcher) -> Router:
+    def router(self, connection: str, dispatcher: Dispatcher, metrics: bool = True) -> Router:
         """The router of ``connection``'s messages (made once per connection)."""
         with self._lock:
             router = self._routers.get(connection)
             if router is None:
-                router = self._routers[connection] = Router(connection, dispatcher, self.listeners)
+                router = self._routers[connection] = Router(connection, dispatcher, self.listeners,
+                                                            metrics)
                 self._rebuild()
             return router
 
@@ -294,6 +297,10 @@ class SubscriptionManager:
     def subscriptions(self) -> list[Subscription]:
         with self._lock:
             return list(self._subs.values())
+
+    def routers(self) -> list[Router]:
+        with self._lock:
+            return list(self._routers.values())
 
     # ---- internals --------------------------------------------------------------------------------
 
@@ -336,16 +343,19 @@ class SubscriptionManager:
         self._publish_sets(wishes)
         tables: dict[str, Table] = {}
         for (connection, kind, code), members in index.items():
-            tables.setdefault(connection, {}).setdefault(kind, {})[code] = ((kind, code), tuple(members))
+            counts = self._counts.setdefault(connection, {}).setdefault(kind, [0, 0, 0.0])
+            tables.setdefault(connection, {}).setdefault(kind, {})[code] = (
+                (kind, code), tuple(members), counts)
         for table in tables.values():  # myOrder for every market also gets each market's orders
             orders = table.get("myOrder", {})
             every = orders.get(ALL_MARKETS)
             if every is not None:
-                for market, (dispatch_key, targets) in list(orders.items()):
+                for market, (dispatch_key, targets, counts) in list(orders.items()):
                     if market != ALL_MARKETS:
-                        orders[market] = (dispatch_key, targets + every[1])
+                        orders[market] = (dispatch_key, targets + every[1], counts)
         for name, router in self._routers.items():
             router.table = tables.get(name, {})
+            router.counts = self._counts.setdefault(name, {})
 
     def _publish_sets(self, wishes: dict[RouteKey, list[Any]]) -> None:
         """Tell the owner each connection's new set where it changed."""
@@ -373,19 +383,27 @@ _NOTHING: Table = {}
 class Router:
     """Routes each data message of one connection to its subscriptions' workers (socket thread)."""
 
-    __slots__ = ("_dispatcher", "_listeners", "name", "snapshots_seen", "table")
+    __slots__ = ("_dispatcher", "_listeners", "counts", "metrics", "name", "snapshots_seen", "table")
 
-    def __init__(self, name: str, dispatcher: Dispatcher, listeners: list[Listener]) -> None:
+    def __init__(self, name: str, dispatcher: Dispatcher, listeners: list[Listener],
+                 metrics: bool = True) -> None:
         self.name = name
+        self.metrics = metrics  # stamp received_at and count per type (Config.metrics)
         self.table: Table = _NOTHING  # replaced whole by the SubscriptionManager
         self._dispatcher = dispatcher
         self._listeners = listeners
         # (type, code) that got a SNAPSHOT on the current socket: the snapshot grace check reads it
         self.snapshots_seen: set[tuple[str, str | None]] = set()
+        # type -> [messages, bytes, received_at of the last one]: read by metrics, written here only
+        self.counts: dict[str, list[Any]] = {}  # given by the SubscriptionManager with each table
 
-    def route(self, item: dict[str, Any], size: int) -> bool:
-        """Queue one message (DEFAULT or SIMPLE keys; ``size``: its frame's bytes) for its
-        subscriptions; False if it has no usable type or code."""
+    def route(self, item: dict[str, Any], size: int, received_at: float = 0.0) -> bool:
+        """Queue one message (DEFAULT or SIMPLE keys; ``size``: its frame's bytes; ``received_at``:
+        when its socket read happened, stamped on the message) for its subscriptions; False if it has
+        no usable type or code."""
+        metrics = self.metrics
+        if metrics:
+            item["received_at"] = received_at
         if self._listeners:
             self._tell_listeners(item)
         if "ty" in item:
@@ -401,7 +419,11 @@ class Router:
             return False
         if entry is None:
             return code is None or type(code) is str
-        key, targets = entry
+        key, targets, counted = entry
+        if metrics:
+            counted[0] += 1
+            counted[1] += size
+            counted[2] = received_at
         snapshot = item.get(stream_type) == "SNAPSHOT"
         if snapshot:  # once per code and request
             self.snapshots_seen.add((kind, code))

@@ -109,12 +109,14 @@ set_wire: Callable[[LazyRaw, dict[str, Any]], None] = LazyRaw._wire.__set__  # t
 
 @dataclass(frozen=True, slots=True)
 class Message(LazyRaw):
-    """Base of every data message: its ``type`` and the decoded dict with DEFAULT keys (``raw``)."""
+    """Base of every data message: its ``type``, the decoded dict with DEFAULT keys (``raw``), and
+    ``received_at``, the wall-clock time (``time.time()``) of the socket read that brought it."""
 
     KIND: ClassVar[str] = ""
 
     type: str
     raw: dict[str, Any] = field(repr=False, compare=False)
+    received_at: float = field(default=0.0, repr=False, compare=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

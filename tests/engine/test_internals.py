@@ -86,7 +86,7 @@ def test_a_pong_taken_out_of_a_burst_keeps_the_ping_watchdog_fed():
     server = PongServer(b"")
     collector = Collector()
     conn = Connection("public", server.url, on_open=lambda c: None,
-                      on_frame=lambda data: collector.frames.append(bytes(data)),
+                      on_frame=lambda data, at: collector.frames.append(bytes(data)),
                       on_end=collector._end, connect_timeout=2.0, ping_interval=0.3,
                       ping_timeout=0.2)
     conn.open()
@@ -123,7 +123,7 @@ def test_a_websocket_client_without_the_parser_hook_is_read_plainly_and_said_onc
     ends: list[ConnectionEnd] = []
     opened = threading.Event()
     conns = [Connection(f"public-{i}", exchange.public_url, on_open=lambda c: opened.set(),
-                        on_frame=lambda d: None, on_end=lambda c, e: ends.append(e))
+                        on_frame=lambda d, at: None, on_end=lambda c, e: ends.append(e))
              for i in range(2)]
     caplog.set_level(logging.WARNING, logger="upbit_sync.connection")
     try:

@@ -237,7 +237,7 @@ class Collector:
 
     def connection(self, url: str, read_ahead: bool = True) -> Connection:
         return Connection("public", url, on_open=lambda c: None,
-                          on_frame=lambda data: self.frames.append(bytes(data)),
+                          on_frame=lambda data, at: self.frames.append(bytes(data)),
                           on_end=self._end, connect_timeout=2.0, ping_interval=0,
                           read_ahead=read_ahead)
 

@@ -17,11 +17,13 @@ class Sorted:
         self.data: list[tuple[dict[str, Any], int]] = []
         self.control: list[ServerMessage] = []
         self.bad: list[tuple[DecodeError, bytes | str]] = []
+        self.received: list[float] = []
         self.accept = accept
         self.reader = FrameReader(self.on_data, self.control.append, self.on_bad)
 
-    def on_data(self, item: dict[str, Any], size: int) -> bool:
+    def on_data(self, item: dict[str, Any], size: int, received_at: float) -> bool:
         self.data.append((item, size))
+        self.received.append(received_at)
         return self.accept
 
     def on_bad(self, error: DecodeError, frame: bytes | str) -> None:
@@ -34,6 +36,12 @@ def test_a_data_message_goes_on_as_it_came_with_its_frame_size():
     out.reader.feed(frame)
     assert out.data == [({"ty": "ticker", "cd": "KRW-BTC", "tp": 1.0}, len(frame))]
     assert not out.control and not out.bad
+
+
+def test_each_data_message_carries_the_time_of_the_read_that_brought_it():
+    out = Sorted()
+    out.reader.feed(b'[{"ty":"trade","cd":"KRW-BTC"},{"ty":"trade","cd":"KRW-ETH"}]', 1234.5)
+    assert out.received == [1234.5, 1234.5]
 
 
 def test_a_text_frame_is_read_like_a_binary_one():
