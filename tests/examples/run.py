@@ -26,19 +26,25 @@ class Run:
     """One program started in a subprocess; ``result()`` waits for it (once) and returns its output.
 
     With ``signal_on=(signum, pattern)`` the run sends ``signum`` to the program as soon as a line of its
-    stdout matches ``pattern`` (its first data line), from the thread reading that stdout.
+    stdout matches ``pattern`` (its first data line), from the thread reading that stdout. ``env`` adds
+    variables (the caller's ``UPBIT_*`` ones are never passed on); ``program`` replaces the interpreter
+    (an installed console script).
     """
 
-    def __init__(self, args: list[str], *, signal_on: tuple[int, str] | None = None) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("UPBIT_")}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        env["PYTHONUNBUFFERED"] = "1"
+    def __init__(self, args: list[str], *, signal_on: tuple[int, str] | None = None,
+                 env: dict[str, str] | None = None, program: str | None = None) -> None:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("UPBIT_")}
+        environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")]))
+        environ["PYTHONUNBUFFERED"] = "1"
+        environ.update(env or {})
         self.args = args
         self.signal_on = signal_on
         self.signalled = threading.Event()
+        self._seen = threading.Condition()
+        self._ended: list[list[str]] = []  # the line lists whose pipe reached end of file
         self.process = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=env, text=True, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [program or sys.executable, *args], cwd=ROOT, env=environ, text=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         self._out: list[str] = []
         self._err: list[str] = []
@@ -55,10 +61,36 @@ class Run:
     def _read(self, pipe: IO[str], lines: list[str], signal_on: tuple[int, str] | None) -> None:
         with pipe:
             for line in pipe:
-                lines.append(line)
+                with self._seen:
+                    lines.append(line)
+                    self._seen.notify_all()
                 if signal_on is not None and not self.signalled.is_set() and re.search(signal_on[1], line):
                     self.process.send_signal(signal_on[0])
                     self.signalled.set()
+        with self._seen:  # end of file: a waiter need not wait for more
+            self._ended.append(lines)
+            self._seen.notify_all()
+
+    def lines(self, *, stderr: bool = False) -> list[str]:
+        """The lines of stdout (or stderr) so far."""
+        with self._seen:
+            return list(self._err if stderr else self._out)
+
+    def wait_for_line(self, pattern: str, *, stderr: bool = False, timeout: float = 10.0
+                      ) -> re.Match[str] | None:
+        """The match of the first line of stdout (or stderr) matching ``pattern``, waiting up to
+        ``timeout`` for one to come; None if none came, or the program closed its output first."""
+        lines = self._err if stderr else self._out
+
+        def first() -> re.Match[str] | None:
+            return next((m for line in lines if (m := re.search(pattern, line))), None)
+
+        def settled() -> bool:
+            return first() is not None or any(ended is lines for ended in self._ended)
+
+        with self._seen:
+            self._seen.wait_for(settled, timeout)
+            return first()
 
     def result(self) -> tuple[int, str, str]:
         if self._output is None:

@@ -4,7 +4,8 @@
 (every request recorded as a ``RestRequest``); ``HangingServer`` plays the peers a real server
 cannot; ``MarketSimulator`` makes consistent market data and keeps each market's trades
 (``TradeRecord``); ``DEFAULT_MARKETS`` (``Market`` records) are the markets the fake lists; the pytest
-plugin provides the ``fake_upbit`` fixture.
+plugin provides the ``fake_upbit`` fixture. ``FakeUpbitServer.replay`` serves a ``Recording`` of
+``upbit-sync record`` instead of simulated data (``replay.py`` has the rules).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from .hanging import HangingServer
 from .market import MarketSimulator, TradeRecord
 from .markets import DEFAULT_MARKETS, Market
+from .replay import Recording
 from .rest import REST_LIMITS, RestRequest
 from .server import (
     PRIVATE_PATH,
@@ -38,6 +40,7 @@ __all__ = [
     "HangingServer",
     "Market",
     "MarketSimulator",
+    "Recording",
     "Request",
     "RestRequest",
     "TradeRecord",

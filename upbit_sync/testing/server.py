@@ -10,7 +10,8 @@ second port (``rest.py``), from the same market.
 Trades happen on a tape per market: once anyone has subscribed to a market's trades, it trades at
 ``message_rate`` per second until the server stops, listened to or not, and every trade goes to
 every connection subscribed to that market's trades and into the history ``/v1/trades/ticks``
-serves.
+serves. :meth:`FakeUpbitServer.replay` replaces the simulated market data with a recording of
+``upbit-sync record``, played to each connection as ``replay.py`` describes.
 
 Threads, all daemons named ``upbit-fake-...`` and joined by :meth:`FakeUpbitServer.stop`: one accept
 thread, one sender thread for all scheduled data and status frames and the tapes, per connection
@@ -26,6 +27,7 @@ import json
 import logging
 import math
 import os
+import re
 import select
 import selectors
 import socket
@@ -44,6 +46,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from .market import MarketSimulator
 from .markets import DEFAULT_MARKETS, Market, market_list
+from .replay import Recording, Replayer, Speed, Wanted
 from .rest import DEFAULT_ACCOUNTS, REST_LIMITS, TEAPOT_WINDOW, FakeRest, RestRequest
 from .tokens import TEST_ACCESS_KEY, TEST_SECRET_KEY, Nonces, TokenCheck, check_authorization
 from .validation import (
@@ -82,7 +85,21 @@ def _hung_up(error: BaseException | None) -> bool:
     return isinstance(error, InvalidMessage) and isinstance(error.__cause__, EOFError)
 
 
+class _RedactTokens(logging.Filter):
+    """websockets logs every upgrade's headers at DEBUG, a client's ``Authorization`` token included:
+    the fake writes ``Bearer ***`` instead, so a bot tested at DEBUG never finds its token in a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "Bearer " in message:
+            record.msg, record.args = _BEARER.sub("Bearer ***", message), ()
+        return True
+
+
+_BEARER = re.compile(r"Bearer\s+\S+")
+
 logging.getLogger("websockets.server").addFilter(_DemotePeerHangups())
+logging.getLogger("websockets.server").addFilter(_RedactTokens())
 
 PUBLIC_PATH = "/websocket/v1"
 PRIVATE_PATH = "/websocket/v1/private"
@@ -366,6 +383,7 @@ class FakeUpbitServer:
         self._rest = FakeRest(self, self._nonces, self._admit_origin)
         self._silenced = False
         self._accepted = 0
+        self._replayer: Replayer[ConnInfo] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -494,6 +512,49 @@ class FakeUpbitServer:
     def trades(self, market: str) -> list[dict[str, Any]]:
         """Every trade the market's history holds, newest first, as ``/v1/trades/ticks`` items."""
         return [record.as_tick(market) for record in reversed(self.market.history(market))]
+
+    # -- replay --------------------------------------------------------------------------------
+
+    def replay(self, paths: Iterable[str | os.PathLike[str]], speed: Speed = 1.0) -> FakeUpbitServer:
+        """Serve the recording in ``paths`` (files of ``upbit-sync record``; a directory stands for
+        the recordings under it) instead of simulated data; returns self, so
+        ``with FakeUpbitServer().replay(paths, speed="max") as server:`` reads as it runs.
+
+        Each connection is played the recorded messages of what it asks for, in recorded order, at
+        the recorded pace divided by ``speed`` (``"max"`` or 0: as fast as it takes them); the rules
+        are in :mod:`upbit_sync.testing.replay`. The recorded codes are listed (REST included), codes
+        not recorded get nothing, and the REST side keeps serving simulated data. Applies to
+        subscription requests from then on, so call it before the client subscribes. Raises
+        FileNotFoundError or RecordingError before anything changes.
+        """
+        recording = Recording.load(paths)
+        replayer: Replayer[ConnInfo] = Replayer(recording, speed)
+        with self._lock:
+            if self.markets is not None:
+                self.markets = [*self.markets, *sorted(recording.codes)]
+            self._replayer = replayer
+        log.info("fake Upbit replaying %d recorded messages of %d streams", len(recording),
+                 len(recording.streams))
+        return self
+
+    @property
+    def recording(self) -> Recording | None:
+        """The recording being replayed, or None when the market is simulated."""
+        replayer = self._replayer
+        return replayer.recording if replayer is not None else None
+
+    @property
+    def replayed(self) -> int:
+        """Recorded messages played so far, to every connection."""
+        with self._lock:
+            return self._replayer.played if self._replayer is not None else 0
+
+    def replay_finished(self) -> bool:
+        """True once some connection was played the recording and no stream has anything left to
+        play (every connection got all it asked for)."""
+        with self._lock:
+            replayer = self._replayer
+            return replayer is not None and replayer.started > 0 and replayer.pending == 0
 
     def _admit_origin(self, now: float) -> bool:
         """Upbit holds requests carrying ``Origin`` to one per ``origin_window`` across the server,
@@ -939,7 +1000,8 @@ class FakeUpbitServer:
                         continue
                     seen.add(key)
                     market, depth = found
-                    if item.type == "orderbook" and not self._supports(market, item.level):
+                    if (item.type == "orderbook" and self._replayer is None
+                            and not self._supports(market, item.level)):
                         continue  # an unsupported level: no data and no error (docs/upbit.md §2)
                     snapshot = not item.is_only_realtime
                     if key in old and not self.resnapshot_on_replace:
@@ -953,8 +1015,13 @@ class FakeUpbitServer:
                     entry["level"] = item.level
                 served.append(entry)
             conn._streams = streams
-            conn._trades = {s.market: s for s in streams if s.type == "trade"}
             conn._served = served
+            if self._replayer is not None:  # the recording plays instead of the simulated market
+                conn._trades, conn._pending = {}, deque()
+                self._replayer.assign(conn, self._wanted(conn, streams), now)
+                self._wake.notify_all()
+                return
+            conn._trades = {s.market: s for s in streams if s.type == "trade"}
             conn._pending = deque(s for s in streams if s.snapshot)
             rate = self.message_rate
             interval = 1.0 / rate if rate > 0 else 0.1
@@ -967,6 +1034,17 @@ class FakeUpbitServer:
                         self._heap, (due, next(self._seq), conn, stream, conn._generation)
                     )
             self._wake.notify_all()
+
+    @staticmethod
+    def _wanted(conn: ConnInfo, streams: list[_Stream]) -> list[Wanted]:
+        """What a request asks a replay for: its public streams and its private types."""
+        wanted = [Wanted(s.type, s.market, s.level, s.depth, s.snapshot, s.realtime) for s in streams]
+        if conn._my_order_on:
+            codes = sorted(conn._my_order) if conn._my_order is not None else [None]
+            wanted.extend(Wanted("myOrder", code) for code in codes)
+        if conn._my_asset_on:
+            wanted.append(Wanted("myAsset", None))
+        return wanted
 
     def _supports(self, market: str, level: float) -> bool:
         return level == 0 or any(math.isclose(level, supported, rel_tol=1e-9)
@@ -1006,6 +1084,7 @@ class FakeUpbitServer:
                 now = time.monotonic()
                 jobs = self._due_jobs(now)
                 tapes = self._due_tapes(now)
+                replays = self._due_replays(now)
             for kind, conn, stream in jobs:
                 try:
                     self._run_job(kind, conn, stream)
@@ -1016,6 +1095,12 @@ class FakeUpbitServer:
                     self._trade_on_tape(market)
                 except Exception:
                     log.exception("fake Upbit sender failed on the %s tape", market)
+            for conn, message in replays:
+                try:
+                    self._send(conn, encode(message, conn._format), data=True,
+                               deadline=time.monotonic() + self.send_timeout)
+                except Exception:
+                    log.exception("fake Upbit sender failed replaying to connection %d", conn.id)
 
     def _next_wake(self, now: float) -> float:
         wake = now + _IDLE_POLL
@@ -1023,6 +1108,9 @@ class FakeUpbitServer:
             wake = min(wake, self._heap[0][0])
         if self._tape_heap:
             wake = min(wake, self._tape_heap[0][0])
+        replay_due = self._replayer.next_due() if self._replayer is not None else None
+        if replay_due is not None:
+            wake = min(wake, replay_due)
         for conn in self._live.values():
             if conn._closing:
                 continue
@@ -1070,6 +1158,14 @@ class FakeUpbitServer:
             if not silent and not stream.awaiting_snapshot:
                 jobs.append(("realtime", conn, stream))
         return jobs
+
+    def _due_replays(self, now: float) -> list[tuple[ConnInfo, dict[str, Any]]]:
+        """The recorded messages due (under the lock); while silenced they are due and not sent, as
+        the tapes trade on unheard."""
+        if self._replayer is None:
+            return []
+        due = self._replayer.due(now, lambda conn: not conn._closing, _BATCH)
+        return [] if self._silenced else due
 
     def _due_tapes(self, now: float) -> list[str]:
         """The markets whose next trade is due; each is rescheduled on its own cadence."""
