@@ -1,24 +1,31 @@
 """What the metrics cost per message (target: at most 3 %), measured on the SDK's own message path
-without a socket, so that the machine's network noise does not hide a few percent.
+without a socket and without thread switches, so that neither the network nor the scheduler hides a
+few percent.
 
-The same SIMPLE trade frames go through the path a socket thread and the workers run:
+The same SIMPLE trade frames go through what a socket thread and a worker run:
 ``FrameReader.feed`` (load, sort) -> ``Router.route`` (stamp ``received_at``, count per type) ->
-``Dispatcher.submit`` -> a worker (latency sampled) -> the typed ``Trade`` -> a callback. Each round
-runs once with ``Config.metrics`` on and once off, alternating; the figure is CPU time per message
-(``time.process_time``, all threads), and the cost is the median of the rounds' on/off ratios.
+``Dispatcher.submit`` -> the worker's ``_process`` (latency sampled) -> the typed ``Trade`` -> a
+callback; first every frame is fed, then each worker's queue is run, all on this one thread. Each
+round runs with ``Config.metrics`` on and off, alternating; the cost is the median of the rounds'
+on/off ratios of CPU time. ``--callgrind`` instead counts instructions under valgrind (the same count
+for the same code however busy the machine is): the steadiest figure.
 
-Run: ``python benchmarks/metrics_cost.py [--messages 200000] [--rounds 9]``
+Run: ``python benchmarks/metrics_cost.py [--messages 200000] [--rounds 9] [--callgrind]``
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -61,52 +68,80 @@ def frames(count: int) -> list[bytes]:
 
 
 def run(metrics: bool, wire: list[bytes], n: int) -> float:
-    """CPU seconds per message for ``n`` messages."""
+    """CPU seconds per message for ``n`` messages, fed and then delivered on this thread."""
     dispatcher = Dispatcher(4, queue_size=n + 10, queue_bytes=1 << 40, measure=metrics)
     subs = SubscriptionManager(on_change=lambda name, specs: None)
     router = subs.router("public", dispatcher, metrics)
     counter = Counter(n)
     subs.add(Subscription(make_spec("trade", CODES), counter, raw=False, snapshot=True,
                           overflow="drop_oldest", owner=Owner()))
-    reader = FrameReader(router.route, lambda message: None, lambda error, frame: None)
-    dispatcher.start()
-    feed = reader.feed
+    feed = FrameReader(router.route, lambda message: None, lambda error, frame: None).feed
+    workers = dispatcher._workers  # the harness runs them itself: no thread, no switch
+    gc.collect()
+    gc.disable()  # 100,000 queued dicts make the collector's passes the largest noise of all
     cpu = time.process_time()
     now = time.time()
     batch = len(wire)
     for i in range(n):
         feed(wire[i % batch], now)
-        if i % 256 == 255:  # as at the end of a socket read
-            dispatcher.flush()
-    dispatcher.flush()
-    counter.done.wait(300)
+    for w in workers:
+        w.batch, w.queue = w.queue, deque()
+        dispatcher._process(w)
     spent = time.process_time() - cpu
-    dispatcher.stop(5.0)
+    gc.enable()
+    assert counter.count == n, f"{counter.count} of {n} delivered"
     return spent / n
+
+
+def callgrind(metrics: bool, n: int) -> int:
+    """Instructions for ``n`` messages under valgrind's callgrind (setup subtracted: a run of 0)."""
+    counts = []
+    for messages in (0, n):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "callgrind.out"
+            subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                            sys.executable, __file__, "--one", "on" if metrics else "off",
+                            "--messages", str(messages)], check=True, capture_output=True, timeout=1800)
+            summary = next(line for line in out.read_text().splitlines() if line.startswith("summary:"))
+            counts.append(int(summary.split()[1]))
+    return counts[1] - counts[0]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--callgrind", action="store_true", help="count instructions under valgrind")
+    parser.add_argument("--one", choices=["on", "off"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     wire = frames(2_000)
-    on, off = [], []
-    for _ in range(args.rounds):
-        off.append(run(False, wire, args.messages))
-        on.append(run(True, wire, args.messages))
-    ratios = [a / b for a, b in zip(on, off, strict=True)]
-    print(json.dumps({
+    if args.one:  # one measured run, under callgrind
+        if args.messages:
+            run(args.one == "on", wire, args.messages)
+        return
+    report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {platform.python_implementation()} "
                    f"{platform.python_version()}, {platform.system()}",
         "messages_per_round": args.messages,
-        "cpu_us_per_message_metrics_on": round(statistics.median(on) * 1e6, 3),
-        "cpu_us_per_message_metrics_off": round(statistics.median(off) * 1e6, 3),
-        "rounds_on_over_off": [round(r, 3) for r in ratios],
-        "cost_median_percent": round((statistics.median(ratios) - 1) * 100, 1),
         "target_percent": 3.0,
-    }, indent=2))
+    }
+    if args.callgrind:
+        on, off = callgrind(True, args.messages), callgrind(False, args.messages)
+        report.update(instructions_per_message_on=round(on / args.messages),
+                      instructions_per_message_off=round(off / args.messages),
+                      cost_percent=round((on / off - 1) * 100, 2))
+    else:
+        times_on, times_off = [], []
+        for _ in range(args.rounds):
+            times_off.append(run(False, wire, args.messages))
+            times_on.append(run(True, wire, args.messages))
+        ratios = [a / b for a, b in zip(times_on, times_off, strict=True)]
+        report.update(cpu_us_per_message_metrics_on=round(statistics.median(times_on) * 1e6, 3),
+                      cpu_us_per_message_metrics_off=round(statistics.median(times_off) * 1e6, 3),
+                      rounds_on_over_off=[round(r, 3) for r in ratios],
+                      cost_median_percent=round((statistics.median(ratios) - 1) * 100, 1))
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

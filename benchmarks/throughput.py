@@ -8,9 +8,9 @@
   (``Config(read_ahead=False)``), to show what it is worth.
 - Latency at 5,000 msg/s (targets: p50 <= 0.3 ms, p99 <= 2 ms, docs/architecture.md §6, from frame receipt to
   callback start): a paced sender stamps each frame with the wall clock at send time. For each frame
-  the SDK's receipt is when the connection hands it to the manager; the figure is receipt -> callback
-  start. Send -> callback is also given, beside the baseline's send -> ``on_message``, which shows what
-  the sender and the loopback add for both.
+  the SDK's receipt is the ``received_at`` it stamps on every message (the time of the socket read that
+  brought it); the figure is receipt -> callback start. Send -> callback is also given, beside the
+  baseline's send -> ``on_message``, which shows what the sender and the loopback add for both.
 
 Run: ``python benchmarks/throughput.py [--messages 200000] [--no-orjson]`` (needs the ``testing``
 extra; the SDK uses orjson when installed unless told not to, the baseline always uses json.loads).
@@ -37,7 +37,6 @@ from exchange_process import ExchangeProcess
 
 import upbit_sync as us
 from upbit_sync import formats
-from upbit_sync.manager import port_of
 from upbit_sync.protocol import build_request, make_spec
 from upbit_sync.testing import MarketSimulator
 
@@ -62,17 +61,15 @@ class Counter:
         self.last = 0.0
         self.done = threading.Event()
         self.latencies: list[float] = []  # send -> callback start
-        self.received_at: dict[int, int] = {}  # send stamp -> receipt (time_ns), for the SDK
         self.after_receipt: list[float] = []  # receipt -> callback start
 
-    def hit(self, stamp_ns: int | None = None) -> None:
+    def hit(self, stamp_ns: int | None = None, received_at: float | None = None) -> None:
         now = time.perf_counter()
         if stamp_ns is not None:
             now_ns = time.time_ns()
             self.latencies.append((now_ns - stamp_ns) / 1e9)
-            received = self.received_at.get(stamp_ns)
-            if received is not None:
-                self.after_receipt.append((now_ns - received) / 1e9)
+            if received_at:  # the SDK's own receipt time: the socket read that brought the frame
+                self.after_receipt.append(now_ns / 1e9 - received_at)
         if self.count == 0:
             self.first = now
         self.count += 1
@@ -97,24 +94,18 @@ def run_sdk(exchange: ExchangeProcess, n: int, frames: list[bytes], paced: bool,
     counter = Counter(n)
     manager = us.WebSocketManager(us.Config(public_url=exchange.public_url, read_ahead=read_ahead))
     client = us.WebSocketClient(manager)
-    manager.start()
-    if paced:  # note each frame's receipt: where the connection hands it on, seen from the outside
-        conn = port_of(manager).link("public").conn  # type: ignore[union-attr]
-        on_frame = conn._on_frame
-
-        def timed(frame: bytes) -> None:
-            start = frame.find(b'"tms":') + 6
-            if start > 5:
-                counter.received_at[int(frame[start:frame.find(b",", start)])] = time.time_ns()
-            on_frame(frame)
-
-        conn._on_frame = timed
 
     def on_trade(msg: Any) -> None:
-        counter.hit(msg.timestamp if paced else None)
+        if paced:
+            counter.hit(msg.timestamp, msg.received_at)
+        else:
+            counter.hit()
 
     def on_raw(msg: dict[str, Any]) -> None:
-        counter.hit(msg["timestamp"] if paced else None)
+        if paced:
+            counter.hit(msg["timestamp"], msg["received_at"])
+        else:
+            counter.hit()
 
     with manager:
         for code in CODES:

@@ -1,5 +1,5 @@
-"""The README's code works as written: its five lines, run against ``upbit-sync fake-server`` with
-``UPBIT_WS_URL`` pointing there, print data."""
+"""The README's code works as written: its two ten-line programs, run against ``upbit-sync
+fake-server`` with ``UPBIT_WS_URL`` pointing there, print data."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -22,8 +25,9 @@ def python_blocks(markdown: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", markdown, flags=re.S)
 
 
-def five_lines() -> str:
-    section = README.read_text(encoding="utf-8").split("## Five lines", 1)[1]
+def example(heading: str) -> str:
+    """The first python block under a README heading."""
+    section = README.read_text(encoding="utf-8").split(f"## {heading}\n", 1)[1]
     return python_blocks(section)[0]
 
 
@@ -84,23 +88,61 @@ def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
         return process.communicate()
 
 
-def test_the_five_lines_print_data_from_the_exchange_named_by_upbit_ws_url():
+@pytest.fixture(scope="module")
+def fake_server() -> Iterator[int]:
+    """``upbit-sync fake-server`` on a free port, as the README says to run it."""
     port = _free_port()
-    env = _env()
     command = [sys.executable, "-m", "upbit_sync", "fake-server", "--port", str(port)]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
+    server = subprocess.Popen(command, cwd=ROOT, env=_env(), text=True, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)
     try:
         assert _read_lines(server, 1, 15.0), "the fake server did not start"
-        env["UPBIT_WS_URL"] = f"ws://127.0.0.1:{port}/websocket/v1"
-        script = subprocess.Popen([sys.executable, "-c", LOOPBACK_ONLY + five_lines()], cwd=ROOT,
-                                  env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            lines = _read_lines(script, 12, 20.0)
-        finally:
-            _, err = _stop(script)
-        tickers = [line for line in lines if line.startswith(("KRW-BTC ", "KRW-ETH "))]
-        trades = [line for line in lines if re.fullmatch(r"[\d.]+ [\d.e-]+ (ASK|BID)\n", line)]
-        assert tickers and trades, f"stdout: {lines}\nstderr: {err}"
+        yield port
     finally:
         _stop(server)
+
+
+def _run(code: str, port: int, wanted: int) -> tuple[list[str], str]:
+    env = _env()
+    env["UPBIT_WS_URL"] = f"ws://127.0.0.1:{port}/websocket/v1"
+    script = subprocess.Popen([sys.executable, "-c", LOOPBACK_ONLY + code], cwd=ROOT, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lines = _read_lines(script, wanted, 20.0)
+    finally:
+        _, err = _stop(script)
+    return lines, err
+
+
+def test_the_callback_example_prints_prices_from_the_exchange_named_by_upbit_ws_url(fake_server):
+    lines, err = _run(example("Ten lines: callbacks"), fake_server, 6)
+    prices = [line for line in lines if re.fullmatch(r"KRW-(BTC|ETH) [\d,]+ [+-]\d+\.\d\d%\n", line)]
+    assert len(prices) >= 3, f"stdout: {lines}\nstderr: {err}"
+    assert any(line.startswith("Connected(") for line in lines), "on_event=print printed no event"
+
+
+def test_the_loop_example_prints_trades_from_the_exchange_named_by_upbit_ws_url(fake_server):
+    lines, err = _run(example("Ten lines: a loop"), fake_server, 4)
+    trades = [line for line in lines if re.fullmatch(r"[\d.]+ [\d.e-]+ (ASK|BID)\n", line)]
+    assert len(trades) >= 3, f"stdout: {lines}\nstderr: {err}"
+
+
+def test_the_configuration_table_lists_every_field_with_its_default():
+    import dataclasses
+
+    import upbit_sync as us
+
+    table = README.read_text(encoding="utf-8").split("## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1:3] for line in table.splitlines() if line.startswith("| `")]
+    listed: dict[str, str] = {}
+    for names, defaults in rows:
+        fields = re.findall(r"`(\w+)`", names)
+        values = [v.strip().strip("`") for v in defaults.split(",")]
+        listed.update(zip(fields, values if len(values) == len(fields) else values * len(fields),
+                          strict=True))
+    for field in dataclasses.fields(us.Config):
+        assert field.name in listed, f"README's configuration table leaves out {field.name}"
+        default = field.default
+        shown = f'"{default}"' if isinstance(default, str) else repr(default)
+        assert listed[field.name] in (shown, repr(default), str(default)), (
+            f"{field.name}: README says {listed[field.name]}, the default is {shown}")

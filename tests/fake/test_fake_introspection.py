@@ -177,3 +177,14 @@ def test_a_client_close_ends_the_connection_even_if_the_client_keeps_tcp_open(se
     assert server.wait_for(lambda: server.open_connections() == [])
     session.ws.settimeout(2)
     assert session.ws.sock.recv(1) == b""  # the fake ended TCP from its side
+
+
+def test_config_points_the_sdk_at_this_exchange(server):
+    import upbit_sync as us
+    from upbit_sync.testing import TEST_ACCESS_KEY
+
+    config = server.config(keys=True, workers=2)
+    assert (config.public_url, config.private_url, config.rest_url) == (
+        server.public_url, server.private_url, server.rest_url)
+    assert config.access_key == TEST_ACCESS_KEY and config.workers == 2
+    assert server.config().has_keys is False and isinstance(config, us.Config)

@@ -44,6 +44,7 @@ from websockets.frames import Opcode
 from websockets.protocol import State
 from websockets.sync.server import Server, ServerConnection, serve
 
+from ..config import Config
 from .market import MarketSimulator
 from .markets import DEFAULT_MARKETS, Market, market_list
 from .replay import Recording, Replayer, Speed, Wanted
@@ -482,6 +483,15 @@ class FakeUpbitServer:
     def rest_url(self) -> str:
         """The REST base URL (``Config(rest_url=...)``); paths such as ``/v1/market/all`` follow it."""
         return f"http://{self.host}:{self.rest_port}"
+
+    def config(self, *, keys: bool = False, **overrides: Any) -> Config:
+        """A Config that points the SDK at this exchange (its public, private and REST URLs), with the
+        test keys it accepts when ``keys=True``; ``overrides`` set any other field."""
+        fields: dict[str, Any] = {"public_url": self.public_url, "private_url": self.private_url,
+                                  "rest_url": self.rest_url}
+        if keys:
+            fields.update(access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY)
+        return Config(**{**fields, **overrides})
 
     @property
     def markets(self) -> tuple[Market, ...] | None:
