@@ -224,3 +224,13 @@ def no_fake_threads_left() -> Iterator[None]:
     while fake_threads() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert fake_threads() == []
+
+
+@pytest.fixture
+def connect_info(connect: Callable[..., Session]) -> Callable[..., Session]:
+    """Open an authorized session on a server's ``/websocket/v1/info``, as the SDK would."""
+
+    def open_info(server: FakeUpbitServer, **token_options: Any) -> Session:
+        return connect(server.info_url, header=auth_header(**token_options))
+
+    return open_info

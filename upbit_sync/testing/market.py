@@ -207,6 +207,16 @@ class MarketSimulator:
         self._lock = threading.Lock()
         self._markets: dict[str, _Market] = {}
 
+    @property
+    def seed(self) -> int:
+        """The seed every market's walk derives from (a random one when none was given)."""
+        return self._seed
+
+    def anchor(self, code: str) -> float:
+        """The price the code's walk started at and is pulled back to; fixed by the seed."""
+        with self._lock:
+            return self._market(code).anchor
+
     def price(self, code: str) -> float:
         """The current trade price of a code."""
         with self._lock:

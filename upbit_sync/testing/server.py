@@ -7,6 +7,11 @@ formats, ``PING`` status, idle drops, JWT checks and rate limits, plus fault con
 introspection for tests (docs/architecture.md §5). Upbit's REST API is served over HTTP on a
 second port (``rest.py``), from the same market.
 
+The newer channels (docs/channels.md): ``indicator`` and ``indicator_signal`` on a third path,
+``/websocket/v1/info``, with the private path's JWT check (``indicators.py`` makes the candles and
+the values, on a clock ``time_scale`` can speed up), and ``announcement`` on the private path
+(``announcements.py``; a test pushes notices with :meth:`FakeUpbitServer.emit_announcement`).
+
 Trades happen on a tape per market: once anyone has subscribed to a market's trades, it trades at
 ``message_rate`` per second until the server stops, listened to or not, and every trade goes to
 every connection subscribed to that market's trades and into the history ``/v1/trades/ticks``
@@ -16,7 +21,8 @@ serves. :meth:`FakeUpbitServer.replay` replaces the simulated market data with a
 Threads, all daemons named ``upbit-fake-...`` and joined by :meth:`FakeUpbitServer.stop`: one accept
 thread, one sender thread for all scheduled data and status frames and the tapes, per connection
 the thread that runs the websockets handshake and reads requests (plus websockets' own reader
-thread), and the REST side's (``upbit-fake-rest-...``).
+thread), and the REST side's (``upbit-fake-rest-...``). Candle closes of the info channel are the
+sender thread's too.
 """
 
 from __future__ import annotations
@@ -45,15 +51,23 @@ from websockets.protocol import State
 from websockets.sync.server import Server, ServerConnection, serve
 
 from ..config import Config
+from . import announcements, indicators
+from .channels import ChannelRules
+from .indicators import Candle, IndicatorFeed, InfoClock, InfoStream
 from .market import MarketSimulator
 from .markets import DEFAULT_MARKETS, Market, market_list
 from .replay import Recording, Replayer, Speed, Wanted
 from .rest import DEFAULT_ACCOUNTS, REST_LIMITS, TEAPOT_WINDOW, FakeRest, RestRequest
 from .tokens import TEST_ACCESS_KEY, TEST_SECRET_KEY, Nonces, TokenCheck, check_authorization
 from .validation import (
+    ANNOUNCEMENT,
+    INFO_TYPES,
     INVALID_AUTH,
     PRIVATE_TYPES,
+    PUBLIC_TYPES,
     TOO_MANY_REQUESTS,
+    AnnouncementRequest,
+    IndicatorRequest,
     ParsedRequest,
     RequestError,
     market_of,
@@ -104,6 +118,9 @@ logging.getLogger("websockets.server").addFilter(_RedactTokens())
 
 PUBLIC_PATH = "/websocket/v1"
 PRIVATE_PATH = "/websocket/v1/private"
+INFO_PATH = "/websocket/v1/info"  # indicator and indicator_signal (docs/channels.md §0)
+PATHS = (PUBLIC_PATH, PRIVATE_PATH, INFO_PATH)
+AUTHENTICATED_PATHS = (PRIVATE_PATH, INFO_PATH)  # a JWT on the upgrade (docs/channels.md §1)
 AUTH_FAILURE_MODES = ("frame", "http")
 ORIGIN_WINDOW = 10.0  # upgrades carrying an Origin header: 1 per 10 s (docs/upbit.md §5)
 
@@ -194,6 +211,7 @@ class ConnInfo:
         self.id = conn_id
         self.path = path
         self.is_private = path == PRIVATE_PATH
+        self.is_info = path == INFO_PATH
         self.opened_at = opened_at
         self.authorized_access_key = access_key
         self._lock = lock
@@ -213,6 +231,7 @@ class ConnInfo:
         self._my_order: frozenset[str] | None = None  # None = every market
         self._my_order_on = False
         self._my_asset_on = False
+        self._announcement: AnnouncementRequest | None = None
         self._status_next: float | None = None
         self._last_tx = opened_at
         self._message_times: deque[float] = deque()
@@ -245,7 +264,8 @@ class ConnInfo:
     def subscriptions(self) -> list[dict[str, Any]]:
         """The current set, one dict per type object of the last request, codes as sent."""
         with self._lock:
-            return [dict(entry, codes=list(entry["codes"])) for entry in self._subscriptions]
+            return [dict(entry, codes=list(entry["codes"])) if "codes" in entry else dict(entry)
+                    for entry in self._subscriptions]
 
     @property
     def sent_count(self) -> int:
@@ -297,6 +317,19 @@ class FakeUpbitServer:
       own (see :meth:`MarketSimulator.instrument`).
     - The REST side's choices are listed on :class:`~upbit_sync.testing.rest.FakeRest`.
     - ``idle_timeout`` 0 disables idle drops; pings, pongs and status frames all count as traffic.
+    - ``/websocket/v1/info`` checks the JWT as the private path does (same keys, nonces and
+      ``auth_failure`` mode), counts toward ``connect_limit`` and the Origin rule, and holds its
+      requests to ``message_limit``. It serves only ``indicator`` and ``indicator_signal``; any other
+      type is INVALID_PARAM, as public types are on the private path. ``channel_rules`` (a
+      :class:`~upbit_sync.testing.channels.ChannelRules`) holds the choices for what
+      docs/channels.md leaves OPEN (error names for bad indicator requests, extra fields, Bollinger
+      multipliers, indicator types on the private path, ...). A request replaces the whole set there
+      too; several indicator objects in one request (timeframes mixed) are all served, a repeated
+      (code, timeframe, item) once; no limit on codes or items. Codes are KRW market codes; one the
+      fake does not list is ignored like an unknown public code.
+    - ``time_scale``: the info channel's candle clock runs this many times as fast as the wall clock
+      (3000 closes a 5-minute candle every 0.1 s); ``candles()`` shows a series, ``script_candles()``
+      decides its next closes. The series and rules are in :mod:`upbit_sync.testing.indicators`.
     - A client that cannot take a scheduled frame within ``send_timeout`` (it stopped reading and
       the socket buffers are full) is dropped as a slow consumer, so it cannot stall the others.
     """
@@ -324,6 +357,8 @@ class FakeUpbitServer:
         teapot_after: int | None = 3,
         teapot_seconds: float = 5.0,
         teapot_retry_after: bool = True,
+        time_scale: float = 1.0,
+        channel_rules: ChannelRules | None = None,
     ) -> None:
         if auth_failure not in AUTH_FAILURE_MODES:
             raise ValueError(f"auth_failure must be one of {AUTH_FAILURE_MODES}")
@@ -346,6 +381,10 @@ class FakeUpbitServer:
         self._listing: tuple[tuple[Market, ...] | None, frozenset[str] | None] = (None, None)
         self.markets = markets
         self.market = MarketSimulator(seed)
+        self.channel_rules = channel_rules if channel_rules is not None else ChannelRules()
+        self._info: IndicatorFeed[ConnInfo] = IndicatorFeed(
+            self.market.anchor, self.market.seed, InfoClock(time_scale), lambda: self.channel_rules
+        )
         self.send_timeout = 1.0
         # The REST side (rest.py): per-group limits {group: (requests, per seconds)}, the header
         # name Remaining-Req is sent under, the 418 rule and what /v1/accounts answers.
@@ -478,6 +517,23 @@ class FakeUpbitServer:
     @property
     def private_url(self) -> str:
         return f"ws://{self.host}:{self.port}{PRIVATE_PATH}"
+
+    @property
+    def info_url(self) -> str:
+        """The indicator endpoint, ``/websocket/v1/info`` (JWT required, as on the private one)."""
+        return f"ws://{self.host}:{self.port}{INFO_PATH}"
+
+    @property
+    def time_scale(self) -> float:
+        """How many times as fast as the wall clock the info channel's candle clock runs; may be
+        changed while running (the clock goes on from where it is, at the new speed)."""
+        return self._info.clock.scale
+
+    @time_scale.setter
+    def time_scale(self, scale: float) -> None:
+        self._info.clock.scale = scale
+        with self._lock:
+            self._wake.notify_all()
 
     @property
     def rest_url(self) -> str:
@@ -672,6 +728,49 @@ class FakeUpbitServer:
                        deadline=time.monotonic() + self.send_timeout)
         return message
 
+    def emit_announcement(self, **fields: Any) -> dict[str, Any]:
+        """Push an announcement to every private connection subscribed to its category; returns it.
+
+        ``fields`` use DEFAULT names (docs/channels.md §5) and override plausible defaults
+        (category ``notice``, event_type ``CREATED``, a Markdown body, KST times of now). The message
+        returned carries ``body``; a connection that did not ask for ``include_body`` gets it
+        without, and one whose frame would pass 1 MiB gets ``"body": null``. An unknown field is a
+        TypeError, an unknown category or event type a ValueError.
+        """
+        message = announcements.make_announcement(**fields)
+        category = message["category"]
+        with self._lock:
+            targets = [
+                (conn, wanted) for conn in self._live.values()
+                if (wanted := conn._announcement) is not None and not conn._closing
+                and (wanted.categories is None or category in wanted.categories)
+            ]
+        for conn, wanted in targets:
+            sent = announcements.as_sent(message, wanted.include_body)
+            frame = _encode_own(sent, conn._format, announcements.to_simple)
+            if len(frame) > announcements.MAX_FRAME and "body" in sent:
+                frame = _encode_own(announcements.without_body(sent), conn._format,
+                                    announcements.to_simple)
+            self._send(conn, frame, data=True, deadline=time.monotonic() + self.send_timeout)
+        return message
+
+    def candles(self, code: str, timeframe: str) -> list[Candle]:
+        """The closed candles of ``code``'s ``timeframe`` series, oldest first, history included
+        (the last :data:`~upbit_sync.testing.indicators.WINDOW` of them before a close are what its
+        values are computed over); [] until someone subscribed to it or it was scripted."""
+        if timeframe not in indicators.TIMEFRAMES:
+            raise ValueError(f"timeframe must be one of {tuple(indicators.TIMEFRAMES)}")
+        return self._info.candles(code, timeframe)
+
+    def script_candles(self, code: str, timeframe: str, closes: Sequence[float],
+                       volumes: Sequence[float] | None = None) -> None:
+        """Make the next ``len(closes)`` candles of a series close at these prices (and volumes;
+        otherwise a typical one), instead of the random walk's; each opens at the previous close.
+        Queued after closes scripted before; the walk resumes from the last one."""
+        if timeframe not in indicators.TIMEFRAMES:
+            raise ValueError(f"timeframe must be one of {tuple(indicators.TIMEFRAMES)}")
+        self._info.script(code, timeframe, closes, volumes, time.monotonic())
+
     def firehose(
         self,
         n: int,
@@ -832,7 +931,7 @@ class FakeUpbitServer:
             attempt = Attempt(now, path, 101, headers=headers)
             self._attempts.append(attempt)
             conn.fake_attempt = attempt
-            if path not in (PUBLIC_PATH, PRIVATE_PATH):
+            if path not in PATHS:
                 status, reason = 404, "unknown path"
             else:
                 window = self._connect_window
@@ -846,11 +945,11 @@ class FakeUpbitServer:
                     status, reason = 429, "origin limit"
                 window.append(now)
             attempt.status, attempt.reason = status, reason
-        if status == 101 and path == PRIVATE_PATH:
+        if status == 101 and path in AUTHENTICATED_PATHS:
             check = self._check_auth(request.headers.get("Authorization"))
             conn.fake_auth = check
             if not check.ok:
-                log.info("fake Upbit: private upgrade refused: %s", check.reason)
+                log.info("fake Upbit: upgrade on %s refused: %s", path, check.reason)
                 with self._lock:
                     attempt.reason = check.reason
                     if self.auth_failure == "http":
@@ -900,7 +999,7 @@ class FakeUpbitServer:
         threading.current_thread().name = f"upbit-fake-conn-{conn.id}"
         cast(_FakeConnection, ws).recv_events_thread.name = f"upbit-fake-recv-{conn.id}"
         auth = cast(_FakeConnection, ws).fake_auth
-        if conn.is_private and (auth is None or not auth.ok):
+        if conn.path in AUTHENTICATED_PATHS and (auth is None or not auth.ok):
             self._fail(conn, INVALID_AUTH)
             return
         # Read until the connection ends. Returning early would make websockets close with 1000,
@@ -935,7 +1034,8 @@ class FakeUpbitServer:
             return
         try:
             request = parse_request(
-                text, private=conn.is_private, honour_camel_case=self.honour_camel_case
+                text, allowed=self._types_on(conn.path), honour_camel_case=self.honour_camel_case,
+                rules=self.channel_rules,
             )
         except RequestError as exc:
             self._fail(conn, exc.name, exc.message)
@@ -944,6 +1044,15 @@ class FakeUpbitServer:
             self._list_subscriptions(conn, request)
         else:
             self._subscribe(conn, request, now)
+
+    def _types_on(self, path: str) -> frozenset[str]:
+        """The types a path serves (docs/channels.md §0, §7.3)."""
+        if path == INFO_PATH:
+            return INFO_TYPES
+        if path == PRIVATE_PATH:
+            extra = INFO_TYPES if self.channel_rules.indicators_on_private else frozenset()
+            return PRIVATE_TYPES | {ANNOUNCEMENT} | extra
+        return PUBLIC_TYPES
 
     def _over_message_limit(self, conn: ConnInfo, now: float) -> bool:
         times = conn._message_times
@@ -992,10 +1101,22 @@ class FakeUpbitServer:
             conn._subscriptions = [t.as_dict() for t in request.types]
             conn._my_order_on = conn._my_asset_on = False
             conn._my_order = None
+            conn._announcement = None
             streams: list[_Stream] = []
             served: list[dict[str, Any]] = []
             seen: set[tuple[str, str, float]] = set()
+            info: list[InfoStream] = []
             for item in request.types:
+                if isinstance(item, AnnouncementRequest):
+                    conn._announcement = _merge_announcements(conn._announcement, item)
+                    served.append(item.as_dict())
+                    continue
+                if isinstance(item, IndicatorRequest):
+                    listed = [code for code in dict.fromkeys(item.codes) if self.is_listed(code)]
+                    info.extend(InfoStream(code, item.timeframe, wanted)
+                                for code in listed for wanted in item.items)
+                    served.append(item.as_dict(listed))
+                    continue
                 if item.type in PRIVATE_TYPES:
                     served.append(self._subscribe_private(conn, item.type, item.codes))
                     continue
@@ -1026,6 +1147,7 @@ class FakeUpbitServer:
                 served.append(entry)
             conn._streams = streams
             conn._served = served
+            self._info.assign(conn, info, now)
             if self._replayer is not None:  # the recording plays instead of the simulated market
                 conn._trades, conn._pending = {}, deque()
                 self._replayer.assign(conn, self._wanted(conn, streams), now)
@@ -1111,6 +1233,32 @@ class FakeUpbitServer:
                                deadline=time.monotonic() + self.send_timeout)
                 except Exception:
                     log.exception("fake Upbit sender failed replaying to connection %d", conn.id)
+            try:
+                self._send_closes(now)
+            except Exception:
+                log.exception("fake Upbit sender failed on the info channel")
+
+    def _send_closes(self, now: float) -> None:
+        """The candles closed by ``now`` and their indicator messages; while silenced the candles
+        close unheard, as the tapes trade on."""
+        due = self._info.due(now, lambda conn: not conn._closing)
+        if not due or self._silenced:
+            return
+        frames: dict[tuple[int, str], bytes] = {}  # one encoding per message and format
+        batches: dict[ConnInfo, list[bytes]] = {}
+        for conn, message in due:
+            fmt = conn._format
+            frame = frames.get((id(message), fmt))
+            if frame is None:
+                payload = _encode_own(message, fmt, indicators.to_simple)
+                frame = frames[(id(message), fmt)] = server_frame(payload)
+            batches.setdefault(conn, []).append(frame)
+        # One write per connection: the messages of a close leave together (one syscall, and no
+        # small write left behind by Nagle's algorithm waiting for an ACK).
+        for conn, batch in batches.items():
+            if conn._closed_at is None and not self._silenced:
+                self._write_frames(conn, b"".join(batch), len(batch),
+                                   time.monotonic() + self.send_timeout)
 
     def _next_wake(self, now: float) -> float:
         wake = now + _IDLE_POLL
@@ -1121,6 +1269,9 @@ class FakeUpbitServer:
         replay_due = self._replayer.next_due() if self._replayer is not None else None
         if replay_due is not None:
             wake = min(wake, replay_due)
+        close_due = self._info.next_due()
+        if close_due is not None:
+            wake = min(wake, close_due)
         for conn in self._live.values():
             if conn._closing:
                 continue
@@ -1303,6 +1454,24 @@ class FakeUpbitServer:
             ws.close(code, reason)
         except Exception:
             log.debug("fake Upbit: close failed", exc_info=True)
+
+
+def _encode_own(message: Mapping[str, Any], fmt: str,
+                to_simple: Callable[[Mapping[str, Any]], dict[str, Any]]) -> bytes:
+    """A message of a type ``formats`` has no key map for, in ``fmt``, with its own ``to_simple``."""
+    body: Any = to_simple(message) if fmt.startswith("SIMPLE") else message
+    return dumps([body] if fmt.endswith("_LIST") else body)
+
+
+def _merge_announcements(old: AnnouncementRequest | None, new: AnnouncementRequest
+                         ) -> AnnouncementRequest:
+    """Two announcement objects in one request: the union of their categories, bodies if either
+    asks (the fake's choice; docs/channels.md §7.5 leaves repeats OPEN)."""
+    if old is None:
+        return new
+    categories = (None if old.categories is None or new.categories is None
+                  else tuple(dict.fromkeys((*old.categories, *new.categories))))
+    return AnnouncementRequest(categories, old.include_body or new.include_body)
 
 
 def _send_until(sock: socket.socket, data: bytes, deadline: float) -> int:
