@@ -1,30 +1,39 @@
-"""Callback throughput and latency against a bare websocket-client baseline, same server, same run.
+"""Throughput and latency of upbit-sync beside the other ways to read Upbit from Python, same server,
+same run (benchmarks/results.md keeps the figures).
 
-- Throughput: the fake exchange's firehose writes N prepared trade frames (SIMPLE keys, binary frames,
-  10 markets) as fast as the socket takes them; we time first to last delivery. The SDK delivers typed
-  ``Trade`` objects to a callback on its worker pool; the baseline is a ``WebSocketApp`` whose
-  ``on_message`` only runs ``json.loads`` (docs/architecture.md §6: target ratio >= 0.8).
-  The SDK reads ahead (upbit_sync/readahead.py); a third variant turns that off
-  (``Config(read_ahead=False)``), to show what it is worth.
-- Latency at 5,000 msg/s (targets: p50 <= 0.3 ms, p99 <= 2 ms, docs/architecture.md §6, from frame receipt to
-  callback start): a paced sender stamps each frame with the wall clock at send time. For each frame
-  the SDK's receipt is the ``received_at`` it stamps on every message (the time of the socket read that
-  brought it); the figure is receipt -> callback start. Send -> callback is also given, beside the
-  baseline's send -> ``on_message``, which shows what the sender and the loopback add for both.
+- Throughput: the fake exchange (a process of its own) writes N prepared SIMPLE ticker frames (~550 B,
+  10 markets) as fast as the socket takes them; each client is timed from its first to its last message.
+  Rounds alternate every client, and each figure is also given as a ratio to the baseline of the same
+  round, a websocket-client ``WebSocketApp`` whose ``on_message`` runs ``json.loads``, so the machine's
+  drift cancels. The clients:
+  - upbit-sync: typed ``Ticker`` callbacks on the worker pool; ``raw=True`` dict callbacks; a
+    ``for m in client.stream(...)`` loop; typed callbacks with the read-ahead off;
+  - websocket-client counting frames without parsing them (the floor of that library);
+  - the asyncio ``websockets`` client with ``orjson.loads`` per frame, and picows (Cython) with orjson,
+    each in a process of its own (picows when installed);
+  - the official upbit-sdk's sync iterator (pydantic models), when installed.
+- Latency at 5,000 and 20,000 msg/s (targets: p99 <= 0.5 ms and <= 2 ms, docs/architecture.md §6,
+  from frame receipt to callback start): a paced sender stamps each frame with the wall clock at send
+  time. For each frame the SDK's receipt is the ``received_at`` it stamps on every message (the time of
+  the socket read that brought it); the figure is receipt -> callback start. Send -> callback is also
+  given, beside the baseline's send -> ``on_message``, which shows what the sender and the loopback add.
 
-Run: ``python benchmarks/throughput.py [--messages 200000] [--no-orjson]`` (needs the ``testing``
-extra; the SDK uses orjson when installed unless told not to, the baseline always uses json.loads).
+Run: ``python benchmarks/throughput.py [--messages 100000] [--rounds 5] [--no-orjson]`` (needs the
+``testing`` extra; the others are measured when installed: ``pip install upbit-sdk picows``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import multiprocessing as mp
 import platform
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +50,14 @@ from upbit_sync.protocol import build_request, make_spec
 from upbit_sync.testing import MarketSimulator
 
 CODES = [f"KRW-T{i}" for i in range(10)]
+REQUEST = build_request([make_spec("ticker", CODES, is_only_realtime=True)], "SIMPLE")
 
 
-def trade_frames(count: int) -> list[bytes]:
+def ticker_frames(count: int) -> list[bytes]:
     market = MarketSimulator(seed=1)
     frames = []
     for i in range(count):
-        message = market.make("trade", CODES[i % len(CODES)])
+        message = market.make("ticker", CODES[i % len(CODES)])
         message["timestamp"] = 0  # the paced run stamps the send time here
         frames.append(json.dumps(formats.to_simple(message), separators=(",", ":")).encode())
     return frames
@@ -78,70 +88,214 @@ class Counter:
             self.done.set()
 
     def rate(self) -> float:
-        return (self.count - 1) / (self.last - self.first)
+        return (self.count - 1) / (self.last - self.first) if self.last > self.first else 0.0
 
 
 def _wait_subscribed(exchange: ExchangeProcess) -> int:
     conn_id = exchange.call("wait_subscribed", 10.0)
     if conn_id is None:
         raise TimeoutError("no subscribed connection")
-    time.sleep(0.3)  # let the snapshots pass before timing starts
+    time.sleep(0.3)  # let the subscription settle before timing starts
     return int(conn_id)
 
 
-def run_sdk(exchange: ExchangeProcess, n: int, frames: list[bytes], paced: bool,
-            raw: bool = False, read_ahead: bool = True) -> Counter:
+def feed(exchange: ExchangeProcess, conn_id: int, n: int, frames: list[bytes], rate: float) -> None:
+    if rate:
+        stamped = [f.replace(b'"tms":0', b'"tms":{STAMP}') for f in frames]
+        exchange.call("paced", conn_id, [stamped[i % len(stamped)] for i in range(n)], rate)
+    else:
+        exchange.call("firehose", n, frames, conn_id)
+
+
+# ---- upbit-sync --------------------------------------------------------------------------------------
+
+
+def run_sdk(exchange: ExchangeProcess, n: int, frames: list[bytes], rate: float = 0.0,
+            mode: str = "typed", read_ahead: bool = True) -> Counter:
+    """``mode``: "typed" callbacks, "raw" dict callbacks, or a "stream" loop."""
     counter = Counter(n)
     manager = us.WebSocketManager(us.Config(public_url=exchange.public_url, read_ahead=read_ahead))
     client = us.WebSocketClient(manager)
 
-    def on_trade(msg: Any) -> None:
-        if paced:
+    def on_ticker(msg: Any) -> None:
+        if rate:
             counter.hit(msg.timestamp, msg.received_at)
         else:
             counter.hit()
 
     def on_raw(msg: dict[str, Any]) -> None:
-        if paced:
+        if rate:
             counter.hit(msg["timestamp"], msg["received_at"])
         else:
             counter.hit()
 
     with manager:
-        for code in CODES:
-            client.subscribe("trade", [code], on_raw if raw else on_trade, snapshot=False, raw=raw)
-        feed(exchange, _wait_subscribed(exchange), n, frames, paced)
+        if mode == "stream":
+            stream = client.stream("ticker", CODES, snapshot=False)
+            reader = threading.Thread(target=_read_stream, args=(stream, on_ticker, counter),
+                                      name="bench-stream-reader", daemon=True)
+            reader.start()
+        else:
+            for code in CODES:
+                client.subscribe("ticker", [code], on_raw if mode == "raw" else on_ticker,
+                                 snapshot=False, raw=mode == "raw")
+        feed(exchange, _wait_subscribed(exchange), n, frames, rate)
         counter.done.wait(120)
         client.close()
+        if mode == "stream":
+            reader.join(5)
     return counter
 
 
-def run_baseline(exchange: ExchangeProcess, n: int, frames: list[bytes], paced: bool) -> Counter:
+def _read_stream(stream: Any, hit: Callable[[Any], None], counter: Counter) -> None:
+    for msg in stream:
+        hit(msg)
+        if counter.done.is_set():
+            break
+
+
+# ---- websocket-client, in this process ----------------------------------------------------------------
+
+
+def run_baseline(exchange: ExchangeProcess, n: int, frames: list[bytes], rate: float = 0.0,
+                 parse: bool = True) -> Counter:
+    """A bare ``WebSocketApp``: ``json.loads`` per frame (the baseline), or counting only."""
     counter = Counter(n)
-    request = build_request([make_spec("trade", CODES, is_only_realtime=True)], "SIMPLE")
 
     def on_message(ws: websocket.WebSocketApp, data: bytes) -> None:
-        msg = json.loads(data)
-        counter.hit(msg["tms"] if paced else None)
+        if parse:
+            msg = json.loads(data)
+            counter.hit(msg["tms"] if rate else None)
+        else:
+            counter.hit()
 
-    app = websocket.WebSocketApp(exchange.public_url, on_open=lambda ws: ws.send(request),
+    app = websocket.WebSocketApp(exchange.public_url, on_open=lambda ws: ws.send(REQUEST),
                                  on_message=on_message)
-    thread = threading.Thread(target=app.run_forever, kwargs={"skip_utf8_validation": True},
-                              daemon=True)
+    thread = threading.Thread(target=app.run_forever, kwargs={"skip_utf8_validation": True,
+                                                              "suppress_origin": True}, daemon=True)
     thread.start()
-    feed(exchange, _wait_subscribed(exchange), n, frames, paced)
+    feed(exchange, _wait_subscribed(exchange), n, frames, rate)
     counter.done.wait(120)
     app.close()
     thread.join(5)
     return counter
 
 
-def feed(exchange: ExchangeProcess, conn_id: int, n: int, frames: list[bytes], paced: bool) -> None:
-    if paced:
-        stamped = [f.replace(b'"tms":0', b'"tms":{STAMP}') for f in frames]
-        exchange.call("paced", conn_id, [stamped[i % len(stamped)] for i in range(n)], 5000.0)
-    else:
-        exchange.call("firehose", n, frames, conn_id)
+# ---- the other clients, each in a process of its own -------------------------------------------------
+
+
+class _Tally:
+    """A child client's count: at the ``n``-th message it reports the rate from the first one."""
+
+    def __init__(self, n: int, report: Any) -> None:
+        self.n, self.report, self.count, self.first = n, report, 0, 0.0
+
+    def hit(self) -> bool:
+        """Count one message; True at the last."""
+        self.count += 1
+        if self.count == 1:
+            self.first = time.perf_counter()
+        if self.count < self.n:
+            return False
+        self.report.send((self.count - 1) / (time.perf_counter() - self.first))
+        return True
+
+
+def _asyncio_websockets(url: str, n: int, report: Any) -> None:
+    import asyncio
+
+    import orjson
+    from websockets.asyncio.client import connect
+
+    async def main() -> None:
+        async with connect(url, max_size=None, compression=None, origin=None) as ws:
+            await ws.send(REQUEST)
+            report.send("subscribed")
+            tally = _Tally(n, report)
+            async for frame in ws:
+                orjson.loads(frame)
+                if tally.hit():
+                    return
+
+    asyncio.run(main())
+
+
+def _picows(url: str, n: int, report: Any) -> None:
+    import asyncio
+
+    import orjson
+    from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+    tally = _Tally(n, report)
+
+    class Listener(WSListener):  # type: ignore[misc]
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            transport.send(WSMsgType.TEXT, REQUEST.encode())
+            report.send("subscribed")
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            if frame.msg_type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                return
+            orjson.loads(frame.get_payload_as_memoryview())
+            if tally.hit():
+                transport.disconnect()
+
+    async def main() -> None:
+        transport, _ = await ws_connect(Listener, url)
+        await transport.wait_disconnected()
+
+    asyncio.run(main())
+
+
+def _official_sdk(url: str, n: int, report: Any) -> None:
+    from upbit import Upbit
+
+    client = Upbit(websocket_base_url=url.rsplit("/websocket", 1)[0], access_key="unused",
+                   secret_key="unused")
+    tally = _Tally(n, report)
+    with client.ws_stream.ticker(CODES, format="SIMPLE") as stream:
+        report.send("subscribed")
+        for _ in stream:
+            if tally.hit():
+                return
+
+
+OTHERS: dict[str, tuple[Callable[[str, int, Any], None], str | None, str]] = {
+    # name -> (runner, module it needs, how to install it)
+    "asyncio_websockets_orjson": (_asyncio_websockets, "orjson", "pip install orjson"),
+    "picows_orjson": (_picows, "picows", "pip install picows orjson"),
+    "official_upbit_sdk": (_official_sdk, "upbit", "pip install upbit-sdk"),
+}
+
+
+def run_other(name: str, exchange: ExchangeProcess, n: int, frames: list[bytes]) -> float:
+    runner = OTHERS[name][0]
+    parent, child = mp.get_context("spawn").Pipe()
+    process = mp.get_context("spawn").Process(target=runner, args=(exchange.public_url, n, child),
+                                               daemon=True)
+    process.start()
+    try:
+        if not parent.poll(30) or parent.recv() != "subscribed":
+            raise TimeoutError(f"{name} did not subscribe")
+        feed(exchange, _wait_subscribed(exchange), n, frames, 0.0)
+        if not parent.poll(300):
+            raise TimeoutError(f"{name} did not get its {n} messages")
+        return float(parent.recv())
+    finally:
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+
+
+def missing(name: str) -> str | None:
+    """Why a client cannot run here (its module is not installed), or None."""
+    _, module, install = OTHERS[name]
+    if module is not None and importlib.util.find_spec(module) is None:
+        return f"not installed: {install}"
+    return None
+
+
+# ---- the report -------------------------------------------------------------------------------------
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -151,70 +305,88 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds (0: none)")
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5, help="throughput rounds (0: none)")
     parser.add_argument("--latency-messages", type=int, default=10_000)
-    parser.add_argument("--latency-runs", type=int, default=3, help="paced runs of each (0: none)")
+    parser.add_argument("--latency-runs", type=int, default=3, help="paced runs at each rate (0: none)")
+    parser.add_argument("--only", default="", help="comma-separated client names (default: all)")
     parser.add_argument("--no-orjson", action="store_true",
-                        help="the SDK parses with json.loads too, as without the 'fast' extra")
+                        help="the SDK's fallback paths and raw dicts use json.loads, as without the "
+                             "'fast' extra")
     args = parser.parse_args()
     if args.no_orjson:
         us.protocol._loads = json.loads
-    frames = trade_frames(2_000)
+        us.types._loads = json.loads
+    frames = ticker_frames(2_000)
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {platform.python_implementation()} "
                    f"{platform.python_version()}, {platform.system()}",
-        "json_backend": "orjson" if us.protocol._loads is not json.loads else "json",
+        "frame_bytes": round(statistics.mean(len(f) for f in frames)),
     }
     if args.rounds > 0:
-        report.update(throughput(args.rounds, args.messages, frames))
+        only = set(filter(None, args.only.split(",")))
+        report.update(throughput(args.rounds, args.messages, frames, only))
     if args.latency_runs > 0:
-        report["latency_at_5000_per_s_ms"] = latency(args.latency_runs, args.latency_messages, frames)
+        report["latency_ms"] = {f"at_{rate}_per_s": latency(args.latency_runs, args.latency_messages,
+                                                            frames, rate) for rate in (5000, 20000)}
     print(json.dumps(report, indent=2))
 
 
-def throughput(rounds: int, n: int, frames: list[bytes]) -> dict[str, Any]:
-    sdk, raw, plain, base = [], [], [], []  # msg/s per round
+def clients(n: int, frames: list[bytes]) -> dict[str, Callable[[ExchangeProcess], float]]:
+    """Every client measured: name -> run it once against a fresh exchange, giving msg/s."""
+    runs: dict[str, Callable[[ExchangeProcess], float]] = {
+        "baseline_websocket_client_json_loads": lambda ex: run_baseline(ex, n, frames).rate(),
+        "websocket_client_count_only": lambda ex: run_baseline(ex, n, frames, parse=False).rate(),
+        "sdk_typed_callback": lambda ex: run_sdk(ex, n, frames).rate(),
+        "sdk_raw_dict_callback": lambda ex: run_sdk(ex, n, frames, mode="raw").rate(),
+        "sdk_stream_loop": lambda ex: run_sdk(ex, n, frames, mode="stream").rate(),
+        "sdk_typed_without_read_ahead": lambda ex: run_sdk(ex, n, frames, read_ahead=False).rate(),
+    }
+    for name in OTHERS:
+        # the official SDK is ~10x slower: a tenth of the messages gives the same precision
+        count = n // 10 if name == "official_upbit_sdk" else n
+        runs[name] = lambda ex, name=name, count=count: run_other(name, ex, count, frames)  # type: ignore[misc]
+    return runs
+
+
+def throughput(rounds: int, n: int, frames: list[bytes], only: set[str]) -> dict[str, Any]:
+    runs = clients(n, frames)
+    skipped = {name: why for name in OTHERS if (why := missing(name))}
+    names = [name for name in runs if name not in skipped and (not only or name in only
+                                                                or name.startswith("baseline"))]
+    rates: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(rounds):  # alternate, so drift in the machine's load hits all alike
-        with ExchangeProcess(message_rate=0) as exchange:
-            base.append(run_baseline(exchange, n, frames, paced=False).rate())
-        with ExchangeProcess(message_rate=0) as exchange:
-            sdk.append(run_sdk(exchange, n, frames, paced=False).rate())
-        with ExchangeProcess(message_rate=0) as exchange:
-            raw.append(run_sdk(exchange, n, frames, paced=False, raw=True).rate())
-        with ExchangeProcess(message_rate=0) as exchange:
-            plain.append(run_sdk(exchange, n, frames, paced=False, read_ahead=False).rate())
+        for name in names:
+            with ExchangeProcess(message_rate=0) as exchange:
+                rates[name].append(runs[name](exchange))
+    base = rates["baseline_websocket_client_json_loads"]
 
-    def ratio(rates: list[float]) -> float:
-        # each round's SDK figure over the baseline of the same round: the machine's drift cancels
-        return round(statistics.median(r / b for r, b in zip(rates, base, strict=True)), 2)
+    def ratio(values: list[float]) -> float:
+        # each round's figure over the baseline of the same round: the machine's drift cancels
+        return round(statistics.median(r / b for r, b in zip(values, base, strict=True)), 2)
 
+    typed = rates.get("sdk_typed_callback")
     return {
         "messages": n,
-        "throughput_msgs_per_s": {
-            "sdk_typed_callback": round(statistics.median(sdk)),
-            "sdk_raw_dict_callback": round(statistics.median(raw)),
-            "sdk_typed_without_read_ahead": round(statistics.median(plain)),
-            "baseline_websocket_client_json_loads": round(statistics.median(base)),
-            "rounds_sdk": [round(r) for r in sdk],
-            "rounds_sdk_raw": [round(r) for r in raw],
-            "rounds_sdk_without_read_ahead": [round(r) for r in plain],
-            "rounds_baseline": [round(r) for r in base],
-        },
-        "ratio_sdk_typed_over_baseline": ratio(sdk),
-        "ratio_sdk_raw_over_baseline": ratio(raw),
-        "ratio_sdk_typed_without_read_ahead_over_baseline": ratio(plain),
+        "msgs_per_s": {name: round(statistics.median(values)) for name, values in rates.items()},
+        "ratio_to_baseline": {name: ratio(values) for name, values in rates.items()},
+        "ratio_typed_to_asyncio": (
+            round(statistics.median(t / a for t, a in zip(typed, rates["asyncio_websockets_orjson"],
+                                                          strict=True)), 2)
+            if typed and "asyncio_websockets_orjson" in rates else None),
+        "rounds": {name: [round(v) for v in values] for name, values in rates.items()},
+        "skipped": skipped,
     }
 
 
-def latency(runs: int, n: int, frames: list[bytes]) -> dict[str, Any]:
+def latency(runs: int, n: int, frames: list[bytes], rate: float) -> dict[str, Any]:
     receipt, send, base = [], [], []  # (p50, p99) in ms per run
     for _ in range(runs):
         with ExchangeProcess(message_rate=0) as exchange:
-            base.append(quantiles(run_baseline(exchange, n, frames, paced=True).latencies))
+            base.append(quantiles(run_baseline(exchange, n, frames, rate).latencies))
         with ExchangeProcess(message_rate=0) as exchange:
-            run = run_sdk(exchange, n, frames, paced=True)
+            run = run_sdk(exchange, max(n, int(rate)), frames, rate)
         receipt.append(quantiles(run.after_receipt))
         send.append(quantiles(run.latencies))
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import UpbitError
-from .types import TradeTick
+from .types import Trade, TradeTick
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,18 @@ class Backfill:
         self._lock = threading.Lock()
         self.recovered = 0  # trades delivered from REST
 
-    def admit(self, item: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
-        """For one trade (wire keys): the missed trades to deliver first (DEFAULT keys, in order), and
-        whether the trade itself is new (False: already delivered)."""
-        simple = "ty" in item
-        code = item.get("cd" if simple else "code")
-        sid = item.get("sid" if simple else "sequential_id")
-        stamp = item.get("ttms" if simple else "trade_timestamp")
+    def admit(self, item: Trade | dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+        """For one trade (typed, or a dict in wire keys): the missed trades to deliver first (DEFAULT
+        keys, in order), and whether the trade itself is new (False: already delivered)."""
+        if isinstance(item, dict):
+            simple = "ty" in item
+            code = item.get("cd" if simple else "code")
+            sid = item.get("sid" if simple else "sequential_id")
+            stamp = item.get("ttms" if simple else "trade_timestamp")
+            snapshot = item.get("st" if simple else "stream_type") == "SNAPSHOT"
+        else:  # a typed Trade, the usual case
+            code, sid, stamp = item.code, item.sequential_id, item.trade_timestamp
+            snapshot = item.stream_type == "SNAPSHOT"
         if type(code) is not str or type(sid) is not int or type(stamp) is not int:
             return [], True  # malformed: the usual path says why
         key = (stamp, sid)
@@ -80,7 +85,6 @@ class Backfill:
                 return [], False
             last = state.last
         missed: list[dict[str, Any]] = []
-        snapshot = item.get("st" if simple else "stream_type") == "SNAPSHOT"
         if snapshot and last is not None and key > last:
             missed = self._gap(code, state, last, key)
         with self._lock:

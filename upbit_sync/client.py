@@ -19,7 +19,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Generic, Literal, TypeVar, cast, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from .config import Overflow, check_overflow
 from .dispatch import LossTally
@@ -522,12 +522,21 @@ class MessageStream(Generic[T]):
         self.timeout = timeout
         self.events = events
         self.dropped = 0
-        self._cond = threading.Condition()
+        # Workers append to ``_buffer`` under ``_lock``; the reader swaps the whole of it for its own
+        # empty ``_batch`` (one lock per batch, not per message) and is woken by releasing ``_wake``,
+        # which it waits on (C-level locks: no Condition on the hot path).
+        self._lock = threading.Lock()
+        self._wake = threading.Lock()
+        self._wake.acquire()
+        self._waiting = False
         self._buffer: deque[Any] = deque()
+        self._batch: deque[Any] = deque()  # the reader's alone
         self._limit = client._port.config.queue_size
         self._closed = False
         self._losses = LossTally()
-        self._messages = 0  # data messages in the buffer (events are not bounded by the limit)
+        # entries pushed and taken (messages and the rare events): held = pushed - taken, bounded by
+        # the limit; ``_pushed`` is written under the lock, ``_taken`` by the reader alone
+        self._pushed = self._taken = 0
         self._failure: UpbitError | None = None  # ends the stream (refused keys)
         self._client = client  # a stream in use keeps its client alive
         self._core = client._core
@@ -549,53 +558,66 @@ class MessageStream(Generic[T]):
 
     def close(self) -> None:
         """End the stream and cancel its subscription; an iterating thread gets StopIteration."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
             self._buffer.append(_END)
-            self._cond.notify_all()
+            self._wake_reader()
         self._finalizer()
 
     @property
     def closed(self) -> bool:
         return self._closed
 
+    def _wake_reader(self) -> None:
+        # called with the lock held
+        if self._waiting:
+            self._waiting = False
+            self._wake.release()
+
     def _push(self, message: Any) -> None:
-        with self._cond:
+        loss = 0
+        with self._lock:
             if self._closed:
                 return
-            if self._messages >= self._limit:  # the reader is behind: the oldest message goes
-                self._evict_oldest_message()
+            if self._pushed - self._taken >= self._limit:  # the reader is behind: the oldest goes
                 self.dropped += 1
                 self._losses.add()
-            else:
-                self._messages += 1
+                if not self._evict_oldest_message():  # all it holds is taken already: this one goes
+                    return
+                self._pushed -= 1
+            self._pushed += 1
             self._buffer.append(message)
-            self._cond.notify()
-            loss = self._losses.take(time.monotonic())
+            if self._waiting:  # _wake_reader, inline
+                self._waiting = False
+                self._wake.release()
+            if self._losses.pending:
+                loss = self._losses.take(time.monotonic())
         if loss:
             self._report_loss(loss, message)
 
-    def _evict_oldest_message(self) -> None:
+    def _evict_oldest_message(self) -> bool:
         for i, item in enumerate(self._buffer):
-            if not isinstance(item, Event):  # events are kept: they say what happened
+            if not isinstance(item, Event) and item is not _END:  # events say what happened: kept
                 del self._buffer[i]
-                return
+                return True
+        return False
 
     def _error(self, error: BaseException) -> None:
         if (isinstance(error, AuthenticationError)
                 and error.connection == self.subscription.connection):
-            with self._cond:  # the keys were refused: nothing will come, say so now
+            with self._lock:  # the keys were refused: nothing will come, say so now
                 self._failure = error
-                self._cond.notify_all()
+                self._wake_reader()
 
     def _event(self, event: Event) -> None:
         if self.events:  # events are rare and rate-limited: they never push data out
-            with self._cond:
+            with self._lock:
                 if not self._closed:
+                    self._pushed += 1
                     self._buffer.append(event)
-                    self._cond.notify()
+                    self._wake_reader()
 
     def _report_loss(self, loss: int, message: Any) -> None:
         sub = self.subscription
@@ -617,6 +639,14 @@ class MessageStream(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         try:
             while True:
+                batch = self._batch
+                while batch:  # the usual case, inline: no call, no lock
+                    item = batch[0]
+                    if item is _END:
+                        return
+                    batch.popleft()
+                    self._taken += 1
+                    yield item
                 try:
                     yield self._next()
                 except StopIteration:
@@ -634,28 +664,40 @@ class MessageStream(Generic[T]):
     def _next(self) -> T:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while True:
-            item, taken = None, False
-            with self._cond:
-                if not self._buffer and self._losses.pending:
-                    # caught up: say what was lost now, before waiting for more
+            batch = self._batch
+            if batch:  # the usual case: no lock at all
+                item = batch[0]
+                if item is _END:
+                    raise StopIteration
+                batch.popleft()
+                self._taken += 1
+                return item  # type: ignore[no-any-return]
+            loss = 0
+            with self._lock:
+                if self._buffer:  # take all of it at once
+                    self._batch, self._buffer = self._buffer, batch
+                    continue
+                if self._losses.pending:  # caught up: say what was lost now, before waiting
                     loss = self._losses.take(time.monotonic(), force=True)
+                elif self._failure is not None:
+                    raise self._failure
                 else:
-                    while not self._buffer:
-                        if self._failure is not None:
-                            raise self._failure
-                        remaining = None if deadline is None else deadline - time.monotonic()
-                        if remaining is not None and remaining <= 0:
-                            raise self._timed_out()
-                        self._cond.wait(remaining)
-                    item = self._buffer[0]
-                    if item is _END:
-                        raise StopIteration
-                    self._buffer.popleft()
-                    taken = True
-                    if not isinstance(item, Event):
-                        self._messages -= 1
-                    loss = self._losses.take(time.monotonic())
+                    self._waiting = True
             if loss:
-                self._report_loss(loss, item)
-            if taken:
-                return cast(T, item)
+                self._report_loss(loss, None)
+                continue
+            self._wait(deadline)
+
+    def _wait(self, deadline: float | None) -> None:
+        """Wait to be woken (``_waiting`` is set); past ``deadline``, raise why nothing came."""
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if (remaining is None or remaining > 0) and self._wake.acquire(
+                timeout=-1 if remaining is None else remaining):
+            return
+        with self._lock:
+            if self._waiting:
+                self._waiting = False
+            else:  # woken just as the wait ran out: take the release back, and look again
+                self._wake.acquire()
+                return
+        raise self._timed_out()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import threading
 import time
 from collections import deque
@@ -34,6 +35,7 @@ _UNSIGNALED_LIMIT = 1024
 # conflated message's payload and size live in ``_Worker.conflated`` (so a newer one can replace it
 # in place) and its entry holds ``_CONFLATED``.
 _CONFLATED = object()
+_SIZE = operator.itemgetter(3)  # an entry's bytes
 # Latency is measured on every message of a short batch and on every SAMPLE_EVERY-th of a long one,
 # over the last WINDOW measurements per worker and type.
 SAMPLE_EVERY = 32
@@ -98,7 +100,12 @@ class Latencies:
         self.by_type: dict[str, tuple[Ring, Ring]] = {}
 
     def note(self, key: Hashable, payload: Any) -> None:
-        received = payload.get("received_at") if type(payload) is dict else None
+        if type(payload) is dict:
+            received = payload.get("received_at")
+            sent = payload.get("tms") or payload.get("timestamp")
+        else:  # a typed message
+            received = payload.received_at
+            sent = getattr(payload, "timestamp", None)
         if not received:
             return
         now = time.time()
@@ -107,7 +114,6 @@ class Latencies:
         if rings is None:
             rings = self.by_type[kind] = (Ring(), Ring())
         rings[0].add(now - received)
-        sent = payload.get("tms") or payload.get("timestamp")
         if type(sent) is int:
             rings[1].add(received - sent / 1000)
 
@@ -235,6 +241,14 @@ class Dispatcher:
 
     # ---- submitting (socket threads) ----------------------------------------------------------------
 
+    @property
+    def workers(self) -> int:
+        return len(self._workers)
+
+    def index_of(self, key: Hashable) -> int:
+        """The worker that owns ``key``: one key's messages are always handled by the same one."""
+        return hash(key) % len(self._workers)
+
     def submit(self, target: Target, key: Hashable, payload: Any, size: int = 0,
                signal: bool = True) -> None:
         """Queue one message for ``target`` (``size``: the bytes of the frame it came in); never
@@ -244,48 +258,67 @@ class Dispatcher:
         more frames waiting queues a batch first, rather than hand the GIL to a worker for each one.
         """
         w = self._workers[hash(key) % len(self._workers)]
-        policy = target.overflow
         with w.lock:
-            if policy == "conflate":
-                slot = (id(target), key)
-                pending = w.conflated.get(slot) or w.batch_conflated.get(slot)
-                if pending is not None:  # keep the newest: replace in place, order unchanged
-                    w.in_bytes += size - pending[1]
-                    pending[0], pending[1] = payload, size
-                    self._lost(w, target, key)
-                    self._nudge(w, signal)
-                    return
-            # inline, not in helpers: submit runs once per message on the socket thread
-            held = w.in_count - w.out_count
-            full = held >= self.queue_size or (held and w.in_bytes - w.out_bytes + size > self.queue_bytes)
-            if full and not self._make_room(w, target, key, size, policy):
-                return
-            if policy == "conflate":
-                w.conflated[(id(target), key)] = [payload, size]
-                w.queue.append((target, key, _CONFLATED, 0))
-            else:
-                w.queue.append((target, key, payload, size))
-            w.in_count += 1
-            w.in_bytes += size
-            held = w.in_count - w.out_count
-            if held > w.high_water:
-                w.high_water = held
-            if w.sleeping:  # _nudge, inline
-                if signal or w.unsignaled >= self._wake_after:
-                    w.signal()
-                else:
-                    w.unsignaled += 1
-                    if not self.deferred:
-                        self.deferred_since = time.monotonic()
-                        self.deferred = True
+            self._put(w, target, key, payload, size)
+            self._nudge(w, signal, 1)
 
-    def _nudge(self, w: _Worker, signal: bool) -> None:
-        # called with w.lock held, after something was queued or replaced (submit has a copy inline)
+    def submit_many(self, index: int, entries: list[tuple[Target, Hashable, Any, int]], plain: bool = False,
+                    signal: bool = False) -> None:
+        """:meth:`submit` for a batch of ``(target, key, payload, size)`` whose keys all belong to
+        worker ``index``, in order, under one lock and with one wake-up decision. ``plain``: no entry's
+        target conflates or blocks, so a batch that fits is queued in one step."""
+        w = self._workers[index]
+        count = len(entries)
+        size = sum(map(_SIZE, entries))
+        with w.lock:
+            held = w.in_count - w.out_count
+            if plain and held + count <= self.queue_size and (
+                    w.in_bytes - w.out_bytes + size <= self.queue_bytes or (not held and count == 1)):
+                w.queue.extend(entries)
+                w.in_count += count
+                w.in_bytes += size
+                held += count
+                if held > w.high_water:
+                    w.high_water = held
+            else:  # one by one, each by its own policy
+                put = self._put
+                for target, key, payload, nbytes in entries:
+                    put(w, target, key, payload, nbytes)
+            self._nudge(w, signal, count)
+
+    def _put(self, w: _Worker, target: Target, key: Hashable, payload: Any, size: int) -> None:
+        # called with w.lock held: queue one entry by its target's overflow policy
+        policy = target.overflow
+        if policy == "conflate":
+            slot = (id(target), key)
+            pending = w.conflated.get(slot) or w.batch_conflated.get(slot)
+            if pending is not None:  # keep the newest: replace in place, order unchanged
+                w.in_bytes += size - pending[1]
+                pending[0], pending[1] = payload, size
+                self._lost(w, target, key)
+                return
+        held = w.in_count - w.out_count
+        full = held >= self.queue_size or (held and w.in_bytes - w.out_bytes + size > self.queue_bytes)
+        if full and not self._make_room(w, target, key, size, policy):
+            return
+        if policy == "conflate":
+            w.conflated[(id(target), key)] = [payload, size]
+            w.queue.append((target, key, _CONFLATED, 0))
+        else:
+            w.queue.append((target, key, payload, size))
+        w.in_count += 1
+        w.in_bytes += size
+        held = w.in_count - w.out_count
+        if held > w.high_water:
+            w.high_water = held
+
+    def _nudge(self, w: _Worker, signal: bool, count: int) -> None:
+        # called with w.lock held, after ``count`` entries were queued or replaced
         if w.sleeping:
             if signal or w.unsignaled >= self._wake_after:
                 w.signal()
             else:
-                w.unsignaled += 1
+                w.unsignaled += count
                 if not self.deferred:
                     self.deferred_since = time.monotonic()
                     self.deferred = True

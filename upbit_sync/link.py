@@ -84,8 +84,15 @@ class Link:
         self._policy = config.reconnect_policy
         self._lock = threading.Lock()
         reader = FrameReader(router.route, self._on_control, self._bad_frame)
+        # data frames go straight to the router, which decodes them; the rest, and any frame of a
+        # format the typed decoder does not take, to the reader
+        decode = protocol.typed_decoder(config.wire_format)
+        on_frame: Callable[[bytes | str, float], None] = reader.feed
+        if decode is not None:
+            router.use(decode, reader.feed)
+            on_frame = router.feed
         self.conn = Connection(
-            name, url, on_open=self._on_open, on_frame=reader.feed, on_batch_end=self._on_batch_end,
+            name, url, on_open=self._on_open, on_frame=on_frame, on_batch_end=self._on_batch_end,
             on_end=self._on_end, header=header, connect_timeout=config.connect_timeout,
             ping_interval=config.ping_interval, ping_timeout=config.ping_timeout,
             read_ahead=config.read_ahead,
@@ -289,6 +296,7 @@ class Link:
             self._owner.event(event)
 
     def _on_end(self, conn: Connection, end: ConnectionEnd) -> None:
+        self._router.hand_off()  # what the last read routed, if its end was not reached
         self._dispatcher.flush()
         now = time.monotonic()
         with self._lock:
@@ -339,9 +347,11 @@ class Link:
         )
 
     def _on_batch_end(self, conn: Connection) -> None:
-        # The frames of one read are handled. A worker asleep with messages it was not woken for is
-        # woken once no more input is ready (the check is a syscall, which hands the GIL away: only
-        # made when it matters), or once it has waited MAX_DEFER through a long burst.
+        # The frames of one read are handled: what they routed is queued now. A worker asleep with
+        # messages it was not woken for is woken once no more input is ready (the check is a
+        # syscall, which hands the GIL away: only made when it matters), or once it has waited
+        # MAX_DEFER through a long burst.
+        self._router.hand_off()
         dispatcher = self._dispatcher
         if dispatcher.deferred and (
             not conn.input_pending() or time.monotonic() - dispatcher.deferred_since >= MAX_DEFER

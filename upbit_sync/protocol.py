@@ -6,42 +6,35 @@ Pure functions and values, no I/O and no threads (docs/upbit.md §2-§3 are the 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import reprlib
+import typing
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Union
+
+import msgspec
 
 from . import formats
+from ._version import __version__
 from .errors import DecodeError, InvalidRequestError, SubscriptionError
 from .types import (
-    AskBid,
-    Asset,
     Candle,
-    Change,
     ErrorMessage,
     ListedSubscription,
-    MarketState,
-    MarketWarning,
     Message,
     MyAsset,
     MyOrder,
     Orderbook,
-    OrderbookUnit,
-    OrderState,
-    OrderType,
     ServerMessage,
-    SmpType,
     Status,
-    StreamType,
     SubscriptionList,
     Ticker,
-    TimeInForce,
     Trade,
-    set_wire,
 )
 
 try:  # orjson is the optional "fast" extra: ~1 µs per ticker instead of ~7 µs.
@@ -52,6 +45,8 @@ try:  # orjson is the optional "fast" extra: ~1 µs per ticker instead of ~7 µs
 except ImportError:  # pragma: no cover - exercised in environments without the extra
     _loads = json.loads
     _LOAD_ERRORS = (ValueError, TypeError, RecursionError)
+
+log = logging.getLogger(__name__)
 
 # The connections of a manager, by endpoint (extra public ones are named "public-2", ...).
 PUBLIC = "public"
@@ -265,125 +260,125 @@ def build_list_subscriptions(wire_format: str = "SIMPLE", ticket: str | None = N
 # ---- decoding ----------------------------------------------------------------------------------------
 
 
-def _enum_converter(enum: type[Enum]) -> Callable[[Any], Any]:
-    members = enum._value2member_map_
+# A SIMPLE frame (the SDK's wire format) is decoded straight into its typed message by one msgspec
+# decoder: a union of the message classes, told apart by ``ty``, field types checked in C. Candles get
+# a subclass of Candle per unit, so that the unit is the tag. A frame the strict decoder refuses (a
+# status, an error, a LIST-format array, a DEFAULT frame, a value of the wrong type, an enum value new
+# to us) goes the careful way, to_message, which keeps new enum values as strings and says what was
+# wrong with the rest.
 
-    def convert(value: Any) -> Any:
+
+def _per_unit(name: str) -> type[Candle]:
+    unit: type[Candle] = msgspec.defstruct(  # type: ignore[assignment]
+        "Candle", [], bases=(Candle,), namespace={"__module__": Candle.__module__, "type": name},
+        tag=name, frozen=True, dict=True, eq=False,
+    )
+    unit.__qualname__ = "Candle"
+    return unit
+
+
+CLASSES: dict[str, type[Message]] = {
+    "ticker": Ticker, "trade": Trade, "orderbook": Orderbook, "myOrder": MyOrder, "myAsset": MyAsset,
+    **{name: _per_unit(name) for name in formats.CANDLE_TYPES},
+}
+_UNION: Any = Union[tuple(CLASSES.values())]  # noqa: UP007 - a union built at run time
+_DECODE = msgspec.json.Decoder(_UNION).decode
+STRICT_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)  # what a typed_decoder raises
+
+
+def typed_decoder(wire_format: str) -> Callable[[bytes | str], Message] | None:
+    """The strict decoder of data frames in ``wire_format``, which raises msgspec's ValidationError
+    or DecodeError for anything it does not take; None for a format it cannot take at all."""
+    return _DECODE if wire_format == "SIMPLE" else None
+
+
+def _enum_of(kind: Any) -> type[Enum] | None:
+    """The enum a field holds (``Change``, or ``Change | None``), if any."""
+    for option in typing.get_args(kind) or (kind,):
+        if isinstance(option, type) and issubclass(option, Enum):
+            return option
+    return None
+
+
+def _lenient_type(kind: Any) -> Any:
+    if _enum_of(kind) is not None:
+        return str | None
+    if kind in (float, int, str):
+        return kind | None
+    return kind
+
+
+def _lenient_twin(cls: type[Message]) -> type[Any]:
+    """A plain struct with ``cls``'s fields and SIMPLE keys taking null anywhere and any string for
+    an enum: what the careful path checks a message with before building it."""
+    info = msgspec.structs.fields(cls)
+    twin: type[Any] = msgspec.defstruct(
+        f"{cls.__name__}Check",
+        [(f.name, _lenient_type(f.type)) if f.required else (f.name, _lenient_type(f.type), f.default)
+         for f in info],
+        rename={f.name: f.encode_name for f in info},
+    )
+    return twin
+
+
+# message type -> its class, the lenient twin, and its enum fields with their members
+_CAREFUL = {
+    name: (cls, _lenient_twin(cls), [(f.name, enum._value2member_map_) for f in msgspec.structs.fields(cls)
+                                      if (enum := _enum_of(f.type)) is not None])
+    for name, cls in CLASSES.items()
+}
+
+
+def _typed(item: dict[str, Any], message_type: str, simple: bool) -> Message:
+    """The typed message of one data object (DEFAULT or SIMPLE keys), or DecodeError saying why not."""
+    wire = item if simple else formats.to_simple(item)
+    cls, check, enums = _CAREFUL[message_type]
+    try:
+        message: Message = msgspec.convert(wire, cls)
+    except msgspec.ValidationError as refused:
+        _note_unknown_field(message_type, refused)
         try:
-            return members.get(value, value)
-        except TypeError:  # unhashable: keep as is, it is the server's value
-            return value
-
-    return convert
-
-
-def _tuple_of(item_type: type, key_map: formats.KeyMap) -> Callable[[Any], tuple[Any, ...]]:
-    """A converter for a nested list (orderbook units, assets) whose items use either key set."""
-    names = [f.name for f in fields(item_type)]
-    short = [key_map.simple[n] for n in names]
-
-    def convert(items: Any) -> tuple[Any, ...]:
-        if not isinstance(items, list):
-            raise DecodeError(f"expected a list, got {_short(items)}")
-        out = []
-        for item in items:
-            if not isinstance(item, Mapping):
-                raise DecodeError(f"expected an object in the list, got {_short(item)}")
-            keys = short if short[0] in item else names
-            out.append(item_type(*[item[k] for k in keys]))
-        return tuple(out)
-
-    return convert
+            checked = msgspec.convert(wire, check)
+        except msgspec.ValidationError as exc:
+            why = _in_default_keys(exc, message_type)
+            raise DecodeError(f"malformed {message_type} frame: {why}") from None
+        values = {name: getattr(checked, name) for name in check.__struct_fields__}
+        for name, members in enums:
+            value = values[name]
+            values[name] = members.get(value, value)  # the check admits strings (hashable) only
+        message = cls(**values)
+    state = message.__dict__
+    state["_wire"] = item
+    received_at = item.get("received_at")
+    if type(received_at) is float:
+        state["received_at"] = received_at
+    return message
 
 
-def _make_builder(
-    cls: type[Message], converters: Mapping[str, Callable[[Any], Any] | type[Enum]],
-    key_map: formats.KeyMap | None = None, safe: bool = False,
-) -> Callable[[dict[str, Any]], Message]:
-    """A fast constructor from a dict in DEFAULT keys, or in SIMPLE keys when ``key_map`` is given;
-    generated once per type and format.
-
-    It fills the slots directly: a frozen dataclass's ``__init__`` pays for one
-    ``object.__setattr__`` per field, about half the cost of decoding a ticker. From SIMPLE keys it
-    keeps the wire dict and leaves ``raw`` to be made on first use (``types.LazyRaw``).
-    A key the server left out raises KeyError for a required field, None for an optional one.
-    """
-    env: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    lines = ["def build(d):", "    get = d.get", "    o = new(cls)"]
-    if key_map is not None:
-        env["set__wire"] = set_wire
-        lines.append("    set__wire(o, d)")
-    for f in fields(cls):
-        setter = f"set_{f.name}"
-        env[setter] = getattr(cls, f.name).__set__  # the slot's member descriptor
-        if f.name == "raw":
-            if key_map is None:
-                lines.append(f"    {setter}(o, d)")
-            continue
-        key = key_map.simple.get(f.name, f.name) if key_map is not None else f.name
-        required = f.default is MISSING and f.default_factory is MISSING
-        default = "" if f.default in (None, MISSING) else f", {f.default!r}"  # None, or e.g. 0.0
-        value = f"d[{key!r}]" if required else f"get({key!r}{default})"
-        convert = converters.get(f.name)
-        if safe and isinstance(convert, type) and issubclass(convert, Enum):
-            convert = _enum_converter(convert)
-        if isinstance(convert, type) and issubclass(convert, Enum):
-            # inline: a known value becomes its member, a new one stays a string; an unhashable
-            # one raises TypeError, and to_message then uses the safe builder
-            env[f"m_{f.name}"] = convert._value2member_map_.get
-            lines.append(f"    v = {value}")
-            value = f"m_{f.name}(v, v)"
-        elif convert is not None:
-            env[f"c_{f.name}"] = convert
-            value = f"c_{f.name}({value})"
-        lines.append(f"    {setter}(o, {value})")
-    lines.append("    return o")
-    exec("\n".join(lines), env)  # the technique dataclasses itself uses for __init__
-    built: Callable[[dict[str, Any]], Message] = env["build"]
-    return built
+_UNKNOWN_NOTED: set[tuple[str, str]] = set()
 
 
-_CONVERTERS: dict[type[Message], dict[str, Callable[[Any], Any] | type[Enum]]] = {
-    Ticker: {
-        "change": Change, "ask_bid": AskBid, "stream_type": StreamType,
-        "market_state": MarketState, "market_warning": MarketWarning,
-    },
-    Trade: {"change": Change, "ask_bid": AskBid, "stream_type": StreamType},
-    Orderbook: {
-        "stream_type": StreamType,
-        "orderbook_units": _tuple_of(OrderbookUnit, formats.ORDERBOOK_UNIT),
-    },
-    MyOrder: {
-        "ask_bid": AskBid, "stream_type": StreamType, "order_type": OrderType,
-        "state": OrderState, "time_in_force": TimeInForce, "smp_type": SmpType,
-    },
-    MyAsset: {"stream_type": StreamType, "assets": _tuple_of(Asset, formats.ASSET)},
-    Candle: {"stream_type": StreamType},
-}
-_CLASSES: dict[str, type[Message]] = {
-    "ticker": Ticker, "trade": Trade, "orderbook": Orderbook, "myOrder": MyOrder,
-    "myAsset": MyAsset, **{name: Candle for name in formats.CANDLE_TYPES},
-}
-# type -> builder, one table per wire format; the safe ones also take unhashable enum values
-_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {}
-_SIMPLE_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {}
-_SAFE_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {}
-_SAFE_SIMPLE_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {}
-for _cls, _conv in _CONVERTERS.items():
-    _km = formats.BY_TYPE[_cls.KIND if _cls is not Candle else "candle.1m"]
-    _built = (_make_builder(_cls, _conv), _make_builder(_cls, _conv, _km),
-              _make_builder(_cls, _conv, safe=True), _make_builder(_cls, _conv, _km, safe=True))
-    for _name, _of in _CLASSES.items():
-        if _of is _cls:
-            (_BUILDERS[_name], _SIMPLE_BUILDERS[_name],
-             _SAFE_BUILDERS[_name], _SAFE_SIMPLE_BUILDERS[_name]) = _built
+def _note_unknown_field(message_type: str, error: msgspec.ValidationError) -> None:
+    """Say once per type and key that frames carry a key this version does not model: they are
+    delivered whole (``raw`` has it), but decoded the careful way, several times slower."""
+    found = re.match(r"Object contains unknown field `(\w+)`", str(error))
+    if found is None or (message_type, found[1]) in _UNKNOWN_NOTED:
+        return
+    _UNKNOWN_NOTED.add((message_type, found[1]))
+    log.info("%s frames carry a key upbit-sync %s does not model (%r): delivered with it in raw, "
+             "decoded the slower way; a newer version may know it", message_type, __version__, found[1])
 
 
-def builders(message_type: str) -> tuple[Callable[[dict[str, Any]], Message],
-                                          Callable[[dict[str, Any]], Message]]:
-    """The fast constructors of one type, from DEFAULT keys and from SIMPLE keys. They raise on a
-    malformed message, where :func:`to_message` says what was wrong."""
-    return _BUILDERS[message_type], _SIMPLE_BUILDERS[message_type]
+def _in_default_keys(error: msgspec.ValidationError, message_type: str) -> str:
+    """msgspec's message (``Expected `float`, got `str` - at `$.tp```) with the DEFAULT key names."""
+    key_map = formats.BY_TYPE[message_type]
+    text = str(error)
+    for short in re.findall(r"`\$\.(\w+)|field `(\w+)`", text):
+        for key in short:
+            if key and key in key_map.default:
+                text = text.replace(f"`{key}`", f"`{key_map.default[key]}`").replace(
+                    f"$.{key}`", f"$.{key_map.default[key]}`")
+    return text
 
 
 def load_bytes(frame: bytes) -> Any:
@@ -432,15 +427,9 @@ def to_message(item: dict[str, Any]) -> ServerMessage:
     """The typed message for one object off the wire, in DEFAULT or SIMPLE keys."""
     simple = "ty" in item
     message_type = item.get("ty") if simple else item.get("type")
+    if isinstance(message_type, str) and message_type in CLASSES:
+        return _typed(item, message_type, simple)  # type: ignore[return-value]
     try:
-        if isinstance(message_type, str):
-            builder = (_SIMPLE_BUILDERS if simple else _BUILDERS).get(message_type)
-            if builder is not None:
-                try:
-                    return builder(item)  # type: ignore[return-value]
-                except TypeError:  # e.g. an unhashable enum value: the slower, careful way
-                    safe = _SAFE_SIMPLE_BUILDERS if simple else _SAFE_BUILDERS
-                    return safe[message_type](item)  # type: ignore[return-value]
         if simple or "mthd" in item:
             item = formats.to_default(item)
         if "error" in item:
@@ -457,12 +446,6 @@ def to_message(item: dict[str, Any]) -> ServerMessage:
             return Status(status)
         if item.get("method") == "LIST_SUBSCRIPTIONS":
             return _subscription_list(item)
-    except KeyError as exc:
-        kind = message_type if isinstance(message_type, str) else "server"
-        key = exc.args[0]
-        key_map = formats.BY_TYPE.get(kind) if simple else None
-        name = key_map.default.get(key, key) if key_map is not None and isinstance(key, str) else key
-        raise DecodeError(f"{kind} frame has no {_short(name)}") from None
     except DecodeError:
         raise
     except (TypeError, ValueError, RecursionError) as exc:
@@ -518,7 +501,8 @@ class FrameReader:
         self._on_bad = on_bad
 
     def feed(self, frame: bytes | str, received_at: float = 0.0) -> None:
-        """Read one frame (the hot path: one object per frame is handled without building a list)."""
+        """Read one frame (what the strict decoder, typed_decoder, refused, or every frame of a
+        connection in a format it does not take): loaded as JSON, and each object sorted."""
         try:
             data = load_bytes(frame) if type(frame) is bytes else load(frame)
         except DecodeError as exc:
@@ -559,4 +543,5 @@ __all__: Sequence[str] = (
     "ALL_TYPES", "ORDERBOOK_DEPTHS", "PRIVATE", "PRIVATE_TYPES", "PUBLIC", "PUBLIC_TYPES",
     "WIRE_FORMATS", "FrameReader", "StreamSpec", "build_list_subscriptions", "build_request",
     "decode", "endpoint_of", "is_private", "make_spec", "new_ticket", "parse", "to_message",
+    "typed_decoder",
 )

@@ -31,6 +31,8 @@ CHUNK = 65536  # bytes asked of the socket at once; a burst of ~300-byte frames 
 OPCODE_TEXT = 0x1
 OPCODE_BINARY = 0x2
 OPCODE_CLOSE = 0x8
+# the first byte of a plain data frame: final, no extension bits, text or binary
+_PLAIN = frozenset((0x80 | OPCODE_TEXT, 0x80 | OPCODE_BINARY))
 
 
 class Pending:
@@ -83,13 +85,29 @@ class ReadAhead:
         masked, no extension bits, text or binary); consumed. ``PARSE`` or ``CLOSE`` for another
         complete frame, left in place. None when the next frame is not complete yet."""
         buf, pos = self._buf, self._pos
+        size = len(buf)
+        if size - pos < 2:
+            return None
+        b0, b1 = buf[pos], buf[pos + 1]
+        if b1 < 127 and b0 in _PLAIN:  # the usual frame (unmasked, under 64 KiB): _bounds, inline
+            if b1 == 126:
+                start = pos + 4
+                if start > size:
+                    return None
+                end = start + (buf[pos + 2] << 8 | buf[pos + 3])
+            else:
+                start = pos + 2
+                end = start + b1
+            if end > size:
+                return None
+            self._pos = end
+            return buf[start:end]
         bounds = _bounds(buf, pos)
         if bounds is None:
             return None
         start, end = bounds
-        b0 = buf[pos]
         opcode = b0 & 0x0F
-        if b0 & 0xF0 == 0x80 and opcode in (OPCODE_BINARY, OPCODE_TEXT) and not buf[pos + 1] & 0x80:
+        if b0 in _PLAIN and not b1 & 0x80:
             self._pos = end
             return buf[start:end]
         return CLOSE if opcode == OPCODE_CLOSE else PARSE

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .backfill import Backfill, Fetch
 from .errors import DecodeError, SubscriptionError
 from .formats import to_default
-from .protocol import PRIVATE, PUBLIC, StreamSpec, builders, is_private, to_message
-from .types import DataLoss, Event
+from .protocol import PRIVATE, PUBLIC, STRICT_ERRORS, StreamSpec, is_private, to_message
+from .types import DataLoss, Event, Message, StreamType, raw_of
 
 if TYPE_CHECKING:
     from .dispatch import Dispatcher
@@ -143,11 +143,10 @@ class Delivery:
     """The working part of a Subscription: what the router queues and a worker runs (the
     dispatcher's ``Target``). Its methods run on worker threads."""
 
-    __slots__ = ("_build_default", "_build_simple", "_loss_lock", "_strong", "active", "backfill",
-                 "callback", "connection", "deliver", "delivered", "dropped", "overflow", "owner", "raw",
-                 "snapshot", "subscription")
+    __slots__ = ("_func", "_loss_lock", "_obj", "_strong", "active", "backfill", "callback", "connection",
+                 "deliver", "delivered", "dropped", "overflow", "owner", "raw", "snapshot", "subscription")
 
-    deliver: Callable[[dict[str, Any]], None]  # run one message: _plain, or _backfilled
+    deliver: Callable[[Any], None]  # run one message (typed, or a dict): _plain, or _backfilled
 
     def __init__(self, subscription: Subscription, callback: Callable[[Any], Any], *, raw: bool,
                  snapshot: bool, overflow: str, owner: Owner, backfill: Fetch | None = None) -> None:
@@ -166,44 +165,47 @@ class Delivery:
         self.dropped = 0
         self._loss_lock = threading.Lock()
         self.callback = hold(callback)
-        # the plain function itself when it is held strongly: one call less per message
-        self._strong = callback if not isinstance(self.callback, weakref.WeakMethod) else None
-        self._build_default, self._build_simple = builders(subscription.spec.type)
+        # The plain function when it is held strongly; for a bound method held weakly, its function
+        # and a weak reference to its object (dereferenced in C, where WeakMethod runs Python code).
+        weak = isinstance(self.callback, weakref.WeakMethod)
+        self._strong = None if weak else callback
+        self._func = callback.__func__ if weak else None  # type: ignore[attr-defined]
+        self._obj = weakref.ref(callback.__self__) if weak else None  # type: ignore[attr-defined]
 
-    def _plain(self, item: dict[str, Any]) -> None:
+    def _plain(self, item: Message | dict[str, Any]) -> None:
         if not self.active:
             return
-        callback = self._strong
-        if callback is None:
-            callback = self.callback()
-            if callback is None:  # the object whose method this was is gone: so is the subscription
+        message: Any
+        if type(item) is not dict:  # typed already, the usual case (Router.feed)
+            message = raw_of(item) if self.raw else item  # type: ignore[arg-type]
+        elif self.raw:
+            message = to_default(item) if "ty" in item else item
+        else:  # a frame the strict decoder refused: the careful path says why, or keeps new values
+            try:
+                message = to_message(item)
+            except DecodeError as exc:  # the server's fault, not the callback's
+                self.owner.on_bad_message(self.subscription, exc, item)
+                return
+        strong = self._strong
+        if strong is not None:
+            strong(message)
+        else:
+            obj = self._obj()  # type: ignore[misc]
+            if obj is None:  # the object whose method this was is gone: so is the subscription
                 log.warning("%r ended: the object its callback method belonged to was "
                             "garbage-collected", self.subscription)
                 self.owner.cancel(self.subscription)
                 return
-        if self.raw:
-            callback(to_default(item) if "ty" in item else item)
-        else:
-            build = self._build_simple if "ty" in item else self._build_default
-            message: Any
-            try:
-                message = build(item)
-            except Exception:  # a malformed or unusual message: the careful path says why
-                try:
-                    message = to_message(item)
-                except DecodeError as exc:  # the server's fault, not the callback's
-                    self.owner.on_bad_message(self.subscription, exc, item)
-                    return
-            callback(message)
+            self._func(obj, message)  # type: ignore[misc]
         self.delivered += 1
 
-    def _backfilled(self, item: dict[str, Any]) -> None:
+    def _backfilled(self, item: Message | dict[str, Any]) -> None:
         """A trade of a backfilling subscription: first what a reconnect missed, then the trade
         itself unless it was delivered already."""
         if not self.active:
             return
         assert self.backfill is not None
-        missed, new = self.backfill.admit(item)
+        missed, new = self.backfill.admit(item)  # type: ignore[arg-type]
         for trade in missed:
             try:
                 self._plain(trade)
@@ -228,11 +230,16 @@ class Delivery:
         self.owner.on_callback_error(self.subscription, error)
 
 
+_SNAPSHOT = StreamType.SNAPSHOT
 RouteKey = tuple[str, str, str | None]  # (connection, type, code)
 DispatchKey = tuple[str, str | None]  # (type, code): what picks the worker
 # type -> code -> (dispatch key, deliveries, the type's counters), per connection: nested, so a lookup
 # makes no tuple; the counters ([messages, bytes, received_at of the last]) outlive the tables
+# type -> code -> (the key that picks the worker, the deliveries, the type's counters)
 Table = dict[str, dict[str | None, tuple[DispatchKey, tuple[Delivery, ...], list[Any]]]]
+# the router's own: the same, plus the worker's index and whether every delivery drops on overflow
+# (then a batch is queued in one step: Dispatcher.submit_many)
+RouteTable = dict[str, dict[str | None, tuple[DispatchKey, tuple[Delivery, ...], list[Any], int, bool]]]
 
 
 class Listener(Protocol):
@@ -354,8 +361,7 @@ class SubscriptionManager:
                     if market != ALL_MARKETS:
                         orders[market] = (dispatch_key, targets + every[1], counts)
         for name, router in self._routers.items():
-            router.table = tables.get(name, {})
-            router.counts = self._counts.setdefault(name, {})
+            router.set_table(tables.get(name, {}), self._counts.setdefault(name, {}))
 
     def _publish_sets(self, wishes: dict[RouteKey, list[Any]]) -> None:
         """Tell the owner each connection's new set where it changed."""
@@ -377,25 +383,58 @@ class SubscriptionManager:
         self._sets = new_sets
 
 
-_NOTHING: Table = {}
 
 
 class Router:
     """Routes each data message of one connection to its subscriptions' workers (socket thread)."""
 
-    __slots__ = ("_dispatcher", "_listeners", "counts", "metrics", "name", "snapshots_seen", "table")
+    __slots__ = ("_decode", "_dispatcher", "_fallback", "_listeners", "_pending", "_plain", "counts",
+                 "metrics", "name", "snapshots_seen", "table")
 
     def __init__(self, name: str, dispatcher: Dispatcher, listeners: list[Listener],
                  metrics: bool = True) -> None:
         self.name = name
         self.metrics = metrics  # stamp received_at and count per type (Config.metrics)
-        self.table: Table = _NOTHING  # replaced whole by the SubscriptionManager
+        self.table: RouteTable = {}  # replaced whole by set_table
         self._dispatcher = dispatcher
         self._listeners = listeners
         # (type, code) that got a SNAPSHOT on the current socket: the snapshot grace check reads it
         self.snapshots_seen: set[tuple[str, str | None]] = set()
         # type -> [messages, bytes, received_at of the last one]: read by metrics, written here only
         self.counts: dict[str, list[Any]] = {}  # given by the SubscriptionManager with each table
+        self._decode: Callable[[bytes | str], Message] | None = None
+        self._fallback: Callable[[bytes | str, float], None] | None = None
+        # Entries routed during one socket read, per worker, queued by hand_off when the read's
+        # frames are done: one lock and one wake-up decision per worker and read, not per message.
+        self._pending: list[list[Any]] = [[] for _ in range(dispatcher.workers)]
+        self._plain = [True] * dispatcher.workers  # no conflating or blocking delivery among them
+
+    def set_table(self, table: Table, counts: dict[str, list[Any]]) -> None:
+        """What to route where (from the SubscriptionManager), and the counters per type."""
+        index = self._dispatcher.index_of
+        self.table = {
+            kind: {code: (key, targets, counters, index(key),
+                          all(target.overflow in ("drop_oldest", "drop_newest") for target in targets))
+                   for code, (key, targets, counters) in by_code.items()}
+            for kind, by_code in table.items()
+        }
+        self.counts = counts
+
+    def hand_off(self) -> None:
+        """Queue what was routed since the last hand-off (the end of each socket read's frames)."""
+        pending, plain = self._pending, self._plain
+        submit_many = self._dispatcher.submit_many
+        for i, entries in enumerate(pending):
+            if entries:
+                submit_many(i, entries, plain[i])
+                pending[i] = []
+                plain[i] = True
+
+    def use(self, decode: Callable[[bytes | str], Message],
+            fallback: Callable[[bytes | str, float], None]) -> None:
+        """Decode frames for :meth:`feed` with ``decode`` (a protocol.typed_decoder); what it refuses
+        goes to ``fallback`` (a FrameReader's feed, which sorts it and calls :meth:`route`)."""
+        self._decode, self._fallback = decode, fallback
 
     def route(self, item: dict[str, Any], size: int, received_at: float = 0.0) -> bool:
         """Queue one message (DEFAULT or SIMPLE keys; ``size``: its frame's bytes; ``received_at``:
@@ -419,7 +458,7 @@ class Router:
             return False
         if entry is None:
             return code is None or type(code) is str
-        key, targets, counted = entry
+        key, targets, counted, worker, plain = entry
         if metrics:
             counted[0] += 1
             counted[1] += size
@@ -427,15 +466,58 @@ class Router:
         snapshot = item.get(stream_type) == "SNAPSHOT"
         if snapshot:  # once per code and request
             self.snapshots_seen.add((kind, code))
-        submit = self._dispatcher.submit
+        pending = self._pending[worker]
         for target in targets:
             if snapshot and not target.snapshot:
                 continue
-            submit(target, key, item, size, False)  # the connection's batch end flushes
+            pending.append((target, key, item, size))  # queued by hand_off at the read's end
+        if not plain:
+            self._plain[worker] = False
         return True
 
-    def _tell_listeners(self, item: dict[str, Any]) -> None:
-        default = [to_default(item) if "ty" in item else item]
+    def feed(self, frame: bytes | str, received_at: float = 0.0) -> None:
+        """Decode one frame straight into its typed message and queue it for its subscriptions (the
+        hot path: one Python call per frame here, one in the dispatcher); a frame the decoder refuses
+        goes to the fallback. What is routed waits for :meth:`hand_off`."""
+        try:
+            message: Any = self._decode(frame)  # type: ignore[misc]
+        except STRICT_ERRORS:
+            self._fallback(frame, received_at)  # type: ignore[misc]
+            return
+        metrics = self.metrics
+        if metrics:
+            message.__dict__["received_at"] = received_at
+        if self._listeners:
+            self._tell_listeners(message)
+        kind, code = message.type, message.code
+        by_code = self.table.get(kind)
+        if by_code is None:
+            return
+        entry = by_code.get(code) or by_code.get(ALL_MARKETS)
+        if entry is None:
+            return
+        key, targets, counted, worker, plain = entry
+        size = len(frame)
+        if metrics:
+            counted[0] += 1
+            counted[1] += size
+            counted[2] = received_at
+        pending = self._pending[worker]
+        if message.stream_type is _SNAPSHOT:  # once per code and request
+            self.snapshots_seen.add((kind, code))
+            for target in targets:
+                if target.snapshot:
+                    pending.append((target, key, message, size))
+        elif len(targets) == 1:
+            pending.append((targets[0], key, message, size))  # queued by hand_off at the read's end
+        else:
+            for target in targets:
+                pending.append((target, key, message, size))
+        if not plain:
+            self._plain[worker] = False
+
+    def _tell_listeners(self, item: Message | dict[str, Any]) -> None:
+        default = [to_default(item) if "ty" in item else item] if isinstance(item, dict) else [item.raw]
         for listener in list(self._listeners):
             try:
                 listener.on_messages(self.name, default)

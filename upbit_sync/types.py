@@ -1,4 +1,5 @@
-"""Typed messages, events and enums. Messages are frozen, slotted dataclasses with DEFAULT field names.
+"""Typed messages, events and enums. Messages are frozen ``msgspec`` structs with DEFAULT field names
+(decoded straight from the frame, types checked, in C); events and replies are frozen dataclasses.
 
 Enum fields hold an enum member when the value is known and the plain string when it is not: Upbit adds
 values over time, and a new one must never stop a stream. Every enum is a ``str`` enum, so comparing
@@ -7,10 +8,11 @@ with a plain string works either way (``msg.change == "RISE"``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import msgspec
 
 from . import formats
 
@@ -77,53 +79,103 @@ class SmpType(_StrEnum):
 
 
 # A field typed with one of these holds the enum member, or the server's string if it is new to us.
-ChangeValue = Change | str
-AskBidValue = AskBid | str
-StreamTypeValue = StreamType | str
+# msgspec decodes the enum itself (a value it does not know sends that message down the careful path,
+# protocol.to_message, which keeps the string); the type checker sees the union users must handle.
+if TYPE_CHECKING:
+    ChangeValue = Change | str
+    AskBidValue = AskBid | str
+    StreamTypeValue = StreamType | str
+    MarketStateValue = MarketState | str
+    MarketWarningValue = MarketWarning | str
+    OrderTypeValue = OrderType | str
+    OrderStateValue = OrderState | str
+    TimeInForceValue = TimeInForce | str
+    SmpTypeValue = SmpType | str
+else:
+    ChangeValue, AskBidValue, StreamTypeValue = Change, AskBid, StreamType
+    MarketStateValue, MarketWarningValue = MarketState, MarketWarning
+    OrderTypeValue, OrderStateValue = OrderType, OrderState
+    TimeInForceValue, SmpTypeValue = TimeInForce, SmpType
 
 
-class LazyRaw:
-    """Holds the frame's dict as it came off the wire; ``raw`` (DEFAULT keys) is made on first use.
+def _keys(key_map: formats.KeyMap) -> dict[str, str]:
+    """A message class's field -> SIMPLE key map (its ``type`` is the tag, not a field)."""
+    return {name: short for name, short in key_map.simple.items() if name != "type"}
 
-    A frame in SIMPLE keys is decoded straight into the typed message, so the DEFAULT-keyed copy is
-    only built for code that reads ``raw``.
+
+class _Record(msgspec.Struct, frozen=True, gc=False, eq=False):
+    """A nested record of a message; equal to another of its class (or a subclass) with equal fields."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Record):
+            return NotImplemented
+        return type(self).__name__ == type(other).__name__ and (
+            msgspec.structs.astuple(self) == msgspec.structs.astuple(other))
+
+    def __hash__(self) -> int:
+        return hash(msgspec.structs.astuple(self))
+
+
+class Message(msgspec.Struct, frozen=True, dict=True, eq=False, tag_field="ty", forbid_unknown_fields=True):
+    """Base of every data message: frozen ``msgspec`` structs with DEFAULT field names (that decode
+    from Upbit's SIMPLE keys, the SDK's wire format).
+
+    ``type`` is the message type (``"ticker"``, ``"candle.1m"``, ...), ``received_at`` the wall-clock
+    time (``time.time()``) of the socket read that brought the message, and ``raw`` the message as a
+    dict with DEFAULT keys (made on first use). Every key the server sent is in it: a frame with a key
+    the class does not know is decoded the careful way, and ``raw`` keeps that key.
+    Two messages are equal when their type and fields are, whichever wire format they came in.
     """
 
-    __slots__ = ("_wire",)
-
-    def __getattr__(self, name: str) -> Any:  # only called when normal lookup fails
-        if name != "raw":
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        try:
-            wire = object.__getattribute__(self, "_wire")
-        except AttributeError:
-            raise AttributeError("raw") from None
-        raw = formats.to_default(wire)
-        object.__setattr__(self, "raw", raw)
-        return raw
-
-
-# Stores the wire dict in a new message (protocol's generated builders fill the slots directly).
-set_wire: Callable[[LazyRaw, dict[str, Any]], None] = LazyRaw._wire.__set__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True, slots=True)
-class Message(LazyRaw):
-    """Base of every data message: its ``type``, the decoded dict with DEFAULT keys (``raw``), and
-    ``received_at``, the wall-clock time (``time.time()``) of the socket read that brought it."""
-
     KIND: ClassVar[str] = ""
+    type: ClassVar[str] = ""
+    received_at: ClassVar[float] = 0.0  # per message: kept in the instance's __dict__
 
-    type: str
-    raw: dict[str, Any] = field(repr=False, compare=False)
-    received_at: float = field(default=0.0, repr=False, compare=False, kw_only=True)
+    @property
+    def raw(self) -> dict[str, Any]:
+        cached = self.__dict__.get("_raw")
+        if cached is None:
+            cached = self.__dict__["_raw"] = raw_of(self)
+        return cached
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self.type == other.type and msgspec.structs.astuple(self) == msgspec.structs.astuple(other)
+
+    def __hash__(self) -> int:
+        return hash((self.type, msgspec.structs.astuple(self)))
 
 
-@dataclass(frozen=True, slots=True)
-class Ticker(Message):
+def raw_of(message: Message) -> dict[str, Any]:
+    """``raw`` for a message, DEFAULT keys and the SDK's ``received_at``: the dict it was made from
+    (the careful path, protocol.to_message), else its fields. A frame the strict decoder took held
+    no key its class does not know (``forbid_unknown_fields``), so its fields are all it said; an
+    optional key it left out is None here."""
+    state = message.__dict__
+    wire = state.get("_wire")
+    if wire is not None:
+        raw = formats.to_default(wire) if "ty" in wire else dict(wire)
+    else:
+        raw = msgspec.structs.asdict(message)  # in C: the usual case
+        raw["type"] = message.type
+        nested = _NESTED.get(message.KIND)
+        if nested is not None:
+            raw[nested] = [msgspec.structs.asdict(item) for item in raw[nested]]
+    received_at = state.get("received_at")
+    if received_at is not None:
+        raw["received_at"] = received_at
+    return raw
+
+
+_NESTED = {"orderbook": "orderbook_units", "myAsset": "assets"}  # a list of records, as dicts in raw
+
+
+class Ticker(Message, frozen=True, dict=True, eq=False, tag="ticker", rename=_keys(formats.TICKER)):
     """The current price of one market (type ``ticker``)."""
 
     KIND: ClassVar[str] = "ticker"
+    type: ClassVar[str] = "ticker"
 
     code: str
     opening_price: float
@@ -151,19 +203,19 @@ class Ticker(Message):
     highest_52_week_date: str
     lowest_52_week_price: float
     lowest_52_week_date: str
-    market_state: MarketState | str
+    market_state: MarketStateValue
     timestamp: int
     stream_type: StreamTypeValue
     is_trading_suspended: bool | None = None
     delisting_date: str | None = None
-    market_warning: MarketWarning | str | None = None
+    market_warning: MarketWarningValue | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Trade(Message):
+class Trade(Message, frozen=True, dict=True, eq=False, tag="trade", rename=_keys(formats.TRADE)):
     """One fill on a market (type ``trade``)."""
 
     KIND: ClassVar[str] = "trade"
+    type: ClassVar[str] = "trade"
 
     code: str
     trade_price: float
@@ -175,8 +227,8 @@ class Trade(Message):
     trade_date: str
     trade_time: str
     trade_timestamp: int
-    sequential_id: int
     timestamp: int
+    sequential_id: int
     stream_type: StreamTypeValue
     best_ask_price: float | None = None
     best_ask_size: float | None = None
@@ -184,8 +236,7 @@ class Trade(Message):
     best_bid_size: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class OrderbookUnit:
+class OrderbookUnit(_Record, frozen=True, gc=False, eq=False, rename=_keys(formats.ORDERBOOK_UNIT)):
     """One price level: the ask and the bid at the same depth index."""
 
     ask_price: float
@@ -194,11 +245,11 @@ class OrderbookUnit:
     bid_size: float
 
 
-@dataclass(frozen=True, slots=True)
-class Orderbook(Message):
+class Orderbook(Message, frozen=True, dict=True, eq=False, tag="orderbook", rename=_keys(formats.ORDERBOOK)):
     """A full order book (every frame is complete, not a delta)."""
 
     KIND: ClassVar[str] = "orderbook"
+    type: ClassVar[str] = "orderbook"
 
     code: str
     total_ask_size: float
@@ -214,11 +265,13 @@ class Orderbook(Message):
         return self.orderbook_units
 
 
-@dataclass(frozen=True, slots=True)
-class Candle(Message):
-    """A candle of one unit (type ``candle.1s`` ... ``candle.240m``); the last one for a time wins."""
+class Candle(Message, frozen=True, dict=True, eq=False, tag="candle", rename=_keys(formats.CANDLE)):
+    """A candle of one unit (type ``candle.1s`` ... ``candle.240m``); the last one for a time wins.
+
+    Messages off the wire are of a subclass per unit (also named ``Candle``) whose ``type`` says it."""
 
     KIND: ClassVar[str] = "candle"
+    type: ClassVar[str] = "candle"
 
     code: str
     candle_date_time_utc: str
@@ -238,17 +291,17 @@ class Candle(Message):
         return self.type.partition(".")[2]
 
 
-@dataclass(frozen=True, slots=True)
-class MyOrder(Message):
+class MyOrder(Message, frozen=True, dict=True, eq=False, tag="myOrder", rename=_keys(formats.MY_ORDER)):
     """A change to one of the account's orders (private; type ``myOrder``)."""
 
     KIND: ClassVar[str] = "myOrder"
+    type: ClassVar[str] = "myOrder"
 
     code: str
     uuid: str
     ask_bid: AskBidValue
-    order_type: OrderType | str
-    state: OrderState | str
+    order_type: OrderTypeValue
+    state: OrderStateValue
     timestamp: int
     stream_type: StreamTypeValue
     trade_uuid: str | None = None
@@ -263,19 +316,18 @@ class MyOrder(Message):
     paid_fee: float | None = None
     locked: float | None = None
     executed_funds: float | None = None
-    time_in_force: TimeInForce | str | None = None
+    time_in_force: TimeInForceValue | None = None
     trade_fee: float | None = None
     is_maker: bool | None = None
     identifier: str | None = None
-    smp_type: SmpType | str | None = None
+    smp_type: SmpTypeValue | None = None
     prevented_volume: float | None = None
     prevented_locked: float | None = None
     trade_timestamp: int | None = None
     order_timestamp: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Asset:
+class Asset(_Record, frozen=True, gc=False, eq=False, rename=_keys(formats.ASSET)):
     """One currency's balance in a ``myAsset`` message."""
 
     currency: str
@@ -283,11 +335,11 @@ class Asset:
     locked: float
 
 
-@dataclass(frozen=True, slots=True)
-class MyAsset(Message):
+class MyAsset(Message, frozen=True, dict=True, eq=False, tag="myAsset", rename=_keys(formats.MY_ASSET)):
     """The account's balances after a change (private; type ``myAsset``; has no ``code``)."""
 
     KIND: ClassVar[str] = "myAsset"
+    type: ClassVar[str] = "myAsset"
 
     asset_uuid: str
     assets: tuple[Asset, ...]

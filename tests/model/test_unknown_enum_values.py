@@ -19,6 +19,7 @@ from upbit_sync import (
     StreamType,
     TimeInForce,
 )
+from upbit_sync.errors import DecodeError
 from upbit_sync.protocol import decode
 
 from . import payloads
@@ -104,5 +105,8 @@ def test_enum_member_str_is_its_value() -> None:
     assert str(OrderState.WAIT) == "wait"
 
 
-def test_unknown_enum_value_of_a_non_string_kind_is_kept_as_is() -> None:
-    assert decoded_field(payloads.TICKER_DEFAULT, "change", ["RISE"]) == ["RISE"]
+def test_an_enum_field_holding_no_string_is_a_malformed_frame() -> None:
+    # a new value is a new string; anything else is the wrong type, which the decoder checks
+    with pytest.raises(DecodeError, match=r"malformed ticker frame: Expected `str \| null`, got `array` "
+                                          r"- at `\$\.change`"):
+        decoded_field(payloads.TICKER_DEFAULT, "change", ["RISE"])
