@@ -19,6 +19,9 @@ REDIS = ["redis>=5.0"]  # Config(rate_limit_backend="redis://..."): limits share
 # Config(rate_limit_backend="sqlite:///..."): pyrate-limiter's SQLite bucket locks its file with
 # filelock to serve several processes of one host
 SQLITE = ["filelock>=3.12"]
+# Config(proxy="socks5://..."): websocket-client reaches a SOCKS proxy through python-socks, requests
+# through PySocks
+SOCKS = ["python-socks>=2.4", "PySocks>=1.7"]
 PROMETHEUS = ["prometheus-client>=0.20"]  # manager.serve_health(): /metrics in Prometheus' format
 DEV = TESTING + REDIS + SQLITE + PROMETHEUS + [
     "pytest>=8.0",
@@ -62,7 +65,7 @@ setup(
         # frames decode straight into the typed messages, types checked, in C (benchmarks/results.md)
         "msgspec>=0.18,<1",
     ],
-    extras_require={"testing": TESTING, "fast": FAST, "redis": REDIS, "sqlite": SQLITE,
+    extras_require={"testing": TESTING, "fast": FAST, "redis": REDIS, "sqlite": SQLITE, "socks": SOCKS,
                     "prometheus": PROMETHEUS, "dev": DEV},
     entry_points={
         "console_scripts": ["upbit-sync=upbit_sync.cli:main"],

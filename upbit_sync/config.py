@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .errors import AuthenticationError, ConfigError, ConnectError, RateLimitError, UpbitError
 
@@ -20,7 +20,16 @@ log = logging.getLogger(__name__)
 # Upbit's endpoints (docs/upbit.md §1).
 PUBLIC_URL = "wss://api.upbit.com/websocket/v1"
 PRIVATE_URL = "wss://api.upbit.com/websocket/v1/private"
+INFO_URL = "wss://api.upbit.com/websocket/v1/info"  # indicator, indicator_signal (docs/channels.md)
 REST_URL = "https://api.upbit.com"
+# Upbit's venues and their hosts (the official SDK's environments); "kr" is the default above.
+VENUES: dict[str, str] = {"kr": "api.upbit.com", "sg": "sg-api.upbit.com", "id": "id-api.upbit.com",
+                          "th": "th-api.upbit.com"}
+_DEFAULT_URLS = {"public_url": PUBLIC_URL, "private_url": PRIVATE_URL, "info_url": INFO_URL,
+                 "rest_url": REST_URL}
+# the proxies the connections can go through: websocket-client's proxy types (SOCKS needs the
+# python-socks package, the `socks` extra), and requests' for REST
+PROXY_SCHEMES = ("http", "socks4", "socks4a", "socks5", "socks5h")
 
 Overflow = Literal["drop_oldest", "drop_newest", "conflate", "block"]
 OVERFLOW_POLICIES: tuple[str, ...] = get_args(Overflow)
@@ -30,7 +39,8 @@ WIRE_FORMATS = ("DEFAULT", "SIMPLE")
 _ENV_ALIASES = {"UPBIT_WS_URL": "public_url", "UPBIT_WS_PRIVATE_URL": "private_url"}
 
 # The schemes each URL field accepts.
-_URL_SCHEMES = {"public_url": ("ws", "wss"), "private_url": ("ws", "wss"), "rest_url": ("http", "https")}
+_URL_SCHEMES = {"public_url": ("ws", "wss"), "private_url": ("ws", "wss"), "info_url": ("ws", "wss"),
+                "rest_url": ("http", "https")}
 # Durations that must be positive (ping_interval and ping_timeout may be 0: keep-alive off).
 _POSITIVE = ("health_check_interval", "stale_after", "connect_timeout", "reconnect_delay",
              "reconnect_max_delay", "block_timeout", "snapshot_grace", "rest_timeout")
@@ -44,7 +54,14 @@ class Config:
     secret_key: str | None = field(default=None, repr=False)
     public_url: str = PUBLIC_URL
     private_url: str = PRIVATE_URL
+    info_url: str = INFO_URL
     rest_url: str = REST_URL
+    # which of Upbit's exchanges: "kr" (upbit.com), "sg", "id" or "th"; the URLs left at their
+    # defaults name its hosts (for_venue)
+    venue: str = "kr"
+    # every connection through this proxy: "http://host:port" (with "user:password@" if it asks),
+    # or "socks5://host:port" (socks4, socks4a, socks5h too; the `socks` extra); None: direct
+    proxy: str | None = field(default=None, repr=False)
     wire_format: str = "SIMPLE"
     health_check_interval: float = 30.0
     stale_after: float = 60.0
@@ -85,6 +102,14 @@ class Config:
     metrics: bool = True
 
     def __post_init__(self) -> None:
+        if self.venue not in VENUES:
+            raise ConfigError(f"venue must be one of {tuple(VENUES)}, not {self.venue!r}")
+        host = VENUES[self.venue]
+        for name, default in _DEFAULT_URLS.items():  # a URL left at its default names the venue's host
+            if getattr(self, name) == default and host != VENUES["kr"]:
+                object.__setattr__(self, name, default.replace(VENUES["kr"], host, 1))
+        if self.proxy is not None:
+            _check_proxy(self.proxy)
         if self.wire_format not in WIRE_FORMATS:
             raise ConfigError(
                 f"wire_format must be one of {WIRE_FORMATS}, not {self.wire_format!r}"
@@ -139,7 +164,28 @@ class Config:
             keys = f"keys=set, access_key='{shown_key}…', secret_key='****'"
         else:
             keys = "keys=none"
+        if self.proxy is not None:
+            shown += f", proxy={_masked_proxy(self.proxy)!r}"
         return f"Config({keys}, {shown})"
+
+    @classmethod
+    def for_venue(cls, venue: str, **overrides: Any) -> Config:
+        """The settings for one of Upbit's exchanges (``VENUES``: "kr", "sg", "id", "th"): its
+        WebSocket and REST hosts, and ``overrides``."""
+        return cls(venue=venue, **overrides)
+
+    @property
+    def proxy_options(self) -> dict[str, Any]:
+        """websocket-client's proxy arguments for ``run_forever`` and ``create_connection``."""
+        if self.proxy is None:
+            return {}
+        parts = urlsplit(self.proxy)
+        options: dict[str, Any] = {"http_proxy_host": parts.hostname, "proxy_type": parts.scheme,
+                                   "http_proxy_port": parts.port or (1080 if "socks" in parts.scheme
+                                                                      else 8080)}
+        if parts.username is not None:
+            options["http_proxy_auth"] = (unquote(parts.username), unquote(parts.password or ""))
+        return options
 
     @property
     def has_keys(self) -> bool:
@@ -204,6 +250,27 @@ def _check_backend(backend: str) -> None:
         "rate_limit_backend must be 'memory', 'sqlite:///path/to/file' or a redis:// URL, "
         f"not {backend!r}"
     )
+
+
+def _check_proxy(proxy: str) -> None:
+    try:
+        parts = urlsplit(proxy)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError:
+        raise ConfigError(f"proxy is not a valid URL: {_masked_proxy(proxy)!r}") from None
+    if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
+        raise ConfigError(f"proxy must be a {', '.join(s + '://' for s in PROXY_SCHEMES)} URL with a "
+                          f"host, not {_masked_proxy(proxy)!r}")
+
+
+def _masked_proxy(proxy: str) -> str:
+    """The proxy URL with its password, if any, as ****: it never reaches a log or a repr."""
+    scheme, sep, rest = proxy.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return proxy
+    user = credentials.partition(":")[0]
+    return f"{scheme}{sep}{user}:****@{host}"
 
 
 def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:

@@ -30,7 +30,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,6 +141,7 @@ class Connection:
         ping_interval: float = 20.0,
         ping_timeout: float = 10.0,
         read_ahead: bool = True,
+        proxy: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.url = url
@@ -153,6 +154,7 @@ class Connection:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.read_ahead = read_ahead
+        self._proxy = dict(proxy or {})  # websocket-client's proxy arguments (Config.proxy_options)
 
         self._lock = threading.Lock()
         self._app: websocket.WebSocketApp | None = None
@@ -229,6 +231,7 @@ class Connection:
                 skip_utf8_validation=True,
                 suppress_origin=True,  # Upbit holds upgrades carrying Origin to 1 per 10 s
                 reconnect=0,
+                **self._proxy,
             )
         except BaseException as exc:  # run_forever re-raises KeyboardInterrupt/SystemExit
             self._last_error = exc

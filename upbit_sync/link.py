@@ -95,7 +95,7 @@ class Link:
             name, url, on_open=self._on_open, on_frame=on_frame, on_batch_end=self._on_batch_end,
             on_end=self._on_end, header=header, connect_timeout=config.connect_timeout,
             ping_interval=config.ping_interval, ping_timeout=config.ping_timeout,
-            read_ahead=config.read_ahead,
+            read_ahead=config.read_ahead, proxy=config.proxy_options,
         )
         self.gate = self._new_gate()
         self.wanted: tuple[StreamSpec, ...] = ()
@@ -460,7 +460,7 @@ def fetch_snapshot(config: Config, spec: StreamSpec, timeout: float,
     conn = Connection("snapshot", config.public_url, on_open=lambda c: opened.set(),
                       on_frame=FrameReader(on_data, on_control, on_bad).feed, on_end=on_end,
                       connect_timeout=max(0.05, min(config.connect_timeout, timeout)),
-                      ping_interval=0, read_ahead=config.read_ahead)
+                      ping_interval=0, read_ahead=config.read_ahead, proxy=config.proxy_options)
     conn.open()
     try:
         if not opened.wait(max(0.0, deadline - time.monotonic())):

@@ -60,6 +60,8 @@ class RestClient:
         self._credentials = (Credentials(cfg.access_key, cfg.secret_key)  # type: ignore[arg-type]
                              if cfg.has_keys else None)
         self._session = session if session is not None else requests.Session()
+        if cfg.proxy is not None:  # REST through the same proxy as the WebSocket connections
+            self._session.proxies.update({"http": cfg.proxy, "https": cfg.proxy})
         self._own_session = session is None
         self._session.headers.update({"User-Agent": f"upbit-sync/{__version__}",
                                       "Accept": "application/json"})

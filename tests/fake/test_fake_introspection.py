@@ -184,7 +184,7 @@ def test_config_points_the_sdk_at_this_exchange(server):
     from upbit_sync.testing import TEST_ACCESS_KEY
 
     config = server.config(keys=True, workers=2)
-    assert (config.public_url, config.private_url, config.rest_url) == (
-        server.public_url, server.private_url, server.rest_url)
+    assert (config.public_url, config.private_url, config.info_url, config.rest_url) == (
+        server.public_url, server.private_url, server.info_url, server.rest_url)
     assert config.access_key == TEST_ACCESS_KEY and config.workers == 2
     assert server.config().has_keys is False and isinstance(config, us.Config)

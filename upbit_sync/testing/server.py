@@ -541,10 +541,10 @@ class FakeUpbitServer:
         return f"http://{self.host}:{self.rest_port}"
 
     def config(self, *, keys: bool = False, **overrides: Any) -> Config:
-        """A Config that points the SDK at this exchange (its public, private and REST URLs), with the
-        test keys it accepts when ``keys=True``; ``overrides`` set any other field."""
+        """A Config that points the SDK at this exchange (its public, private, info and REST URLs),
+        with the test keys it accepts when ``keys=True``; ``overrides`` set any other field."""
         fields: dict[str, Any] = {"public_url": self.public_url, "private_url": self.private_url,
-                                  "rest_url": self.rest_url}
+                                  "info_url": self.info_url, "rest_url": self.rest_url}
         if keys:
             fields.update(access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY)
         return Config(**{**fields, **overrides})
