@@ -129,6 +129,10 @@ class Count:
 
 def firehose(n: int, raw: bool, profile: bool) -> tuple[float, list[tuple[str, cProfile.Profile]]]:
     """Run the SDK through ``n`` frames; the seconds it took and each profiled thread's profile."""
+    if profile and sys.version_info >= (3, 12):
+        # cProfile watches every thread through sys.monitoring there, and only one may run
+        raise SystemExit("profile_hot_path.py profiles each thread on its own: run it on CPython 3.10 or "
+                         "3.11 (tests/engine/test_hot_path.py counts calls on every version)")
     profiles: list[tuple[str, cProfile.Profile]] = []
     original = threading.Thread.run
 
