@@ -285,12 +285,12 @@ def test_from_env_read_ahead_that_is_neither_raises_config_error_naming_it() -> 
 
 
 @pytest.mark.parametrize(("kwargs", "named"), [
-    ({"public_url": "https://api.upbit.com/websocket/v1"}, "public_url"),
-    ({"private_url": "api.upbit.com/websocket/v1/private"}, "private_url"),
+    ({"public_url": "https://127.0.0.1/websocket/v1"}, "public_url"),
+    ({"private_url": "127.0.0.1/websocket/v1/private"}, "private_url"),
     ({"public_url": "ws://"}, "public_url"),
     ({"public_url": "ws://127.0.0.1:99999/websocket/v1"}, "public_url"),
-    ({"rest_url": "wss://api.upbit.com"}, "rest_url"),
-    ({"rest_url": "ftp://api.upbit.com"}, "rest_url"),
+    ({"rest_url": "wss://127.0.0.1"}, "rest_url"),
+    ({"rest_url": "ftp://127.0.0.1"}, "rest_url"),
     ({"snapshot_grace": 0}, "snapshot_grace"),
     ({"queue_bytes": 0}, "queue_bytes"),
     ({"stale_after": float("inf")}, "stale_after"),
