@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import re
-import selectors
 import socket
 import threading
 import time
@@ -35,6 +34,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .acceptor import Acceptor
 from .markets import DEFAULT_MARKETS
 from .tokens import Nonces, TokenCheck, check_authorization
 from .wire import dumps
@@ -81,7 +81,6 @@ _OPEN_STATES = ("wait", "watch")
 _ORDER_TYPES = ("limit", "price", "market", "best")
 _FEE = Decimal("0.0005")
 _KST = timezone(timedelta(hours=9))
-_JOIN_TIMEOUT = 5.0
 _MAX_BODY = 1 << 20
 
 
@@ -246,13 +245,7 @@ class FakeRest:
         self._nonces = nonces
         self._admit_origin = admit_origin
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._listener: socket.socket | None = None
-        self._waker: tuple[socket.socket, socket.socket] | None = None
-        self._accept_thread: threading.Thread | None = None
-        self._threads: set[threading.Thread] = set()
-        self._sockets: set[socket.socket] = set()
-        self._accepted = 0
+        self._acceptor = Acceptor(self._serve_connection, "upbit-fake-rest", "upbit-fake-rest-accept")
         self._requests: list[RestRequest] = []
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._refusals: list[tuple[int, str | None]] = []
@@ -278,72 +271,12 @@ class FakeRest:
     def start(self, host: str, port: int) -> int:
         """Listen on ``host:port`` (0: a free port) and serve; returns the port."""
         listener = socket.create_server((host, port))
-        listener.setblocking(False)
-        self._listener = listener
-        self._waker = socket.socketpair()
-        self._accept_thread = threading.Thread(
-            target=self._accept_loop, name="upbit-fake-rest-accept", daemon=True
-        )
-        self._accept_thread.start()
+        self._acceptor.start(listener)
         return int(listener.getsockname()[1])
 
     def stop(self) -> None:
         """Stop accepting, end every HTTP connection, join every thread. Idempotent."""
-        if self._stopping.is_set() or self._listener is None or self._waker is None:
-            self._stopping.set()
-            return
-        self._stopping.set()
-        try:
-            self._waker[1].send(b"x")
-        except OSError:
-            pass
-        if self._accept_thread is not None:
-            self._accept_thread.join(_JOIN_TIMEOUT)
-        self._listener.close()
-        with self._lock:
-            sockets, threads = list(self._sockets), list(self._threads)
-        for sock in sockets:
-            _shutdown(sock)
-        deadline = time.monotonic() + _JOIN_TIMEOUT
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                log.warning("fake Upbit thread %s did not stop", thread.name)
-        for sock in self._waker:
-            sock.close()
-
-    def _accept_loop(self) -> None:
-        assert self._listener is not None and self._waker is not None
-        selector = selectors.DefaultSelector()
-        selector.register(self._listener, selectors.EVENT_READ)
-        selector.register(self._waker[0], selectors.EVENT_READ)
-        try:
-            while not self._stopping.is_set():
-                events = selector.select()
-                if any(key.fileobj is self._waker[0] for key, _ in events):
-                    return
-                try:
-                    sock, address = self._listener.accept()
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError:
-                    return
-                sock.setblocking(True)
-                with self._lock:
-                    if self._stopping.is_set():
-                        sock.close()
-                        return
-                    self._accepted += 1
-                    thread = threading.Thread(
-                        target=self._serve_connection, args=(sock, address),
-                        name=f"upbit-fake-rest-{self._accepted}", daemon=True,
-                    )
-                    self._threads = {t for t in self._threads if t.is_alive()}
-                    self._threads.add(thread)
-                    self._sockets.add(sock)
-                thread.start()
-        finally:
-            selector.close()
+        self._acceptor.stop()
 
     def _serve_connection(self, sock: socket.socket, address: Any) -> None:
         try:
@@ -352,11 +285,6 @@ class FakeRest:
             pass
         except Exception:
             log.exception("fake Upbit REST connection failed")
-        finally:
-            with self._lock:
-                self._sockets.discard(sock)
-            _shutdown(sock)
-            sock.close()
 
     # -- controls and introspection ------------------------------------------------------------
 
@@ -875,9 +803,3 @@ def _decimal_text(value: float | Decimal) -> str:
     text = format(number.normalize(), "f")
     return "0" if text in ("-0", "0") else text
 
-
-def _shutdown(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass

@@ -35,7 +35,6 @@ import math
 import os
 import re
 import select
-import selectors
 import socket
 import threading
 import time
@@ -52,6 +51,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from ..config import Config
 from . import announcements, indicators
+from .acceptor import Acceptor, shutdown
 from .channels import ChannelRules
 from .indicators import Candle, IndicatorFeed, InfoClock, InfoStream
 from .market import MarketSimulator
@@ -401,13 +401,10 @@ class FakeUpbitServer:
         self._wake = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._state = "new"
-        self._listener: socket.socket | None = None
-        self._waker: tuple[socket.socket, socket.socket] | None = None
         self._ws_server: Server | None = None
-        self._accept_thread: threading.Thread | None = None
+        self._acceptor = Acceptor(self._serve_socket, "upbit-fake-conn", "upbit-fake-accept")
         self._sender_thread: threading.Thread | None = None
-        self._threads: set[threading.Thread] = set()
-        self._sockets: set[socket.socket] = set()
+        self._threads: set[threading.Thread] = set()  # close_all's, joined by stop()
         self._conns: list[ConnInfo] = []
         self._live: dict[int, ConnInfo] = {}
         self._by_socket: dict[socket.socket, ConnInfo] = {}
@@ -422,7 +419,6 @@ class FakeUpbitServer:
         self._seq = itertools.count()
         self._rest = FakeRest(self, self._nonces, self._admit_origin)
         self._silenced = False
-        self._accepted = 0
         self._replayer: Replayer[ConnInfo] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -439,9 +435,7 @@ class FakeUpbitServer:
                 listener.close()
                 raise
             listener.setblocking(False)
-            self._listener = listener
             self.port = listener.getsockname()[1]
-            self._waker = socket.socketpair()
             self._ws_server = serve(
                 self._handle,
                 sock=listener,
@@ -453,14 +447,11 @@ class FakeUpbitServer:
                 close_timeout=2.0,
                 create_connection=cast(Any, _FakeConnection),
             )
-            self._accept_thread = threading.Thread(
-                target=self._accept_loop, name="upbit-fake-accept", daemon=True
-            )
             self._sender_thread = threading.Thread(
                 target=self._send_loop, name="upbit-fake-sender", daemon=True
             )
             self._state = "running"
-        self._accept_thread.start()
+        self._acceptor.start(listener)
         self._sender_thread.start()
         log.info("fake Upbit listening on %s:%d (REST on %d)", self.host, self.port, self.rest_port)
         return self
@@ -474,33 +465,23 @@ class FakeUpbitServer:
             self._state = "stopped"
             self._stopping.set()
             self._wake.notify_all()
-        assert self._waker is not None and self._listener is not None
-        try:
-            self._waker[1].send(b"x")
-        except OSError:
-            pass
-        for thread in (self._accept_thread, self._sender_thread):
-            if thread is not None:
-                thread.join(_JOIN_TIMEOUT)
+        self._acceptor.stop_accepting()
+        if self._sender_thread is not None:
+            self._sender_thread.join(_JOIN_TIMEOUT)
         self._rest.stop()
-        self._listener.close()
         now = time.monotonic()
         with self._lock:
-            sockets = list(self._sockets)
             for conn in self._live.values():
                 conn._closing = True
                 conn._closed_at = now
             self._live.clear()
             threads = list(self._threads)
-        for sock in sockets:
-            _shutdown(sock)
+        self._acceptor.stop()  # every connection ended, its thread joined
         deadline = time.monotonic() + _JOIN_TIMEOUT
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 log.warning("fake Upbit thread %s did not stop", thread.name)
-        for sock in self._waker:
-            sock.close()
         _release_server(self._ws_server)
         log.info("fake Upbit on port %d stopped", self.port)
 
@@ -832,8 +813,7 @@ class FakeUpbitServer:
     @property
     def accepted(self) -> int:
         """TCP connections accepted, upgraded or not."""
-        with self._lock:
-            return self._accepted
+        return self._acceptor.accepted
 
     @property
     def rest_requests(self) -> list[RestRequest]:
@@ -861,39 +841,6 @@ class FakeUpbitServer:
 
     # -- handshake -----------------------------------------------------------------------------
 
-    def _accept_loop(self) -> None:
-        assert self._listener is not None and self._waker is not None
-        selector = selectors.DefaultSelector()
-        selector.register(self._listener, selectors.EVENT_READ)
-        selector.register(self._waker[0], selectors.EVENT_READ)
-        try:
-            while not self._stopping.is_set():
-                events = selector.select()
-                if any(key.fileobj is self._waker[0] for key, _ in events):
-                    return
-                try:
-                    sock, addr = self._listener.accept()
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError:
-                    return
-                sock.setblocking(True)
-                with self._lock:
-                    if self._stopping.is_set():
-                        sock.close()
-                        return
-                    self._accepted += 1
-                    thread = threading.Thread(
-                        target=self._serve_socket, args=(sock, addr),
-                        name=f"upbit-fake-conn-{self._accepted}", daemon=True,
-                    )
-                    self._sockets.add(sock)
-                    self._threads = {t for t in self._threads if t.is_alive()}
-                    self._threads.add(thread)
-                thread.start()
-        finally:
-            selector.close()
-
     def _serve_socket(self, sock: socket.socket, addr: Any) -> None:
         """Run websockets' handshake and our handler on one accepted socket, then clean up."""
         assert self._ws_server is not None
@@ -905,7 +852,6 @@ class FakeUpbitServer:
         finally:
             now = time.monotonic()
             with self._lock:
-                self._sockets.discard(sock)
                 conn = self._by_socket.pop(sock, None)
                 if conn is not None:
                     conn._closing = True
@@ -1446,7 +1392,7 @@ class FakeUpbitServer:
                 conn._closed_at = time.monotonic()
             self._live.pop(conn.id, None)
         log.debug("fake Upbit: dropping connection %d (%s)", conn.id, reason)
-        _shutdown(conn._ws.socket)
+        shutdown(conn._ws.socket)
 
     @staticmethod
     def _close_quietly(ws: ServerConnection, code: int, reason: str) -> None:
@@ -1503,12 +1449,6 @@ def _wait_writable(sock: socket.socket, timeout: float) -> None:
     else:
         select.select([], [sock], [], timeout)
 
-
-def _shutdown(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 def _release_server(server: Server | None) -> None:
