@@ -89,39 +89,35 @@ def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise _Interrupted(signum)
 
 
-@contextlib.contextmanager
-def _signals_interrupt() -> Iterator[None]:
+def _signals_interrupt() -> contextlib.AbstractContextManager[None]:
     """While the command runs, SIGINT and SIGTERM raise _Interrupted (both stop by the same path).
 
     SIGINT is handled explicitly too: a process started with SIGINT ignored (a background job) would
     otherwise never see a KeyboardInterrupt. Handlers can be set from the main thread only.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            if handler is not None:
-                signal.signal(sig, handler)
+    return _signals_handled_by(_raise_interrupted)
+
+
+def _signals_held() -> contextlib.AbstractContextManager[None]:
+    """SIGINT and SIGTERM ignored for a moment: a second Ctrl-C while the recorder finishes its files
+    must not leave a gzip file without its end. The command is stopping anyway."""
+    return _signals_handled_by(signal.SIG_IGN)
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM ignored for a moment: a second Ctrl-C while the recorder finishes its files
-    must not leave a gzip file without its end. The command is stopping anyway."""
+def _signals_handled_by(handler: Any) -> Iterator[None]:
+    """SIGINT and SIGTERM go to ``handler`` inside the block, as before it after (main thread only:
+    elsewhere nothing changes)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            if handler is not None:
-                signal.signal(sig, handler)
+        for sig, old in previous.items():
+            if old is not None:
+                signal.signal(sig, old)
 
 
 def _say(text: str) -> None:
