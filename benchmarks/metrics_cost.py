@@ -3,9 +3,10 @@ without a socket and without thread switches, so that neither the network nor th
 few percent.
 
 The same SIMPLE trade frames go through what a socket thread and a worker run:
-``FrameReader.feed`` (load, sort) -> ``Router.route`` (stamp ``received_at``, count per type) ->
-``Dispatcher.submit`` -> the worker's ``_process`` (latency sampled) -> the typed ``Trade`` -> a
-callback; first every frame is fed, then each worker's queue is run, all on this one thread. Each
+``Router.feed`` (decode into the typed ``Trade``, stamp ``received_at``, count per type) ->
+``Router.hand_off`` every 100 frames, as after a socket read -> ``Dispatcher.submit_many`` -> the
+worker's ``_process`` (latency sampled) -> a callback; first every frame is fed, then each worker's
+queue is run, all on this one thread. Each
 round runs with ``Config.metrics`` on and off, alternating; the cost is the median of the rounds'
 on/off ratios of CPU time. ``--callgrind`` instead counts instructions under valgrind (the same count
 for the same code however busy the machine is): the steadiest figure.
@@ -33,11 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from upbit_sync import formats
 from upbit_sync.dispatch import Dispatcher
-from upbit_sync.protocol import FrameReader, make_spec
+from upbit_sync.protocol import FrameReader, make_spec, typed_decoder
 from upbit_sync.subscriptions import Subscription, SubscriptionManager
 from upbit_sync.testing import MarketSimulator
 
 CODES = [f"KRW-C{i}" for i in range(10)]
+READ = 100  # frames per socket read: a hand-off after each
 
 
 class Counter:
@@ -75,15 +77,20 @@ def run(metrics: bool, wire: list[bytes], n: int) -> float:
     counter = Counter(n)
     subs.add(Subscription(make_spec("trade", CODES), counter, raw=False, snapshot=True,
                           overflow="drop_oldest", owner=Owner()))
-    feed = FrameReader(router.route, lambda message: None, lambda error, frame: None).feed
+    router.use(typed_decoder("SIMPLE"),
+               FrameReader(router.route, lambda message: None, lambda error, frame: None).feed)
+    feed, hand_off = router.feed, router.hand_off
     workers = dispatcher._workers  # the harness runs them itself: no thread, no switch
     gc.collect()
-    gc.disable()  # 100,000 queued dicts make the collector's passes the largest noise of all
+    gc.disable()  # 100,000 queued messages make the collector's passes the largest noise of all
     cpu = time.process_time()
     now = time.time()
     batch = len(wire)
     for i in range(n):
         feed(wire[i % batch], now)
+        if i % READ == READ - 1:
+            hand_off()
+    hand_off()
     for w in workers:
         w.batch, w.queue = w.queue, deque()
         dispatcher._process(w)

@@ -9,7 +9,7 @@ socket thread, the workers) runs under ``cProfile``; every function's own time i
 - **decode** — the frame into its typed message (msgspec; before 0.3: orjson to a dict), and
   ``FrameReader`` for the frames that decoder refuses
 - **route** — ``Router.feed``/``route``: stamp, count, look up the subscribers
-- **hand-off** — ``Router.hand_off``, ``Dispatcher.submit_many``/``submit``/``flush`` and the locks
+- **hand-off** — ``Router.hand_off``, ``Dispatcher.submit_many``/``flush`` and the locks
   the socket thread takes
 - **worker wake-up** — a worker's loop, waiting and being woken
 - **worker loop** — taking entries off the batch, sampling latency
@@ -77,7 +77,6 @@ RULES: list[tuple[str, str, str]] = [
     ("~", "<method 'decode' of 'msgspec.json.Decoder' objects>", "decode"),
     ("~", "<built-in method builtins.len>", "route"),
     ("subscriptions.py", "_tell_listeners", "route"),
-    ("dispatch.py", "submit", "hand-off"),
     ("dispatch.py", "flush", "hand-off"),
     ("dispatch.py", "signal", "hand-off"),
     ("dispatch.py", "_nudge", "hand-off"),

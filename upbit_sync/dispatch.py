@@ -6,7 +6,8 @@ happens when it is full is the subscription's overflow policy, and every drop is
 to the subscriber as a ``DataLoss`` event, so loss is never silent.
 
 The hot path uses plain locks (C-level) rather than ``threading.Condition`` (Python-level): a socket
-thread pays for ``submit`` on every message. A sleeping worker is woken by releasing a lock it waits on.
+thread pays for ``submit_many`` on every socket read. A sleeping worker is woken by releasing a lock
+it waits on.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class _Worker:
 
 class Dispatcher:
     """N workers, each holding at most ``queue_size`` messages and ``queue_bytes`` bytes of frames;
-    thread-safe ``submit``; ``stop`` drains or discards."""
+    thread-safe ``submit_many``; ``stop`` drains or discards."""
 
     def __init__(self, workers: int = 4, queue_size: int = 10_000, block_timeout: float = 1.0,
                  name: str = "upbit-worker", queue_bytes: int = 1 << 62, measure: bool = True) -> None:
@@ -186,7 +187,7 @@ class Dispatcher:
         self.measure = measure  # take latencies (Config.metrics)
         self.block_timeout = block_timeout
         self._wake_after = min(_UNSIGNALED_LIMIT, max(1, queue_size // 4))
-        # True once submit(signal=False) left a sleeping worker asleep: a hint, read per read of a
+        # True once submit_many left a sleeping worker asleep: a hint, read per read of a
         # socket, that flush() has work to do (cleared by flush, which looks at every worker);
         # ``deferred_since`` says since when (MAX_DEFER)
         self.deferred = False
@@ -249,24 +250,14 @@ class Dispatcher:
         """The worker that owns ``key``: one key's messages are always handled by the same one."""
         return hash(key) % len(self._workers)
 
-    def submit(self, target: Target, key: Hashable, payload: Any, size: int = 0,
-               signal: bool = True) -> None:
-        """Queue one message for ``target`` (``size``: the bytes of the frame it came in); never
-        blocks longer than ``block_timeout``.
-
-        ``signal=False`` leaves a sleeping worker asleep until :meth:`flush`: a socket thread with
-        more frames waiting queues a batch first, rather than hand the GIL to a worker for each one.
-        """
-        w = self._workers[hash(key) % len(self._workers)]
-        with w.lock:
-            self._put(w, target, key, payload, size)
-            self._nudge(w, signal, 1)
-
-    def submit_many(self, index: int, entries: list[tuple[Target, Hashable, Any, int]], plain: bool = False,
-                    signal: bool = False) -> None:
-        """:meth:`submit` for a batch of ``(target, key, payload, size)`` whose keys all belong to
-        worker ``index``, in order, under one lock and with one wake-up decision. ``plain``: no entry's
-        target conflates or blocks, so a batch that fits is queued in one step."""
+    def submit_many(self, index: int, entries: list[tuple[Target, Hashable, Any, int]],
+                    plain: bool = False) -> None:
+        """Queue a batch of ``(target, key, payload, size)`` (``size``: the bytes of the frame each came
+        in) whose keys all belong to worker ``index`` (:meth:`index_of`), in order, under one lock;
+        never blocks longer than ``block_timeout``. ``plain``: no entry's target conflates or blocks,
+        so a batch that fits is queued in one step. A sleeping worker is not woken for it until
+        :meth:`flush` (or a quarter of its queue is waiting): a socket thread with more frames to read
+        queues them first, rather than hand the GIL to a worker for each read."""
         w = self._workers[index]
         count = len(entries)
         size = sum(map(_SIZE, entries))
@@ -284,7 +275,7 @@ class Dispatcher:
                 put = self._put
                 for target, key, payload, nbytes in entries:
                     put(w, target, key, payload, nbytes)
-            self._nudge(w, signal, count)
+            self._nudge(w, count)
 
     def _put(self, w: _Worker, target: Target, key: Hashable, payload: Any, size: int) -> None:
         # called with w.lock held: queue one entry by its target's overflow policy
@@ -312,10 +303,10 @@ class Dispatcher:
         if held > w.high_water:
             w.high_water = held
 
-    def _nudge(self, w: _Worker, signal: bool, count: int) -> None:
+    def _nudge(self, w: _Worker, count: int) -> None:
         # called with w.lock held, after ``count`` entries were queued or replaced
         if w.sleeping:
-            if signal or w.unsignaled >= self._wake_after:
+            if w.unsignaled >= self._wake_after:
                 w.signal()
             else:
                 w.unsignaled += count
@@ -354,7 +345,7 @@ class Dispatcher:
             time.sleep(0.0005)  # "block" is the rare policy: a short poll keeps the hot path lean
 
     def flush(self) -> None:
-        """Wake every worker that has entries queued with ``signal=False``."""
+        """Wake every worker that has entries queued without waking it (submit_many)."""
         self.deferred = False
         for w in self._workers:
             if w.unsignaled:
@@ -423,7 +414,7 @@ class Dispatcher:
                     w.out_count, w.out_bytes = w.in_count, w.in_bytes
                     return
                 # Take the whole queue in O(1): the lock is held for a moment only, so the socket
-                # thread's submit is never kept waiting (a contended lock costs it the GIL).
+                # thread's submit_many is never kept waiting (a contended lock costs it the GIL).
                 n = len(w.queue)
                 if n:
                     w.batch, w.queue = w.queue, deque()

@@ -147,21 +147,4 @@ def to_default(message: Mapping[str, Any]) -> dict[str, Any]:
         return LIST_SUBSCRIPTIONS.to_default(message)
     kind = message.get("ty")
     km = BY_TYPE.get(kind) if isinstance(kind, str) else None
-    if km is None:
-        return dict(message)
-    if km.nested:
-        return km.to_default(message)
-    # Upbit sends a type's keys in the same order every time: for a key layout seen before, the
-    # DEFAULT keys are zipped onto the values in C (a third of the cost of renaming key by key)
-    layouts = _LAYOUTS.setdefault(id(km), {})
-    keys = tuple(message)
-    names = layouts.get(keys)
-    if names is None:
-        names = tuple(km.default.get(key, key) for key in keys)
-        if len(layouts) < _MAX_LAYOUTS:
-            layouts[keys] = names
-    return dict(zip(names, message.values(), strict=True))
-
-
-_LAYOUTS: dict[int, dict[tuple[str, ...], tuple[str, ...]]] = {}  # id(KeyMap) -> SIMPLE keys -> DEFAULT keys
-_MAX_LAYOUTS = 16  # per type: a server that varies its layouts does not grow the cache
+    return km.to_default(message) if km is not None else dict(message)

@@ -271,7 +271,7 @@ def build_list_subscriptions(wire_format: str = "SIMPLE", ticket: str | None = N
 def _per_unit(name: str) -> type[Candle]:
     unit: type[Candle] = msgspec.defstruct(  # type: ignore[assignment]
         "Candle", [], bases=(Candle,), namespace={"__module__": Candle.__module__, "type": name},
-        tag=name, frozen=True, dict=True, eq=False,
+        tag=name, frozen=True, dict=True,
     )
     unit.__qualname__ = "Candle"
     return unit
@@ -347,11 +347,7 @@ def _typed(item: dict[str, Any], message_type: str, simple: bool) -> Message:
             value = values[name]
             values[name] = members.get(value, value)  # the check admits strings (hashable) only
         message = cls(**values)
-    state = message.__dict__
-    state["_wire"] = item
-    received_at = item.get("received_at")
-    if type(received_at) is float:
-        state["received_at"] = received_at
+    message.__dict__["_wire"] = item  # raw: every key the frame had (received_at is a field)
     return message
 
 

@@ -19,6 +19,8 @@ import weakref
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+import msgspec
+
 from .backfill import Backfill, Fetch
 from .errors import DecodeError, SubscriptionError
 from .formats import to_default
@@ -231,6 +233,7 @@ class Delivery:
 
 
 _SNAPSHOT = StreamType.SNAPSHOT
+_stamp = msgspec.structs.force_setattr
 RouteKey = tuple[str, str, str | None]  # (connection, type, code)
 DispatchKey = tuple[str, str | None]  # (type, code): what picks the worker
 # type -> code -> (dispatch key, deliveries, the type's counters), per connection: nested, so a lookup
@@ -486,7 +489,7 @@ class Router:
             return
         metrics = self.metrics
         if metrics:
-            message.__dict__["received_at"] = received_at
+            _stamp(message, "received_at", received_at)  # a field of a frozen struct, set in C
         if self._listeners:
             self._tell_listeners(message)
         kind, code = message.type, message.code
@@ -508,11 +511,9 @@ class Router:
             for target in targets:
                 if target.snapshot:
                     pending.append((target, key, message, size))
-        elif len(targets) == 1:
-            pending.append((targets[0], key, message, size))  # queued by hand_off at the read's end
         else:
             for target in targets:
-                pending.append((target, key, message, size))
+                pending.append((target, key, message, size))  # queued by hand_off at the read's end
         if not plain:
             self._plain[worker] = False
 

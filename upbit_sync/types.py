@@ -103,20 +103,8 @@ def _keys(key_map: formats.KeyMap) -> dict[str, str]:
     return {name: short for name, short in key_map.simple.items() if name != "type"}
 
 
-class _Record(msgspec.Struct, frozen=True, gc=False, eq=False):
-    """A nested record of a message; equal to another of its class (or a subclass) with equal fields."""
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, _Record):
-            return NotImplemented
-        return type(self).__name__ == type(other).__name__ and (
-            msgspec.structs.astuple(self) == msgspec.structs.astuple(other))
-
-    def __hash__(self) -> int:
-        return hash(msgspec.structs.astuple(self))
-
-
-class Message(msgspec.Struct, frozen=True, dict=True, eq=False, tag_field="ty", forbid_unknown_fields=True):
+class Message(msgspec.Struct, frozen=True, dict=True, eq=False, kw_only=True, tag_field="ty",
+              forbid_unknown_fields=True):
     """Base of every data message: frozen ``msgspec`` structs with DEFAULT field names (that decode
     from Upbit's SIMPLE keys, the SDK's wire format).
 
@@ -124,12 +112,13 @@ class Message(msgspec.Struct, frozen=True, dict=True, eq=False, tag_field="ty", 
     time (``time.time()``) of the socket read that brought the message, and ``raw`` the message as a
     dict with DEFAULT keys (made on first use). Every key the server sent is in it: a frame with a key
     the class does not know is decoded the careful way, and ``raw`` keeps that key.
-    Two messages are equal when their type and fields are, whichever wire format they came in.
+    Two messages are equal when they are of one class with equal fields, ``received_at`` aside.
     """
 
     KIND: ClassVar[str] = ""
     type: ClassVar[str] = ""
-    received_at: ClassVar[float] = 0.0  # per message: kept in the instance's __dict__
+    # the last field of every message (keyword-only): set by the router without a dict per message
+    received_at: float = 0.0
 
     @property
     def raw(self) -> dict[str, Any]:
@@ -139,21 +128,20 @@ class Message(msgspec.Struct, frozen=True, dict=True, eq=False, tag_field="ty", 
         return cached
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Message):
+        if type(other) is not type(self):
             return NotImplemented
-        return self.type == other.type and msgspec.structs.astuple(self) == msgspec.structs.astuple(other)
+        return msgspec.structs.astuple(self)[:-1] == msgspec.structs.astuple(other)[:-1]
 
     def __hash__(self) -> int:
-        return hash((self.type, msgspec.structs.astuple(self)))
+        return hash(msgspec.structs.astuple(self)[:-1])
 
 
 def raw_of(message: Message) -> dict[str, Any]:
-    """``raw`` for a message, DEFAULT keys and the SDK's ``received_at``: the dict it was made from
-    (the careful path, protocol.to_message), else its fields. A frame the strict decoder took held
-    no key its class does not know (``forbid_unknown_fields``), so its fields are all it said; an
-    optional key it left out is None here."""
-    state = message.__dict__
-    wire = state.get("_wire")
+    """``raw`` for a message, DEFAULT keys and the SDK's ``received_at`` once stamped: the dict it
+    was made from (the careful path, protocol.to_message), else its fields. A frame the strict
+    decoder took held no key its class does not know (``forbid_unknown_fields``), so its fields are
+    all it said; an optional key it left out is None here."""
+    wire = getattr(message, "_wire", None)  # without making the instance's __dict__
     if wire is not None:
         raw = formats.to_default(wire) if "ty" in wire else dict(wire)
     else:
@@ -162,9 +150,8 @@ def raw_of(message: Message) -> dict[str, Any]:
         nested = _NESTED.get(message.KIND)
         if nested is not None:
             raw[nested] = [msgspec.structs.asdict(item) for item in raw[nested]]
-    received_at = state.get("received_at")
-    if received_at is not None:
-        raw["received_at"] = received_at
+        if not message.received_at:  # never stamped (Config.metrics off, or made by hand)
+            del raw["received_at"]
     return raw
 
 
@@ -236,7 +223,7 @@ class Trade(Message, frozen=True, dict=True, eq=False, tag="trade", rename=_keys
     best_bid_size: float | None = None
 
 
-class OrderbookUnit(_Record, frozen=True, gc=False, eq=False, rename=_keys(formats.ORDERBOOK_UNIT)):
+class OrderbookUnit(msgspec.Struct, frozen=True, gc=False, rename=_keys(formats.ORDERBOOK_UNIT)):
     """One price level: the ask and the bid at the same depth index."""
 
     ask_price: float
@@ -327,7 +314,7 @@ class MyOrder(Message, frozen=True, dict=True, eq=False, tag="myOrder", rename=_
     order_timestamp: int | None = None
 
 
-class Asset(_Record, frozen=True, gc=False, eq=False, rename=_keys(formats.ASSET)):
+class Asset(msgspec.Struct, frozen=True, gc=False, rename=_keys(formats.ASSET)):
     """One currency's balance in a ``myAsset`` message."""
 
     currency: str

@@ -103,17 +103,19 @@ def test_the_calls_per_delivered_message_stay_under_the_measured_bounds(firehose
             done.set()
 
     config = us.Config(public_url=firehose_exchange.public_url, metrics=True)
-    with us.WebSocketManager(config) as manager:
-        client = us.WebSocketClient(manager)
-        for code in CODES:
-            client.subscribe("ticker", [code], on_ticker, snapshot=False)
-        assert firehose_exchange.wait_for(
-            lambda: any(c.subscriptions for c in firehose_exchange.open_connections()), timeout=10.0)
-        conn = next(c for c in firehose_exchange.open_connections() if c.subscriptions)
-        assert firehose_exchange.firehose(FRAMES, frames, conn.id) == FRAMES
-        assert done.wait(30.0), f"only {len(received)} of {FRAMES} delivered"
-    for profiler in profiles:
-        profiler.disable()  # one for all threads (3.12 and later): off before it sees the teardown
+    try:
+        with us.WebSocketManager(config) as manager:
+            client = us.WebSocketClient(manager)
+            for code in CODES:
+                client.subscribe("ticker", [code], on_ticker, snapshot=False)
+            assert firehose_exchange.wait_for(
+                lambda: any(c.subscriptions for c in firehose_exchange.open_connections()), timeout=10.0)
+            conn = next(c for c in firehose_exchange.open_connections() if c.subscriptions)
+            assert firehose_exchange.firehose(FRAMES, frames, conn.id) == FRAMES
+            assert done.wait(30.0), f"only {len(received)} of {FRAMES} delivered"
+    finally:  # from 3.12 on one profiler watches every thread: a failing test must not leave it on
+        for profiler in profiles:
+            profiler.disable()
     assert all(type(t) is us.Ticker for t in received)
     python, every = _calls(profiles)
     per_message_python, per_message = python / FRAMES, every / FRAMES
