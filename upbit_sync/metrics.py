@@ -170,7 +170,8 @@ def type_health(counts: Iterable[Mapping[str, list[Any]]], workers: Mapping[str,
     """Per message type, from every router's counts and the workers' figures."""
     totals: dict[str, list[Any]] = {}
     for by_kind in counts:
-        for kind, (messages, size, last_at) in list(by_kind.items()):
+        for kind, counters in list(by_kind.items()):
+            messages, size, last_at = counters[:3]
             total = totals.setdefault(kind, [0, 0, 0.0])
             total[0] += messages
             total[1] += size

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -237,8 +238,8 @@ _stamp = msgspec.structs.force_setattr
 RouteKey = tuple[str, str, str | None]  # (connection, type, code)
 DispatchKey = tuple[str, str | None]  # (type, code): what picks the worker
 # type -> code -> (dispatch key, deliveries, the type's counters), per connection: nested, so a lookup
-# makes no tuple; the counters ([messages, bytes, received_at of the last]) outlive the tables
-# type -> code -> (the key that picks the worker, the deliveries, the type's counters)
+# makes no tuple. The counters, [messages, bytes, received_at of the last, sizes], outlive the
+# tables; ``sizes`` holds the frame sizes routed since the last hand-off, which folds them in.
 Table = dict[str, dict[str | None, tuple[DispatchKey, tuple[Delivery, ...], list[Any]]]]
 # the router's own: the same, plus the worker's index and whether every delivery drops on overflow
 # (then a batch is queued in one step: Dispatcher.submit_many)
@@ -353,7 +354,7 @@ class SubscriptionManager:
         self._publish_sets(wishes)
         tables: dict[str, Table] = {}
         for (connection, kind, code), members in index.items():
-            counts = self._counts.setdefault(connection, {}).setdefault(kind, [0, 0, 0.0])
+            counts = self._counts.setdefault(connection, {}).setdefault(kind, new_counters())
             tables.setdefault(connection, {}).setdefault(kind, {})[code] = (
                 (kind, code), tuple(members), counts)
         for table in tables.values():  # myOrder for every market also gets each market's orders
@@ -388,6 +389,11 @@ class SubscriptionManager:
 
 
 
+def new_counters() -> list[Any]:
+    """A type's counters on one connection: [messages, bytes, received_at of the last, sizes]."""
+    return [0, 0, 0.0, []]
+
+
 class Router:
     """Routes each data message of one connection to its subscriptions' workers (socket thread)."""
 
@@ -403,7 +409,8 @@ class Router:
         self._listeners = listeners
         # (type, code) that got a SNAPSHOT on the current socket: the snapshot grace check reads it
         self.snapshots_seen: set[tuple[str, str | None]] = set()
-        # type -> [messages, bytes, received_at of the last one]: read by metrics, written here only
+        # type -> [messages, bytes, received_at of the last one, sizes not yet added]: read by
+        # metrics, written here only (on the socket thread)
         self.counts: dict[str, list[Any]] = {}  # given by the SubscriptionManager with each table
         self._decode: Callable[[bytes | str], Message] | None = None
         self._fallback: Callable[[bytes | str, float], None] | None = None
@@ -416,7 +423,7 @@ class Router:
         """What to route where (from the SubscriptionManager), and the counters per type."""
         index = self._dispatcher.index_of
         self.table = {
-            kind: {code: (key, targets, counters, index(key),
+            kind: {code: (key, targets, counters[3], index(key),
                           all(target.overflow in ("drop_oldest", "drop_newest") for target in targets))
                    for code, (key, targets, counters) in by_code.items()}
             for kind, by_code in table.items()
@@ -424,7 +431,18 @@ class Router:
         self.counts = counts
 
     def hand_off(self) -> None:
-        """Queue what was routed since the last hand-off (the end of each socket read's frames)."""
+        """Queue what was routed since the last hand-off (the end of each socket read's frames), and
+        add its frames to the counters per type: one clock read and one sum per type and read, not
+        an update of three counters per message."""
+        if self.metrics:
+            now = 0.0
+            for counters in self.counts.values():
+                sizes = counters[3]
+                if sizes:
+                    counters[0] += len(sizes)
+                    counters[1] += sum(sizes)
+                    counters[2] = now = now or time.time()
+                    sizes.clear()
         pending, plain = self._pending, self._plain
         submit_many = self._dispatcher.submit_many
         for i, entries in enumerate(pending):
@@ -461,11 +479,9 @@ class Router:
             return False
         if entry is None:
             return code is None or type(code) is str
-        key, targets, counted, worker, plain = entry
+        key, targets, sizes, worker, plain = entry
         if metrics:
-            counted[0] += 1
-            counted[1] += size
-            counted[2] = received_at
+            sizes.append(size)  # counted at the hand-off
         snapshot = item.get(stream_type) == "SNAPSHOT"
         if snapshot:  # once per code and request
             self.snapshots_seen.add((kind, code))
@@ -499,12 +515,10 @@ class Router:
         entry = by_code.get(code) or by_code.get(ALL_MARKETS)
         if entry is None:
             return
-        key, targets, counted, worker, plain = entry
+        key, targets, sizes, worker, plain = entry
         size = len(frame)
         if metrics:
-            counted[0] += 1
-            counted[1] += size
-            counted[2] = received_at
+            sizes.append(size)  # counted at the hand-off
         pending = self._pending[worker]
         if message.stream_type is _SNAPSHOT:  # once per code and request
             self.snapshots_seen.add((kind, code))
