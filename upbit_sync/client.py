@@ -18,7 +18,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, Literal, TypeVar, overload
 
 from .config import Overflow, check_overflow
@@ -32,14 +32,18 @@ from .errors import (
     SubscriptionError,
     UpbitError,
 )
+from .indicators import IndicatorSpec
 from .manager import ClientPort, WebSocketManager, port_of
-from .protocol import PUBLIC, make_spec, to_message
+from .protocol import PUBLIC, REALTIME_TYPES, make_spec, to_message
 from .rest import RestClient
 from .subscriptions import Subscription, hold
 from .types import (
+    Announcement,
     Candle,
     DataLoss,
     Event,
+    Indicator,
+    IndicatorSignal,
     MyAsset,
     MyOrder,
     Orderbook,
@@ -56,8 +60,14 @@ Codes = str | Iterable[str]
 CandleType = Literal["candle.1s", "candle.1m", "candle.3m", "candle.5m", "candle.10m", "candle.15m",
                      "candle.30m", "candle.60m", "candle.240m"]
 PublicType = Literal["ticker", "trade", "orderbook", CandleType]
-MessageType = Literal[PublicType, "myOrder", "myAsset"]
+InfoType = Literal["indicator", "indicator_signal"]
+MessageType = Literal[PublicType, "myOrder", "myAsset", "announcement", InfoType]
 Raw = dict[str, Any]
+Timeframe = Literal["5m", "15m", "60m", "240m", "1d"]
+# an IndicatorSpec (upbit_sync.RSI(14), ...) or a dict in Upbit's own request form
+IndicatorItem = IndicatorSpec | Mapping[str, Any]
+Category = Literal["notice", "trade", "wallet", "maintenance", "digital_asset", "nft", "service", "event",
+                   "note", "trading", "airdrop", "feature", "disclosure"]
 
 _END = object()  # marks the end of a stream's buffer
 # A callback that keeps raising is logged once with its traceback, then at most once per this long.
@@ -268,10 +278,27 @@ class WebSocketClient:
     def subscribe(self, type: Literal["myAsset"], codes: None, callback: Callable[[MyAsset], object], *,
                   raw: Literal[False] = False, overflow: Overflow | None = None) -> Subscription: ...
     @overload
+    def subscribe(self, type: Literal["announcement"], codes: None,
+                  callback: Callable[[Announcement], object], *,
+                  categories: Iterable[Category] | None = None, include_body: bool = False,
+                  raw: Literal[False] = False, overflow: Overflow | None = None) -> Subscription: ...
+    @overload
+    def subscribe(self, type: Literal["indicator"], codes: Codes, callback: Callable[[Indicator], object], *,
+                  timeframe: Timeframe, indicators: Iterable[IndicatorItem], raw: Literal[False] = False,
+                  overflow: Overflow | None = None) -> Subscription: ...
+    @overload
+    def subscribe(self, type: Literal["indicator_signal"], codes: Codes,
+                  callback: Callable[[IndicatorSignal], object], *, timeframe: Timeframe,
+                  indicators: Iterable[IndicatorItem], raw: Literal[False] = False,
+                  overflow: Overflow | None = None) -> Subscription: ...
+    @overload
     def subscribe(self, type: MessageType, codes: Codes | None, callback: Callable[[Raw], object], *,
                   depth: int | None = None, level: float | None = None, raw: Literal[True],
                   snapshot: bool = True, overflow: Overflow | None = None,
-                  backfill: bool = False) -> Subscription: ...
+                  backfill: bool = False, timeframe: Timeframe | None = None,
+                  indicators: Iterable[IndicatorItem] | None = None,
+                  categories: Iterable[Category] | None = None,
+                  include_body: bool | None = None) -> Subscription: ...
 
     def subscribe(
         self,
@@ -285,6 +312,10 @@ class WebSocketClient:
         snapshot: bool = True,
         overflow: str | None = None,
         backfill: bool = False,
+        timeframe: str | None = None,
+        indicators: Any = None,
+        categories: Any = None,
+        include_body: bool | None = None,
     ) -> Subscription:
         """Call ``callback(message)`` on a worker thread for every message of ``type`` for ``codes``.
 
@@ -292,9 +323,14 @@ class WebSocketClient:
         ``overflow`` overrides ``Config.overflow`` for this subscription. ``backfill=True`` (trades):
         after a reconnect the trades missed are fetched from REST and delivered, in order and each
         once, before the live ones (``stream_type`` BACKFILL). An orderbook ``level`` is checked
-        against the market's supported levels (``Config.validate_levels``). Raises SubscriptionError
-        on a bad type, code or option and AuthenticationError for a private type without keys, before
-        anything is sent.
+        against the market's supported levels (``Config.validate_levels``).
+
+        ``indicator`` and ``indicator_signal`` (KRW markets) take a ``timeframe`` ("5m" to "1d") and
+        ``indicators``: ``[upbit_sync.RSI(14), upbit_sync.MACD()]``, signals with their trigger,
+        ``[upbit_sync.RSI(14).oversold(30)]``, or dicts in Upbit's request form. ``announcement``
+        (no codes) takes ``categories`` (None: all) and ``include_body``. Raises SubscriptionError on
+        a bad type, code or option and AuthenticationError for a private or indicator type without
+        keys, before anything is sent.
         """
         self._check_open()
         if not callable(callback):
@@ -304,7 +340,8 @@ class WebSocketClient:
         for name, flag in (("raw", raw), ("snapshot", snapshot), ("backfill", backfill)):
             if not isinstance(flag, bool):
                 raise SubscriptionError(f"{name} must be True or False, not {flag!r}")
-        spec = make_spec(type, codes, depth=depth, level=level)
+        spec = make_spec(type, codes, depth=depth, level=level, timeframe=timeframe,
+                         indicators=indicators, categories=categories, include_body=include_body)
         if backfill and spec.type != "trade":
             raise SubscriptionError(f"backfill applies to trade only, not to {spec.type!r}")
         if level and self._port.config.validate_levels:
@@ -368,7 +405,7 @@ class WebSocketClient:
                      ) -> None:
         untyped: Callable[..., Subscription] = self.subscribe
         untyped(sub.type, codes, callback, depth=sub.depth, level=sub.level, raw=sub.raw,
-                snapshot=sub.snapshot, overflow=sub.overflow, backfill=sub.backfill)
+                snapshot=sub.snapshot, overflow=sub.overflow, backfill=sub.backfill, **sub.spec.asked())
 
     # ---- stream: a blocking iterator ----------------------------------------------------------------
 
@@ -395,9 +432,26 @@ class WebSocketClient:
     def stream(self, type: Literal["myAsset"], codes: None, *, timeout: float | None = None,
                events: Literal[False] = False, raw: Literal[False] = False) -> MessageStream[MyAsset]: ...
     @overload
+    def stream(self, type: Literal["announcement"], codes: None, *, timeout: float | None = None,
+               events: Literal[False] = False, raw: Literal[False] = False,
+               categories: Iterable[Category] | None = None,
+               include_body: bool = False) -> MessageStream[Announcement]: ...
+    @overload
+    def stream(self, type: Literal["indicator"], codes: Codes, *, timeout: float | None = None,
+               events: Literal[False] = False, raw: Literal[False] = False, timeframe: Timeframe,
+               indicators: Iterable[IndicatorItem]) -> MessageStream[Indicator]: ...
+    @overload
+    def stream(self, type: Literal["indicator_signal"], codes: Codes, *, timeout: float | None = None,
+               events: Literal[False] = False, raw: Literal[False] = False, timeframe: Timeframe,
+               indicators: Iterable[IndicatorItem]) -> MessageStream[IndicatorSignal]: ...
+    @overload
     def stream(self, type: MessageType, codes: Codes | None, *, timeout: float | None = None,
                events: Literal[False] = False, raw: Literal[True], depth: int | None = None,
-               level: float | None = None, snapshot: bool = True) -> MessageStream[Raw]: ...
+               level: float | None = None, snapshot: bool = True,
+               timeframe: Timeframe | None = None,
+               indicators: Iterable[IndicatorItem] | None = None,
+               categories: Iterable[Category] | None = None,
+               include_body: bool | None = None) -> MessageStream[Raw]: ...
     @overload
     def stream(self, type: Literal["ticker"], codes: Codes, *, timeout: float | None = None,
                events: Literal[True], raw: Literal[False] = False,
@@ -421,9 +475,26 @@ class WebSocketClient:
     def stream(self, type: Literal["myAsset"], codes: None, *, timeout: float | None = None,
                events: Literal[True], raw: Literal[False] = False) -> MessageStream[MyAsset | Event]: ...
     @overload
+    def stream(self, type: Literal["announcement"], codes: None, *, timeout: float | None = None,
+               events: Literal[True], raw: Literal[False] = False,
+               categories: Iterable[Category] | None = None,
+               include_body: bool = False) -> MessageStream[Announcement | Event]: ...
+    @overload
+    def stream(self, type: Literal["indicator"], codes: Codes, *, timeout: float | None = None,
+               events: Literal[True], raw: Literal[False] = False, timeframe: Timeframe,
+               indicators: Iterable[IndicatorItem]) -> MessageStream[Indicator | Event]: ...
+    @overload
+    def stream(self, type: Literal["indicator_signal"], codes: Codes, *, timeout: float | None = None,
+               events: Literal[True], raw: Literal[False] = False, timeframe: Timeframe,
+               indicators: Iterable[IndicatorItem]) -> MessageStream[IndicatorSignal | Event]: ...
+    @overload
     def stream(self, type: MessageType, codes: Codes | None, *, timeout: float | None = None,
                events: Literal[True], raw: Literal[True], depth: int | None = None,
-               level: float | None = None, snapshot: bool = True) -> MessageStream[Raw | Event]: ...
+               level: float | None = None, snapshot: bool = True,
+               timeframe: Timeframe | None = None,
+               indicators: Iterable[IndicatorItem] | None = None,
+               categories: Iterable[Category] | None = None,
+               include_body: bool | None = None) -> MessageStream[Raw | Event]: ...
 
     def stream(
         self,
@@ -436,6 +507,10 @@ class WebSocketClient:
         depth: int | None = None,
         level: float | None = None,
         snapshot: bool = True,
+        timeframe: str | None = None,
+        indicators: Any = None,
+        categories: Any = None,
+        include_body: bool | None = None,
     ) -> MessageStream[Any]:
         """A blocking iterator over the messages of ``type`` for ``codes`` (and the lifecycle events,
         with ``events=True``).
@@ -449,7 +524,8 @@ class WebSocketClient:
         self._check_open()
         _check_timeout(timeout, optional=True)
         return MessageStream(self, type, codes, timeout=timeout, events=events, raw=raw,
-                             depth=depth, level=level, snapshot=snapshot)
+                             depth=depth, level=level, snapshot=snapshot, timeframe=timeframe,
+                             indicators=indicators, categories=categories, include_body=include_body)
 
     # ---- snapshot and listing -----------------------------------------------------------------------
 
@@ -486,6 +562,9 @@ class WebSocketClient:
         the result, named in its ``missing`` and in a WARNING."""
         self._check_open()
         _check_timeout(timeout, optional=False)
+        if type in REALTIME_TYPES:
+            raise SubscriptionError(f"{type!r} has no snapshot: Upbit sends it in real time only, so "
+                                    "snapshot() cannot serve it; subscribe() or stream() it instead")
         spec = make_spec(type, codes, depth=depth, level=level, is_only_snapshot=True)
         if spec.is_private:
             raise SubscriptionError(f"snapshot() serves the public types, not {type!r}")
@@ -518,7 +597,7 @@ class MessageStream(Generic[T]):
 
     def __init__(self, client: WebSocketClient, type: str, codes: Codes | None, *,
                  timeout: float | None, events: bool, raw: bool, depth: int | None,
-                 level: float | None, snapshot: bool) -> None:
+                 level: float | None, snapshot: bool, **options: Any) -> None:
         self.timeout = timeout
         self.events = events
         self.dropped = 0
@@ -543,7 +622,7 @@ class MessageStream(Generic[T]):
         # the subscription holds this stream's method weakly: an abandoned stream cancels itself
         subscribe: Callable[..., Subscription] = client.subscribe
         self.subscription = subscribe(type, codes, self._push, depth=depth, level=level, raw=raw,
-                                      snapshot=snapshot)
+                                      snapshot=snapshot, **options)
         self._core.streams.add(self)
         self._finalizer = weakref.finalize(self, self.subscription.cancel)
 

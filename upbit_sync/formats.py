@@ -1,8 +1,9 @@
 """DEFAULT <-> SIMPLE key maps for every Upbit message type (docs/upbit.md §8).
 
 One :class:`KeyMap` per type; each names its DEFAULT keys once, with their SIMPLE abbreviation, and
-the nested lists (``obu``, ``ast``, ``rslt``) carry a map of their own. Keys a map does not know are
-passed through unchanged, so a field Upbit adds later is never lost.
+the nested lists (``obu``, ``ast``, ``rslt``) and objects (an indicator's ``p``, ``ep``, ``v``) carry a
+map of their own. Keys a map does not know are passed through unchanged, so a field Upbit adds later
+is never lost.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ CANDLE_TYPES = (
 
 @dataclass(frozen=True)
 class KeyMap:
-    """The abbreviations of one message type; ``nested`` maps a list field to its items' map."""
+    """The abbreviations of one message type; ``nested`` maps a list or object field to its own map."""
 
     simple: Mapping[str, str]
     nested: Mapping[str, KeyMap] = field(default_factory=dict)
@@ -51,9 +52,12 @@ def _rename(
     for key, value in message.items():
         new_key = names.get(key, key)
         inner = nested.get(key if to_simple else new_key)
-        if inner is not None and isinstance(value, list):
+        if inner is not None:
             convert = inner.to_simple if to_simple else inner.to_default
-            value = [convert(item) if isinstance(item, Mapping) else item for item in value]
+            if isinstance(value, list):
+                value = [convert(item) if isinstance(item, Mapping) else item for item in value]
+            elif isinstance(value, Mapping):  # the params and values of an indicator
+                value = convert(value)
         out[new_key] = value
     return out
 
@@ -110,6 +114,30 @@ MY_ASSET = KeyMap(
     nested={"assets": ASSET},
 )
 
+# the indicator types (docs/channels.md §3): params, event params and values are objects of their own
+INDICATOR_PARAMS = KeyMap({
+    "period": "p", "type": "t", "short_period": "shp", "long_period": "lop", "multiplier": "m",
+    "fast": "f", "slow": "s", "signal_period": "sgp",
+})
+EVENT_PARAMS = KeyMap({"multiplier": "mul", "threshold": "th"})
+INDICATOR_VALUE = KeyMap({  # the moving average's ``value`` keeps its name in SIMPLE
+    "volume": "vol", "avg_volume": "av", "ratio": "rto", "rsi": "rsi", "value": "value",
+    "ma_short": "mas", "ma_long": "mal", "bb_upper": "bbu", "bb_middle": "bbm", "bb_lower": "bbl",
+    "macd": "macd", "macd_signal": "macds", "histogram": "hist",
+})
+INDICATOR = KeyMap(
+    {"type": "ty", "code": "cd", "timeframe": "tf", "indicator": "ind", "trigger": "tr", "params": "p",
+     "event_params": "ep", "value": "v", "candle_date_time_utc": "cdttmu", "timestamp": "tms",
+     "stream_type": "st"},
+    nested={"params": INDICATOR_PARAMS, "event_params": EVENT_PARAMS, "value": INDICATOR_VALUE},
+)
+
+ANNOUNCEMENT = KeyMap({  # no code: a notice belongs to no market (docs/channels.md §5)
+    "type": "ty", "uuid": "uid", "title": "tt", "category": "cat", "event_type": "et", "url": "url",
+    "body": "bd", "first_listed_at": "flat", "listed_at": "lat", "timestamp": "tms",
+    "stream_type": "st",
+})
+
 LISTED_SUBSCRIPTION = KeyMap({"type": "ty", "codes": "cds", "level": "lv"})
 
 LIST_SUBSCRIPTIONS = KeyMap(
@@ -124,6 +152,9 @@ BY_TYPE: dict[str, KeyMap] = {
     "myOrder": MY_ORDER,
     "myAsset": MY_ASSET,
     **{name: CANDLE for name in CANDLE_TYPES},
+    "indicator": INDICATOR,
+    "indicator_signal": INDICATOR,
+    "announcement": ANNOUNCEMENT,
 }
 
 

@@ -246,7 +246,8 @@ class Link:
         self._grace_checked = True
         seen = set(self._router.snapshots_seen)  # a copy: the socket thread adds to it
         expected = {(spec.type, code) for spec in self.sent or ()
-                    if not spec.is_only_realtime and not spec.is_private for code in spec.codes}
+                    if not spec.is_only_realtime and spec.endpoint == protocol.PUBLIC
+                    for code in spec.codes}
         missing = sorted(expected - seen - self._missing_warned, key=str)
         self._missing_warned &= expected - seen
         if missing and seen:

@@ -25,14 +25,15 @@ from .dispatch import Dispatcher
 from .errors import AuthenticationError, ClosedError, ConfigError, DecodeError, RateLimitError, UpbitError
 from .link import Link
 from .metrics import Health, HealthServer, health_report
-from .protocol import PRIVATE, PUBLIC, StreamSpec, build_request, endpoint_of, is_private
+from .protocol import INFO, PRIVATE, PUBLIC, StreamSpec, build_request, endpoint_of, is_private
 from .ratelimit import connect_limit
 from .subscriptions import ClientHooks, Clients, Listener, Subscription, SubscriptionManager
 from .types import Event, SubscriptionList
 
 log = logging.getLogger(__name__)
 
-NO_KEYS = "private streams (myOrder, myAsset) need access_key and secret_key in Config"
+NO_KEYS = ("private streams (myOrder, myAsset, announcement) and the indicator types need access_key "
+           "and secret_key in Config")
 
 
 class WebSocketManager:
@@ -152,13 +153,15 @@ class WebSocketManager:
         with self._lock:
             link = self._links.get(name)
             if link is None:
-                private = endpoint_of(name) == PRIVATE
+                endpoint = endpoint_of(name)
                 cfg = self.config
-                header = self._credentials.header if private and self._credentials else None
+                keyed = endpoint != PUBLIC  # private and info take the JWT on the upgrade
+                header = self._credentials.header if keyed and self._credentials else None
+                url = {PRIVATE: cfg.private_url, INFO: cfg.info_url}.get(endpoint, cfg.public_url)
                 router = self._subscriptions.router(name, self._dispatcher, cfg.metrics)
                 link = self._links[name] = Link(
-                    name, cfg.private_url if private else cfg.public_url, cfg, _Owner(self), router,
-                    self._dispatcher, header=header, permanent=name == PUBLIC,
+                    name, url, cfg, _Owner(self), router, self._dispatcher, header=header,
+                    permanent=name == PUBLIC,
                 )
             return link
 
@@ -166,12 +169,12 @@ class WebSocketManager:
         """Replace what ``connection`` should carry. Never blocks: the watchdog sends it when the
         message limit allows; many calls in a burst become one request with the latest set."""
         wanted = tuple(specs)
-        private = endpoint_of(connection) == PRIVATE
-        if any(spec.is_private != private for spec in wanted):
+        endpoint = endpoint_of(connection)
+        if any(spec.endpoint != endpoint for spec in wanted):
             raise ConfigError(f"connection {connection!r} cannot carry that mix of types")
         if wanted:
             build_request(wanted, self.config.wire_format)  # raises on conflicts
-        if private and wanted and self._credentials is None:
+        if endpoint != PUBLIC and wanted and self._credentials is None:
             raise AuthenticationError(NO_KEYS)
         self._link(connection).set_wanted(wanted)
         self._wake.set()
@@ -302,7 +305,7 @@ class ClientPort:
     def snapshot(self, spec: StreamSpec, timeout: float) -> list[dict[str, Any]]:
         """One ``is_only_snapshot`` request on a short-lived connection (link.fetch_snapshot); it
         counts toward the connect limit."""
-        if spec.is_private:
+        if spec.endpoint != PUBLIC:
             raise ConfigError("snapshot() serves the public types only")
         deadline = time.monotonic() + timeout
         self._m._connect_limit.acquire(timeout, self._m._stopping)

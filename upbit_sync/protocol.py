@@ -22,9 +22,16 @@ import msgspec
 from . import formats
 from ._version import __version__
 from .errors import DecodeError, InvalidRequestError, SubscriptionError
+from .indicators import INFO_TYPES, IndicatorSpec, categories_of, indicator_specs, timeframe_of
 from .types import (
+    INDICATOR_RECORDS,
+    Announcement,
     Candle,
     ErrorMessage,
+    EventParams,
+    Indicator,
+    IndicatorMessage,
+    IndicatorSignal,
     ListedSubscription,
     Message,
     MyAsset,
@@ -32,6 +39,7 @@ from .types import (
     Orderbook,
     ServerMessage,
     Status,
+    StreamType,
     SubscriptionList,
     Ticker,
     Trade,
@@ -51,10 +59,16 @@ log = logging.getLogger(__name__)
 # The connections of a manager, by endpoint (extra public ones are named "public-2", ...).
 PUBLIC = "public"
 PRIVATE = "private"
+INFO = "info"  # /websocket/v1/info: indicator and indicator_signal (docs/channels.md §0)
 
 PUBLIC_TYPES: tuple[str, ...] = ("ticker", "trade", "orderbook", *formats.CANDLE_TYPES)
-PRIVATE_TYPES: tuple[str, ...] = ("myOrder", "myAsset")
-ALL_TYPES: tuple[str, ...] = PUBLIC_TYPES + PRIVATE_TYPES
+PRIVATE_TYPES: tuple[str, ...] = ("myOrder", "myAsset", "announcement")
+ALL_TYPES: tuple[str, ...] = PUBLIC_TYPES + PRIVATE_TYPES + INFO_TYPES
+# the types whose connection needs the JWT on its upgrade
+KEYED_TYPES: tuple[str, ...] = PRIVATE_TYPES + INFO_TYPES
+# the types Upbit never sends a SNAPSHOT of (docs/channels.md §0), and those it does
+REALTIME_TYPES: tuple[str, ...] = (*INFO_TYPES, "announcement")
+SNAPSHOT_TYPES: tuple[str, ...] = tuple(kind for kind in ALL_TYPES if kind not in REALTIME_TYPES)
 ORDERBOOK_DEPTHS: tuple[int, ...] = (1, 5, 15, 30)
 WIRE_FORMATS: tuple[str, ...] = ("DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST")
 
@@ -72,8 +86,16 @@ def _short(value: Any) -> str:
 
 
 def is_private(message_type: str) -> bool:
-    """True for the types carried by the private endpoint (myOrder, myAsset)."""
-    return message_type in PRIVATE_TYPES
+    """True for the types whose connection needs API keys (myOrder, myAsset, announcement, and the
+    indicator types of the info endpoint)."""
+    return message_type in KEYED_TYPES
+
+
+def endpoint_for(message_type: str) -> str:
+    """The endpoint that serves a type: PUBLIC, PRIVATE or INFO."""
+    if message_type in INFO_TYPES:
+        return INFO
+    return PRIVATE if message_type in PRIVATE_TYPES else PUBLIC
 
 
 def endpoint_of(connection: str) -> str:
@@ -99,10 +121,43 @@ class StreamSpec:
     level: float | None = None
     is_only_snapshot: bool = False
     is_only_realtime: bool = False
+    # indicator and indicator_signal
+    timeframe: str | None = None
+    indicators: tuple[IndicatorSpec, ...] = ()
+    # announcement (None: every category)
+    categories: tuple[str, ...] | None = None
+    include_body: bool = False
 
     @property
     def is_private(self) -> bool:
+        """Whether its connection needs API keys."""
         return is_private(self.type)
+
+    @property
+    def endpoint(self) -> str:
+        return endpoint_for(self.type)
+
+    @property
+    def options(self) -> tuple[Any, ...]:
+        """What besides codes a request object says: specs that differ here need objects of their own."""
+        return (self.timeframe, self.indicators, self.categories, self.include_body)
+
+    def asked(self) -> dict[str, Any]:
+        """The keywords of ``subscribe()`` that ask for this spec's options, beyond depth and level."""
+        if self.type in INFO_TYPES:
+            return {"timeframe": self.timeframe, "indicators": self.indicators}
+        if self.type == "announcement":
+            return {"categories": self.categories, "include_body": self.include_body}
+        return {}
+
+    def accepts(self, message: Mapping[str, Any]) -> bool:
+        """Whether a message (DEFAULT keys) of this spec's type is one it asked for: the connection
+        carries every subscription's indicators and categories, each subscription gets its own."""
+        if self.type == "announcement":
+            return self.categories is None or message.get("category") in self.categories
+        if self.type in INFO_TYPES:
+            return message.get("timeframe") == self.timeframe and _item_of(message) in self.indicators
+        return True
 
 
 def make_spec(
@@ -113,6 +168,10 @@ def make_spec(
     level: float | None = None,
     is_only_snapshot: bool = False,
     is_only_realtime: bool = False,
+    timeframe: str | None = None,
+    indicators: Any = None,
+    categories: Any = None,
+    include_body: bool | None = None,
 ) -> StreamSpec:
     """Validate a subscription and return it normalised; raise SubscriptionError naming the bad part."""
     if not isinstance(type, str) or type not in ALL_TYPES:
@@ -120,6 +179,17 @@ def make_spec(
             f"unknown subscription type {type!r}; expected one of: {', '.join(ALL_TYPES)}"
         )
     code_tuple = _validate_codes(type, codes)
+    if type in INFO_TYPES or type == "announcement":
+        if is_only_snapshot:
+            raise SubscriptionError(f"{type!r} has no snapshot: Upbit sends it in real time only")
+        return _realtime_spec(type, code_tuple, depth=depth, level=level, timeframe=timeframe,
+                              indicators=indicators, categories=categories, include_body=include_body)
+    for name, option in (("timeframe", timeframe), ("indicators", indicators),
+                         ("categories", categories), ("include_body", include_body)):
+        if option is not None:
+            where = ("announcement" if name in ("categories", "include_body")
+                     else "indicator and indicator_signal")
+            raise SubscriptionError(f"{name} applies to {where} only, not to {type!r}")
     if depth is not None or level is not None:
         if type != "orderbook":
             raise SubscriptionError(f"depth and level apply to orderbook only, not to {type!r}")
@@ -137,6 +207,43 @@ def make_spec(
     if is_only_snapshot and is_only_realtime:
         raise SubscriptionError("is_only_snapshot and is_only_realtime exclude each other")
     return StreamSpec(type, code_tuple, depth, level, is_only_snapshot, is_only_realtime)
+
+
+def _realtime_spec(type: str, codes: tuple[str, ...], *, depth: Any, level: Any, timeframe: Any,
+                   indicators: Any, categories: Any, include_body: Any) -> StreamSpec:
+    """The spec of an indicator type or of announcement (docs/channels.md §2, §4, §5)."""
+    if depth is not None or level is not None:
+        raise SubscriptionError(f"depth and level apply to orderbook only, not to {type!r}")
+    if type == "announcement":
+        if timeframe is not None or indicators is not None:
+            raise SubscriptionError("timeframe and indicators apply to indicator and indicator_signal, "
+                                    "not to 'announcement'")
+        if include_body is not None and not isinstance(include_body, bool):
+            raise SubscriptionError(f"include_body must be True or False, not {include_body!r}")
+        return StreamSpec(type, (), categories=categories_of(categories),
+                          include_body=bool(include_body), is_only_realtime=True)
+    if categories is not None or include_body is not None:
+        raise SubscriptionError(f"categories and include_body apply to announcement, not to {type!r}")
+    if timeframe is None:
+        raise SubscriptionError(f"{type!r} needs a timeframe (5m, 15m, 60m, 240m or 1d)")
+    if indicators is None:
+        raise SubscriptionError(f"{type!r} needs indicators, e.g. indicators=[upbit_sync.RSI(14)]")
+    return StreamSpec(type, codes, timeframe=timeframe_of(timeframe),
+                      indicators=indicator_specs(indicators, signal=type == "indicator_signal"),
+                      is_only_realtime=True)
+
+
+def _item_of(message: Mapping[str, Any]) -> IndicatorSpec | None:
+    """The request item an indicator message answers (DEFAULT keys), to match it to subscriptions."""
+    params, event_params = message.get("params"), message.get("event_params") or {}
+    if not isinstance(params, Mapping) or not isinstance(event_params, Mapping):
+        return None
+    try:
+        key = IndicatorSpec(message.get("indicator"), tuple(params.items()),  # type: ignore[arg-type]
+                            message.get("trigger"), tuple(event_params.items()))
+        return indicator_specs(key, signal=message.get("trigger") is not None)[0]
+    except SubscriptionError:
+        return None
 
 
 def market_codes(codes: str | Iterable[str]) -> tuple[str, ...]:
@@ -172,10 +279,17 @@ def _validate_codes(type: str, codes: str | Iterable[str] | None) -> tuple[str, 
                 f"malformed market code {code!r}; expected QUOTE-BASE such as 'KRW-BTC'"
             )
         seen[code] = None
-    if type == "myAsset" and seen:
-        raise SubscriptionError("myAsset takes no codes: it covers the whole account")
-    if type in PUBLIC_TYPES and not seen:
+    if type in ("myAsset", "announcement") and seen:
+        what = "the whole account" if type == "myAsset" else "every market"
+        raise SubscriptionError(f"{type} takes no codes: it covers {what}")
+    if (type in PUBLIC_TYPES or type in INFO_TYPES) and not seen:
         raise SubscriptionError(f"{type!r} needs at least one market code")
+    if type in INFO_TYPES:
+        foreign = [code for code in seen if not code.startswith("KRW-")]
+        if foreign:
+            raise SubscriptionError(
+                f"{type} serves KRW markets only, not {', '.join(foreign)}"
+            )
     return tuple(seen)
 
 
@@ -209,6 +323,9 @@ def build_request(
     objects: dict[tuple[Any, ...], dict[str, Any]] = {}
     orderbook_options: dict[str, tuple[int, float]] = {}
     for spec in specs:
+        if spec.type not in SNAPSHOT_TYPES:
+            _add_realtime_object(objects, spec)
+            continue
         # Upbit's defaults are depth 30 and level 0: saying so explicitly asks for the same stream.
         level = spec.level or 0 if spec.type == "orderbook" else spec.level
         if spec.type == "orderbook":
@@ -241,8 +358,32 @@ def build_request(
     for obj in objects.values():
         if obj.pop("all_markets", False):
             del obj["codes"]
+        if obj["type"] == "announcement":
+            del obj["_all"], obj["_cats"]
+            if obj["categories"] is None:
+                del obj["categories"]
+            if not obj["include_body"]:
+                del obj["include_body"]
     frame = [{"ticket": ticket or new_ticket()}, *objects.values(), {"format": wire_format}]
     return json.dumps(frame, separators=(",", ":"), allow_nan=False)
+
+
+def _add_realtime_object(objects: dict[tuple[Any, ...], dict[str, Any]], spec: StreamSpec) -> None:
+    """An indicator type's object (one per timeframe and indicator list, codes merged), or the one
+    announcement object (categories merged: all when any subscription wants all)."""
+    if spec.type == "announcement":
+        obj = objects.setdefault(("announcement",), {"type": "announcement", "_all": False, "_cats": {}})
+        obj["_all"] = obj["_all"] or spec.categories is None
+        obj["_cats"].update(dict.fromkeys(spec.categories or ()))
+        obj["categories"] = None if obj["_all"] else list(obj["_cats"])
+        obj["include_body"] = obj.get("include_body", False) or spec.include_body
+        return
+    key = (spec.type, spec.timeframe, spec.indicators)
+    if key not in objects:
+        objects[key] = {"type": spec.type, "codes": [], "timeframe": spec.timeframe,
+                        "indicators": [item.as_dict() for item in spec.indicators]}
+    codes = objects[key]["codes"]
+    codes.extend(code for code in spec.codes if code not in codes)
 
 
 def build_list_subscriptions(wire_format: str = "SIMPLE", ticket: str | None = None) -> str:
@@ -279,8 +420,11 @@ def _per_unit(name: str) -> type[Candle]:
 
 CLASSES: dict[str, type[Message]] = {
     "ticker": Ticker, "trade": Trade, "orderbook": Orderbook, "myOrder": MyOrder, "myAsset": MyAsset,
-    **{name: _per_unit(name) for name in formats.CANDLE_TYPES},
+    "announcement": Announcement, **{name: _per_unit(name) for name in formats.CANDLE_TYPES},
 }
+# Decoded the careful way only: their params and values take a record chosen by another field.
+INFO_CLASSES: dict[str, type[IndicatorMessage]] = {"indicator": Indicator,
+                                                   "indicator_signal": IndicatorSignal}
 _UNION: Any = Union[tuple(CLASSES.values())]  # noqa: UP007 - a union built at run time
 _DECODE = msgspec.json.Decoder(_UNION).decode
 STRICT_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)  # what a typed_decoder raises
@@ -348,6 +492,44 @@ def _typed(item: dict[str, Any], message_type: str, simple: bool) -> Message:
             values[name] = members.get(value, value)  # the check admits strings (hashable) only
         message = cls(**values)
     message.__dict__["_wire"] = item  # raw: every key the frame had (received_at is a field)
+    return message
+
+
+_INDICATOR_FIELDS = {f.name: f for f in msgspec.structs.fields(IndicatorSignal)}
+
+
+def _indicator(item: dict[str, Any], message_type: str, simple: bool) -> IndicatorMessage:
+    """The typed message of an ``indicator`` or ``indicator_signal`` object: its params and value as
+    the indicator's records (numbers sent as text are read as numbers), or as plain dicts with
+    DEFAULT keys for an indicator this version does not know; DecodeError if it is malformed."""
+    default = formats.to_default(item) if simple else item
+    cls = INFO_CLASSES[message_type]
+    kind = default.get("indicator")
+    records = INDICATOR_RECORDS.get(kind) if isinstance(kind, str) else None
+    values: dict[str, Any] = {}
+    try:
+        for name in cls.__struct_fields__:
+            if name == "received_at":
+                continue
+            value = default.get(name)
+            if name in ("params", "value", "event_params"):
+                if value is None and name == "event_params":
+                    value = {}
+                if records is None:  # an indicator new to us: its objects as sent
+                    value = msgspec.convert(value, dict[str, Any])
+                else:
+                    record = EventParams if name == "event_params" else records[name == "value"]
+                    value = msgspec.convert(value, record, strict=False)
+            elif name == "stream_type":  # a value new to us stays text
+                value = StreamType._value2member_map_.get(value, value) if type(value) is str else \
+                    msgspec.convert(value, str)
+            else:  # text where a number belongs is read as the number
+                value = msgspec.convert(value, _INDICATOR_FIELDS[name].type, strict=False)
+            values[name] = value
+    except msgspec.ValidationError as exc:
+        raise DecodeError(f"malformed {message_type} frame: {exc} (field {name!r})") from None
+    message = cls(**values)
+    message.__dict__["_wire"] = item
     return message
 
 
@@ -425,6 +607,8 @@ def to_message(item: dict[str, Any]) -> ServerMessage:
     message_type = item.get("ty") if simple else item.get("type")
     if isinstance(message_type, str) and message_type in CLASSES:
         return _typed(item, message_type, simple)  # type: ignore[return-value]
+    if isinstance(message_type, str) and message_type in INFO_CLASSES:
+        return _indicator(item, message_type, simple)  # type: ignore[return-value]
     try:
         if simple or "mthd" in item:
             item = formats.to_default(item)

@@ -25,7 +25,7 @@ import msgspec
 from .backfill import Backfill, Fetch
 from .errors import DecodeError, SubscriptionError
 from .formats import to_default
-from .protocol import PRIVATE, PUBLIC, STRICT_ERRORS, StreamSpec, is_private, to_message
+from .protocol import PUBLIC, SNAPSHOT_TYPES, STRICT_ERRORS, StreamSpec, to_message
 from .types import DataLoss, Event, Message, StreamType, raw_of
 
 if TYPE_CHECKING:
@@ -146,7 +146,8 @@ class Delivery:
     """The working part of a Subscription: what the router queues and a worker runs (the
     dispatcher's ``Target``). Its methods run on worker threads."""
 
-    __slots__ = ("_func", "_loss_lock", "_obj", "_strong", "active", "backfill", "callback", "connection",
+    __slots__ = ("_func", "_loss_lock", "_obj", "_spec", "_strong", "active", "backfill", "callback",
+                 "connection",
                  "deliver", "delivered", "dropped", "overflow", "owner", "raw", "snapshot", "subscription")
 
     deliver: Callable[[Any], None]  # run one message (typed, or a dict): _plain, or _backfilled
@@ -160,6 +161,9 @@ class Delivery:
         self.backfill = (Backfill(backfill, self._backfill_lost, first_snapshot=snapshot)
                          if backfill is not None else None)
         self.deliver = self._plain if self.backfill is None else self._backfilled
+        self._spec = subscription.spec
+        if self._spec.type not in SNAPSHOT_TYPES:  # its connection carries others' asks too
+            self.deliver = self._filtered
         self.overflow = overflow
         self.owner = owner  # the client's core: cancel, errors and loss reports go there
         self.connection = ""  # assigned by the SubscriptionManager
@@ -201,6 +205,18 @@ class Delivery:
                 return
             self._func(obj, message)  # type: ignore[misc]
         self.delivered += 1
+
+    def _filtered(self, item: Message | dict[str, Any]) -> None:
+        """An indicator or announcement: delivered if it is of this subscription's timeframe and
+        indicators, or categories (one request carries every subscription's)."""
+        if type(item) is not dict:
+            item_default = raw_of(item)  # type: ignore[arg-type]
+        elif "ty" in item:
+            item_default = to_default(item)
+        else:
+            item_default = item
+        if self._spec.accepts(item_default):
+            self._plain(item)
 
     def _backfilled(self, item: Message | dict[str, Any]) -> None:
         """A trade of a backfilling subscription: first what a reconnect missed, then the trade
@@ -317,8 +333,8 @@ class SubscriptionManager:
 
     def _assign(self, sub: Subscription) -> str:
         spec = sub.spec
-        if is_private(spec.type):
-            return PRIVATE
+        if spec.endpoint != PUBLIC:
+            return spec.endpoint  # one private and one info connection: Upbit refuses many
         if spec.type != "orderbook":
             return PUBLIC
         wanted = (spec.depth or 30, spec.level or 0)
@@ -339,8 +355,8 @@ class SubscriptionManager:
 
     def _rebuild(self) -> None:
         index: dict[RouteKey, list[Delivery]] = {}
-        # (connection, type, code) -> (depth, level, wants snapshot)
-        wishes: dict[RouteKey, list[Any]] = {}
+        # (connection, type, code, options) -> (depth, level, wants snapshot)
+        wishes: dict[tuple[Any, ...], list[Any]] = {}
         for sub in self._subs.values():
             spec = sub.spec
             codes: Sequence[str | None] = spec.codes or (
@@ -349,7 +365,7 @@ class SubscriptionManager:
             for code in codes:
                 key = (sub.connection, spec.type, code)
                 index.setdefault(key, []).append(sub._delivery)
-                wish = wishes.setdefault(key, [spec.depth, spec.level, False])
+                wish = wishes.setdefault((*key, spec.options), [spec.depth, spec.level, False])
                 wish[2] = wish[2] or sub.snapshot
         self._publish_sets(wishes)
         tables: dict[str, Table] = {}
@@ -367,18 +383,19 @@ class SubscriptionManager:
         for name, router in self._routers.items():
             router.set_table(tables.get(name, {}), self._counts.setdefault(name, {}))
 
-    def _publish_sets(self, wishes: dict[RouteKey, list[Any]]) -> None:
+    def _publish_sets(self, wishes: dict[tuple[Any, ...], list[Any]]) -> None:
         """Tell the owner each connection's new set where it changed."""
         grouped: dict[tuple[Any, ...], list[str]] = {}
-        for (connection, kind, code), (depth, level, snapshot) in wishes.items():
-            group = grouped.setdefault((connection, kind, depth, level, not snapshot), [])
+        for (connection, kind, code, options), (depth, level, snapshot) in wishes.items():
+            realtime_only = not snapshot or kind not in SNAPSHOT_TYPES
+            group = grouped.setdefault((connection, kind, depth, level, realtime_only, options), [])
             if code is not None:
                 group.append(code)
         sets: dict[str, list[StreamSpec]] = {}
-        for (connection, kind, depth, level, realtime_only), codes in grouped.items():
+        for (connection, kind, depth, level, realtime_only, options), codes in grouped.items():
             wire_codes = () if kind == "myOrder" and ALL_MARKETS in codes else tuple(codes)
             sets.setdefault(connection, []).append(
-                StreamSpec(kind, wire_codes, depth, level, False, realtime_only)
+                StreamSpec(kind, wire_codes, depth, level, False, realtime_only, *options)
             )
         new_sets = {name: tuple(specs) for name, specs in sets.items()}
         for name in set(self._sets) | set(new_sets):

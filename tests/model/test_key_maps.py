@@ -141,6 +141,8 @@ def test_every_subscription_type_has_a_key_map(message_type: str) -> None:
     expected = {
         "ticker": formats.TICKER, "trade": formats.TRADE, "orderbook": formats.ORDERBOOK,
         "myOrder": formats.MY_ORDER, "myAsset": formats.MY_ASSET,
+        "announcement": formats.ANNOUNCEMENT, "indicator": formats.INDICATOR,
+        "indicator_signal": formats.INDICATOR,
     }.get(message_type, formats.CANDLE)
     assert formats.key_map(message_type) is expected
 

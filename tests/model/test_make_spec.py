@@ -79,14 +79,14 @@ def test_depth_outside_1_5_15_30_is_rejected(depth: Any) -> None:
 
 @pytest.mark.parametrize("message_type", [t for t in ALL_TYPES if t != "orderbook"])
 def test_depth_on_a_non_orderbook_type_is_rejected(message_type: str) -> None:
-    codes = None if message_type == "myAsset" else ["KRW-BTC"]
+    codes = None if message_type in ("myAsset", "announcement") else ["KRW-BTC"]
     with pytest.raises(SubscriptionError, match=f"orderbook only.*{message_type}"):
         make_spec(message_type, codes, depth=15)
 
 
 @pytest.mark.parametrize("message_type", [t for t in ALL_TYPES if t != "orderbook"])
 def test_level_on_a_non_orderbook_type_is_rejected(message_type: str) -> None:
-    codes = None if message_type == "myAsset" else ["KRW-BTC"]
+    codes = None if message_type in ("myAsset", "announcement") else ["KRW-BTC"]
     with pytest.raises(SubscriptionError, match=f"orderbook only.*{message_type}"):
         make_spec(message_type, codes, level=0)
 
