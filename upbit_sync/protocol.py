@@ -528,7 +528,8 @@ def _indicator(item: dict[str, Any], message_type: str, simple: bool) -> Indicat
             values[name] = value
     except msgspec.ValidationError as exc:
         raise DecodeError(f"malformed {message_type} frame: {exc} (field {name!r})") from None
-    message = cls(**values)
+    received_at = default.get("received_at")
+    message = cls(**values, received_at=received_at if type(received_at) is float else 0.0)
     message.__dict__["_wire"] = item
     return message
 

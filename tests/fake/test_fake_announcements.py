@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from upbit_sync.indicators import CATEGORIES
 from upbit_sync.testing import ChannelRules
-from upbit_sync.testing.announcements import CATEGORIES, make_announcement
+from upbit_sync.testing.announcements import make_announcement
 
 ANNOUNCEMENT = {"type": "announcement"}
 # The SIMPLE names, as docs/channels.md §5 lists them.

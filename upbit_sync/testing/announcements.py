@@ -16,16 +16,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-CATEGORIES = (
-    "notice", "trade", "wallet", "maintenance", "digital_asset", "nft", "service", "event", "note",
-    "trading", "airdrop", "feature", "disclosure",
-)
-EVENT_TYPES = ("CREATED", "UPDATED")
-SIMPLE_KEYS: dict[str, str] = {
-    "type": "ty", "uuid": "uid", "title": "tt", "category": "cat", "event_type": "et", "url": "url",
-    "body": "bd", "first_listed_at": "flat", "listed_at": "lat", "timestamp": "tms",
-    "stream_type": "st",
-}
+from .. import formats
+from ..indicators import CATEGORIES
+from ..types import EventType
+
+EVENT_TYPES = tuple(kind.value for kind in EventType)
+SIMPLE_KEYS: dict[str, str] = dict(formats.ANNOUNCEMENT.simple)
 FIELDS = frozenset(SIMPLE_KEYS)
 MAX_FRAME = 1 << 20  # websockets' default max_size, which the SDK keeps
 

@@ -42,82 +42,21 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
+from .. import formats
+from ..indicators import TIMEFRAMES as TIMEFRAMES  # the fake's server checks with it
 from .channels import ChannelRules
 from .market import tick_size
 
-# -- Upbit's tables (docs/channels.md §2, §4) ---------------------------------------------------
-
-TIMEFRAMES: dict[str, int] = {"5m": 300, "15m": 900, "60m": 3600, "240m": 14400, "1d": 86400}
-MA_TYPES = ("SMA", "EMA")
+# -- Upbit's tables (docs/channels.md §2-§4): the SDK's, so that client and fake agree -----------
 
 Param = int | float | str
 Params = tuple[tuple[str, Param], ...]  # (DEFAULT name, value) in the order they are echoed
 
-
-@dataclass(frozen=True)
-class ParamSet:
-    """The params one indicator type takes: integer ``keys`` whose combinations must be one of
-    ``allowed``, plus the MA ``type`` and the Bollinger ``multiplier`` where they apply."""
-
-    keys: tuple[str, ...]
-    allowed: frozenset[tuple[int, ...]]
-    ma_type: bool = False
-    multiplier: bool = False
-
-
-def _singles(*values: int) -> frozenset[tuple[int, ...]]:
-    return frozenset((value,) for value in values)
-
-
-_MA_PAIRS = frozenset({(5, 20), (20, 60), (30, 90), (50, 200)})
-_MACD_SETS = frozenset({(12, 26, 9), (8, 17, 9), (5, 35, 5)})
-
-INDICATOR_PARAMS: dict[str, ParamSet] = {
-    "volume": ParamSet(("period",), _singles(5, 10, 15, 20, 25, 30, 35, 40, 45, 50)),
-    "rsi": ParamSet(("period",), _singles(*range(2, 15), 21, 25)),
-    "moving_average": ParamSet(
-        ("period",), _singles(3, 5, 7, 10, 15, 20, 25, 30, 50, 60, 90, 99, 100, 120, 200), ma_type=True
-    ),
-    "ma_crossover": ParamSet(("short_period", "long_period"), _MA_PAIRS, ma_type=True),
-    "bollinger_bands": ParamSet(("period",), _singles(10, 20, 50), multiplier=True),
-    "macd": ParamSet(("fast", "slow", "signal_period"), _MACD_SETS),
-}
-SIGNAL_PARAMS: dict[str, ParamSet] = {
-    "volume": ParamSet(("period",), _singles(10, 20, 50)),
-    "rsi": ParamSet(("period",), _singles(7, 9, 14, 21, 25)),
-    "moving_average": ParamSet(("period",), _singles(5, 10, 20, 30, 60, 90, 120, 200), ma_type=True),
-    "ma_crossover": ParamSet(("short_period", "long_period"), _MA_PAIRS, ma_type=True),
-    "bollinger_bands": ParamSet(("period",), _singles(20), multiplier=True),
-    "macd": ParamSet(("fast", "slow", "signal_period"), _MACD_SETS),
-}
-# Per indicator, its triggers and the one event param each needs (None: it takes none).
-TRIGGERS: dict[str, dict[str, tuple[str, frozenset[int]] | None]] = {
-    "volume": {"volume_spike": ("multiplier", frozenset({2, 3, 5}))},
-    "rsi": {"overbought": ("threshold", frozenset({70, 80})),
-            "oversold": ("threshold", frozenset({20, 30}))},
-    "moving_average": {"price_cross_above": None, "price_cross_below": None},
-    "ma_crossover": {"golden_cross": None, "dead_cross": None},
-    "bollinger_bands": {"price_cross_above": None, "price_cross_below": None},
-    "macd": {"golden_cross": None, "dead_cross": None, "zero_cross_above": None,
-             "zero_cross_below": None},
-}
-
-# SIMPLE names (docs/channels.md §3).
-SIMPLE_KEYS: dict[str, str] = {
-    "type": "ty", "code": "cd", "timeframe": "tf", "indicator": "ind", "trigger": "tr",
-    "params": "p", "event_params": "ep", "value": "v", "candle_date_time_utc": "cdttmu",
-    "timestamp": "tms", "stream_type": "st",
-}
-SIMPLE_PARAMS: dict[str, str] = {
-    "period": "p", "type": "t", "short_period": "shp", "long_period": "lop", "multiplier": "m",
-    "fast": "f", "slow": "s", "signal_period": "sgp",
-}
-SIMPLE_EVENT_PARAMS: dict[str, str] = {"multiplier": "mul", "threshold": "th"}
-SIMPLE_VALUES: dict[str, str] = {
-    "volume": "vol", "avg_volume": "av", "ratio": "rto", "rsi": "rsi", "value": "value",
-    "ma_short": "mas", "ma_long": "mal", "bb_upper": "bbu", "bb_middle": "bbm", "bb_lower": "bbl",
-    "macd": "macd", "macd_signal": "macds", "histogram": "hist",
-}
+# SIMPLE names (docs/channels.md §3)
+SIMPLE_KEYS: dict[str, str] = dict(formats.INDICATOR.simple)
+SIMPLE_PARAMS: dict[str, str] = dict(formats.INDICATOR_PARAMS.simple)
+SIMPLE_EVENT_PARAMS: dict[str, str] = dict(formats.EVENT_PARAMS.simple)
+SIMPLE_VALUES: dict[str, str] = dict(formats.INDICATOR_VALUE.simple)
 
 WINDOW = 400  # closed candles each value is computed over (enough for SMA 200 and EMA 200's seed)
 KEPT = 5_000  # closed candles a series keeps for introspection; older ones are dropped

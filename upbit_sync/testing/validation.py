@@ -14,20 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..formats import CANDLE_TYPES
-from .announcements import CATEGORIES
+from ..indicators import CATEGORIES, INDICATOR_PARAMS, MA_TYPES, SIGNAL_PARAMS, TIMEFRAMES, TRIGGERS, ParamSet
 from .channels import IGNORE, ChannelRules
-from .indicators import (
-    INDICATOR_PARAMS,
-    MA_TYPES,
-    SIGNAL_PARAMS,
-    TIMEFRAMES,
-    TRIGGERS,
-    Indicator,
-    Item,
-    Params,
-    ParamSet,
-    Signal,
-)
+from .indicators import Indicator, Item, Params, Signal
 from .wire import FORMATS
 
 PUBLIC_TYPES = frozenset({"ticker", "trade", "orderbook", *CANDLE_TYPES})
