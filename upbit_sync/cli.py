@@ -15,6 +15,7 @@ import contextlib
 import functools
 import http.client
 import ipaddress
+import itertools
 import json
 import logging
 import math
@@ -161,6 +162,9 @@ def _stdout_to_devnull() -> None:
         pass
 
 
+_FAKE_CATEGORIES = ("notice", "trade", "maintenance", "wallet")  # what fake-server --announce-every posts
+
+
 def _fake_server(args: argparse.Namespace) -> int:
     try:
         from .testing import FakeUpbitServer
@@ -171,7 +175,8 @@ def _fake_server(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         try:
             server = stack.enter_context(FakeUpbitServer(host="127.0.0.1", port=args.port,
-                                                         rest_port=args.rest_port))
+                                                         rest_port=args.rest_port,
+                                                         time_scale=args.time_scale))
         except OSError as error:  # the port is taken, or not ours to listen on
             reason = os.strerror(error.errno) if error.errno else str(error)
             print(f"upbit-sync fake-server: error: cannot listen on 127.0.0.1:{args.port}: {reason}",
@@ -180,8 +185,15 @@ def _fake_server(args: argparse.Namespace) -> int:
         try:
             print(f"fake Upbit exchange on {server.public_url} (private: {server.private_url}; "
                   f"REST: {server.rest_url})", flush=True)
+            print(f"indicators: {server.info_url} (keys: upbit_sync.testing.TEST_ACCESS_KEY and "
+                  "TEST_SECRET_KEY)", flush=True)
             print("Ctrl-C to stop", flush=True)
-            threading.Event().wait()  # nothing sets it: only a signal ends the wait
+            never = threading.Event()  # nothing sets it: only a signal ends the wait
+            notices = itertools.count(1)
+            while not never.wait(args.announce_every):
+                number = next(notices)
+                server.emit_announcement(category=_FAKE_CATEGORIES[number % len(_FAKE_CATEGORIES)],
+                                         title=f"[안내] 테스트 공지 {number}")
         except _Interrupted as stop:
             status = stop.exit_code
     print("stopped", flush=True)
@@ -1126,6 +1138,11 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("--port", type=_port, default=8765, help="0 for any free port (default 8765)")
     fake.add_argument("--rest-port", type=_port, default=0,
                       help="the REST side's port (default 0: any free one)")
+    fake.add_argument("--time-scale", type=_positive, default=1.0,
+                      help="run the indicator candles' clock this many times as fast (default 1; "
+                           "3000: a 5-minute candle closes every 0.1 s)")
+    fake.add_argument("--announce-every", type=_positive, default=None, metavar="SECONDS",
+                      help="push an announcement to its subscribers this often (default: never)")
     fake.set_defaults(run=_fake_server)
     return parser
 
