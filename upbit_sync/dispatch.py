@@ -17,6 +17,7 @@ import math
 import operator
 import threading
 import time
+from array import array
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol
@@ -39,7 +40,7 @@ _CONFLATED = object()
 _SIZE = operator.itemgetter(3)  # an entry's bytes
 # Latency is measured on every message of a short batch and on every SAMPLE_EVERY-th of a long one,
 # over the last WINDOW measurements per worker and type.
-SAMPLE_EVERY = 32
+SAMPLE_EVERY = 64
 WINDOW = 2048
 # While a burst keeps input pending, deferred wake-ups are made anyway after this long: a sleeping
 # worker's messages (a conflating subscriber's above all) never wait longer than this for it.
@@ -78,7 +79,7 @@ class Ring:
     __slots__ = ("_i", "count", "values")
 
     def __init__(self, size: int = WINDOW) -> None:
-        self.values = [0.0] * size
+        self.values = array("d", bytes(8 * size))  # not a list: nothing for the garbage collector to walk
         self._i = 0
         self.count = 0  # values ever added
 
@@ -88,7 +89,7 @@ class Ring:
         self.count += 1
 
     def window(self) -> list[float]:
-        return self.values[:self.count] if self.count < len(self.values) else list(self.values)
+        return self.values[:self.count].tolist() if self.count < len(self.values) else self.values.tolist()
 
 
 class Latencies:

@@ -359,3 +359,16 @@ def test_indicator_types_need_keys(exchange):
             client.subscribe("indicator", ["KRW-BTC"], lambda m: None, timeframe="5m", indicators=[us.RSI()])
         with pytest.raises(us.AuthenticationError, match="access_key"):
             client.subscribe("announcement", None, lambda m: None)
+
+
+def test_unsubscribing_some_codes_keeps_the_timeframe_and_indicators_of_the_rest(exchange):
+    with client_for(exchange) as client:
+        client.subscribe("indicator", ["KRW-BTC", "KRW-ETH"], lambda m: None, timeframe="60m",
+                         indicators=[us.RSI(14), us.MACD()])
+        client.unsubscribe("indicator", ["KRW-ETH"])
+        (sub,) = client.subscriptions
+        assert sub.codes == ("KRW-BTC",)
+        assert (sub.spec.timeframe, sub.spec.indicators) == ("60m", (us.RSI(14), us.MACD()))
+        assert wait_until(lambda: any(
+            o.get("codes") == ["KRW-BTC"] and o.get("timeframe") == "60m"
+            for c in info_connections(exchange) if c.is_open for o in c.subscriptions))

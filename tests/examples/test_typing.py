@@ -87,3 +87,36 @@ def test_the_type_names_of_the_overloads_are_the_protocol_s():
 
     assert names(client.MessageType) == set(protocol.ALL_TYPES)
     assert names(client.PublicType) == set(protocol.PUBLIC_TYPES)
+
+
+def test_the_new_channels_type_check_and_refuse_a_bad_timeframe_or_category(tmp_path):
+    probe = tmp_path / "channels.py"
+    probe.write_text(textwrap.dedent("""
+        import upbit_sync as us
+
+        client = us.WebSocketClient()
+
+        def on_notice(notice: us.Announcement) -> None: ...
+        def on_value(value: us.Indicator) -> None: ...
+
+        for signal in client.stream("indicator_signal", ["KRW-BTC"], timeframe="15m",
+                                    indicators=[us.RSI(14).oversold(30)]):
+            reveal_type(signal)
+        reveal_type(client.stream("announcement", None, categories=["trade"]))
+        client.subscribe("announcement", None, on_notice, categories=["trade"], include_body=True)
+        client.subscribe("indicator", ["KRW-BTC"], on_value, timeframe="60m",
+                         indicators=[us.MACD(), {"type": "rsi", "params": {"period": 14}}])
+        client.subscribe("indicator", ["KRW-BTC"], on_value, timeframe="7m", indicators=[us.RSI()])  # no such
+        client.subscribe("announcement", None, on_notice, categories=["trades"])  # no such
+        client.subscribe("indicator", ["KRW-BTC"], on_notice, timeframe="5m", indicators=[us.RSI()])  # a notice
+    """), encoding="utf-8")
+    out = mypy([probe], tmp_path).stdout
+    revealed = [line.split("Revealed type is ", 1)[1] for line in out.splitlines() if "Revealed type" in line]
+    assert revealed == [
+        '"upbit_sync.types.IndicatorSignal"',
+        '"upbit_sync.client.MessageStream[upbit_sync.types.Announcement]"',
+    ], out
+    errors = sorted({int(line.split(":")[1]) for line in out.splitlines() if ": error:" in line})
+    marked = [n for n, line in enumerate(probe.read_text().splitlines(), 1)
+              if "# no such" in line or "# a notice" in line]
+    assert errors == marked and len(marked) == 3, out
