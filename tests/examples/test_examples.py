@@ -7,8 +7,10 @@ examples also reject a malformed market code in one line, and stop cleanly on Ct
 
 from __future__ import annotations
 
+import itertools
 import re
 import signal
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +27,13 @@ PROGRAMS: dict[str, list[str]] = {
     "private_orders": [str(EXAMPLES / "private_orders.py"), "--fake", "--seconds", "2"],
     "snapshot": [str(EXAMPLES / "snapshot.py"), "--fake", "--seconds", "2"],
     "rest_markets": [str(EXAMPLES / "rest_markets.py"), "--fake", "--seconds", "1"],
+    "signal_bot": [str(EXAMPLES / "signal_bot.py"), "--fake", "--seconds", "3"],
+    "announcement_watcher": [str(EXAMPLES / "announcement_watcher.py"), "--fake", "--seconds", "2"],
+    "announcement_watcher --body": [str(EXAMPLES / "announcement_watcher.py"), "--fake", "--seconds", "1",
+                                    "--body", "--categories", "all"],
     "private_orders_without_keys": [str(EXAMPLES / "private_orders.py"), "--seconds", "2"],
+    "signal_bot_without_keys": [str(EXAMPLES / "signal_bot.py"), "--seconds", "2"],
+    "announcement_watcher_without_keys": [str(EXAMPLES / "announcement_watcher.py"), "--seconds", "2"],
     "demo": ["-m", "upbit_sync", "demo", "--seconds", "4"],
 }
 
@@ -41,6 +49,14 @@ BAD_ARGUMENTS: dict[str, tuple[list[str], str]] = {
                                                   "depth with depth=, not as a suffix"),
     "snapshot": (["KRW_BTC"],
                  "error: malformed market code 'KRW_BTC'; expected QUOTE-BASE such as 'KRW-BTC'"),
+    "signal_bot": (["krw-btc"], "error: market code 'krw-btc' must be uppercase: 'KRW-BTC'"),
+    "signal_bot BTC-ETH": (["BTC-ETH"], "error: indicator_signal serves KRW markets only, not BTC-ETH"),
+    "signal_bot --oversold": (["--oversold", "25"],
+                              "error: rsi oversold: threshold must be one of 20, 30, not 25"),
+    "announcement_watcher": (["--categories", "trade,trades"],
+                             "error: unknown announcement category 'trades'; expected some of: notice, "
+                             "trade, wallet, maintenance, digital_asset, nft, service, event, note, "
+                             "trading, airdrop, feature, disclosure"),
 }
 
 # example -> (command line until stopped, its first data line, its closing line or None). The data line
@@ -58,6 +74,10 @@ STOPPABLE: dict[str, tuple[list[str], str, str | None]] = {
     "snapshot": ([str(EXAMPLES / "snapshot.py"), "--fake", "--seconds", "30"], r"^KRW-BTC +[\d,]", None),
     "rest_markets": ([str(EXAMPLES / "rest_markets.py"), "--fake", "--seconds", "30"],
                      r"^  account ETH", None),
+    "signal_bot": ([str(EXAMPLES / "signal_bot.py"), "--fake"], r"^signal KRW-",
+                   r"watched 2 markets: [1-9]\d* signals"),
+    "announcement_watcher": ([str(EXAMPLES / "announcement_watcher.py"), "--fake"], r"^notice \[",
+                             r"[1-9]\d* notices received \(.*\)"),
 }
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -138,11 +158,63 @@ def test_private_orders_shows_order_states_and_balances(runs: dict[str, Run]) ->
     assert re.search(rf"^balances: KRW {PRICE} \(locked 0\), BTC 0\.01 \(locked 0\)$", out, re.M), out
 
 
-def test_private_orders_without_keys_exits_with_a_clear_message(runs: dict[str, Run]) -> None:
-    code, out, err = runs["private_orders_without_keys"].result()
-    assert code == 2, (out, err)
-    assert "UPBIT_ACCESS_KEY" in err and "UPBIT_SECRET_KEY" in err, err
-    assert "Traceback" not in err
+@pytest.mark.parametrize("name", ["private_orders", "signal_bot", "announcement_watcher"])
+def test_an_example_that_needs_keys_exits_2_with_one_line_naming_them(runs: dict[str, Run],
+                                                                       name: str) -> None:
+    line = runs[f"{name}_without_keys"].one_line_error(2)
+    assert "UPBIT_ACCESS_KEY" in line and "UPBIT_SECRET_KEY" in line and "--fake" in line, line
+    assert runs[f"{name}_without_keys"].result()[1] == "", "it printed something before giving up"
+
+
+SIGNAL = re.compile(r"^signal (KRW-\S+) 15m (oversold|overbought) RSI +(\d+\.\d) "
+                    r"candle (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d) -> (buy|sell|hold)$", re.M)
+
+
+def test_signal_bot_trades_on_both_signals_of_each_market_once_per_edge(runs: dict[str, Run]) -> None:
+    out = runs["signal_bot"].clean_exit()
+    assert re.search(r"^event: Connected\(connection='info'", out, re.M), out
+    signals = SIGNAL.findall(out)
+    for code in ("KRW-BTC", "KRW-ETH"):
+        mine = [(trigger, float(rsi), when, action) for c, trigger, rsi, when, action in signals if c == code]
+        assert {trigger for trigger, *_ in mine} == {"oversold", "overbought"}, out  # the fall, the rise
+        for trigger, rsi, _, _ in mine:
+            assert rsi <= 30.0 if trigger == "oversold" else rsi >= 70.0, out
+        # the triggers alternate: a signal comes once per not-met -> met edge, never twice in a row
+        assert all(a[0] != b[0] for a, b in itertools.pairwise(mine)), out
+        assert [when for _, _, when, _ in mine] == sorted({when for _, _, when, _ in mine}), out
+        assert mine[0][3] == "buy" or mine[0][0] == "overbought", out
+        count = re.search(rf"^{code}: (\d+) signals, \d+ paper trades, (long|flat)$", out, re.M)
+        assert count and int(count[1]) == len(mine), out
+    assert out.splitlines()[-1] == f"watched 2 markets: {len(signals)} signals", out
+
+
+NOTICE = re.compile(r"^notice \[(\w+)\] (CREATED|UPDATED) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00 (.+) "
+                    r"<(https://upbit\.com/\S+)>$", re.M)
+
+
+def test_announcement_watcher_prints_the_notices_of_its_categories_only(runs: dict[str, Run]) -> None:
+    out = runs["announcement_watcher"].clean_exit()
+    assert re.search(r"^event: Connected\(connection='private'", out, re.M), out
+    notices = NOTICE.findall(out)
+    assert {category for category, *_ in notices} == {"trade", "maintenance", "notice"}, out
+    assert re.search(r"^fake exchange posts \[wallet\] ", out, re.M), "no wallet notice was posted"
+    updated = [(title, url) for category, kind, title, url in notices if kind == "UPDATED"]
+    assert updated and all(title.endswith("(일정 변경)") for title, _ in updated), out
+    created = {url for _, kind, _, url in notices if kind == "CREATED"}
+    assert all(url in created for _, url in updated), "an update names a notice that was not posted"
+    assert not re.search(r"^  ", out, re.M), "a body was shown without --body"
+    by_category = ", ".join(f"{c} {n}" for c, n in sorted(Counter(c for c, *_ in notices).items()))
+    assert out.splitlines()[-1] == f"{len(notices)} notices received ({by_category})", out
+
+
+def test_announcement_watcher_with_body_and_every_category_shows_wallet_notices_and_their_text(
+        runs: dict[str, Run]) -> None:
+    out = runs["announcement_watcher --body"].clean_exit()
+    assert re.search(r"^notice \[wallet\] CREATED ", out, re.M), out
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if NOTICE.match(line):
+            assert re.fullmatch(r"  \S.* \(\d+ characters of Markdown\)", lines[i + 1]), out
 
 
 def test_snapshot_prints_a_table_of_every_market(runs: dict[str, Run]) -> None:

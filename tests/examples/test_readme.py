@@ -1,5 +1,7 @@
-"""The README's code works as written: its two ten-line programs, run against ``upbit-sync
-fake-server`` with ``UPBIT_WS_URL`` pointing there, print data."""
+"""The README's code works as written: its four ten-line programs, run against ``upbit-sync
+fake-server`` with ``UPBIT_WS_URL`` pointing there (and, for the indicator-signal bot and the
+announcement watcher, ``UPBIT_WS_PRIVATE_URL``, ``UPBIT_INFO_URL`` and the fake's test keys), print
+data."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -62,19 +64,26 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _read_lines(process: subprocess.Popen[str], wanted: int, timeout: float) -> list[str]:
-    """Lines of ``process``'s stdout until ``wanted`` arrived or ``timeout`` passed."""
+def _read_lines(process: subprocess.Popen[str], wanted: int | Callable[[list[str]], bool],
+                timeout: float) -> list[str]:
+    """Lines of ``process``'s stdout until ``wanted`` arrived (a number of lines, or a test of the
+    lines so far) or ``timeout`` passed. Read from the pipe itself: a text file's buffer may hold
+    lines that a selector cannot see, and a program may print several at once and then nothing."""
     assert process.stdout is not None
+    done = wanted if callable(wanted) else (lambda lines: len(lines) >= wanted)
+    pipe = process.stdout.fileno()
     lines: list[str] = []
+    partial = b""
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while len(lines) < wanted and time.monotonic() < deadline:
+        selector.register(pipe, selectors.EVENT_READ)
+        while not done(lines) and time.monotonic() < deadline:
             if selector.select(max(0.0, deadline - time.monotonic())):
-                line = process.stdout.readline()
-                if not line:
+                chunk = os.read(pipe, 65536)
+                if not chunk:
                     break
-                lines.append(line)
+                *complete, partial = (partial + chunk).split(b"\n")
+                lines.extend(line.decode("utf-8", "replace") + "\n" for line in complete)
     return lines
 
 
@@ -102,9 +111,43 @@ def fake_server() -> Iterator[int]:
         _stop(server)
 
 
-def _run(code: str, port: int, wanted: int) -> tuple[list[str], str]:
+# the fake's candle clock for the signal bot: a 15-minute candle closes every 15 ms, so that RSI(14) of
+# its random walk crosses 30 or 70 every second or so
+TIME_SCALE = "60000"
+ANNOUNCE_EVERY = "0.3"
+
+
+@pytest.fixture(scope="module")
+def fake_channels() -> Iterator[dict[str, str]]:
+    """``upbit-sync fake-server`` with ``--time-scale`` and ``--announce-every``, as the README says to
+    run it for the signal bot and the announcement watcher (a faster clock and more notices, so that
+    the test is short); yields the environment that points a program there: the URLs its first two
+    lines name, and the test keys it accepts."""
+    from upbit_sync.testing import TEST_ACCESS_KEY, TEST_SECRET_KEY
+
+    command = [sys.executable, "-m", "upbit_sync", "fake-server", "--port", str(_free_port()),
+               "--time-scale", TIME_SCALE, "--announce-every", ANNOUNCE_EVERY]
+    server = subprocess.Popen(command, cwd=ROOT, env=_env(), text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        banner = "".join(_read_lines(server, 2, 15.0))
+        urls = re.findall(r"ws://127\.0\.0\.1:\d+/websocket/v1(?:/private|/info)?\b", banner)
+        public = [url for url in urls if url.endswith("/v1")]
+        private = [url for url in urls if url.endswith("/private")]
+        info = [url for url in urls if url.endswith("/info")]
+        assert public and private and info, f"the fake server's first lines name no URLs: {banner!r}"
+        yield {"UPBIT_WS_URL": public[0], "UPBIT_WS_PRIVATE_URL": private[0], "UPBIT_INFO_URL": info[0],
+               "UPBIT_ACCESS_KEY": TEST_ACCESS_KEY, "UPBIT_SECRET_KEY": TEST_SECRET_KEY}
+    finally:
+        _stop(server)
+
+
+def _run(code: str, port: int | None, wanted: int | Callable[[list[str]], bool],
+         environ: dict[str, str] | None = None) -> tuple[list[str], str]:
     env = _env()
-    env["UPBIT_WS_URL"] = f"ws://127.0.0.1:{port}/websocket/v1"
+    if port is not None:
+        env["UPBIT_WS_URL"] = f"ws://127.0.0.1:{port}/websocket/v1"
+    env.update(environ or {})
     script = subprocess.Popen([sys.executable, "-c", LOOPBACK_ONLY + code], cwd=ROOT, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -148,3 +191,33 @@ def test_the_configuration_table_lists_every_field_with_its_default():
         shown = f'"{default}"' if isinstance(default, str) else repr(default)
         assert listed[field.name] in (shown, repr(default), str(default)), (
             f"{field.name}: README says {listed[field.name]}, the default is {shown}")
+
+
+SIGNAL_LINE = re.compile(r"(buy|sell) KRW-(?:BTC|ETH) RsiValue\(rsi=(\d+(?:\.\d+)?(?:e-?\d+)?)\) "
+                         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\n")
+
+
+def test_the_signal_bot_example_prints_rsi_signals_from_the_info_connection(fake_channels):
+    lines, err = _run(example("Ten lines: an indicator-signal bot"), None, 3, fake_channels)
+    signals = [m for line in lines if (m := SIGNAL_LINE.fullmatch(line))]
+    assert len(signals) == len(lines) >= 3, f"stdout: {lines}\nstderr: {err}"
+    for signal_line in signals:
+        action, rsi = signal_line[1], float(signal_line[2])
+        assert rsi <= 30.0 if action == "buy" else rsi >= 70.0, signal_line[0]
+
+
+NOTICE_LINE = re.compile(r"\[(\w+)\] (?:CREATED|UPDATED) \[안내\] 테스트 공지 (\d+) https://upbit\.com/\S+\n")
+
+
+def test_the_announcement_example_prints_the_notices_of_its_categories_only(fake_channels):
+    def six_notices(lines: list[str]) -> bool:
+        return sum(1 for line in lines if NOTICE_LINE.fullmatch(line)) >= 6
+
+    lines, err = _run(example("Ten lines: an announcement watcher"), None, six_notices, fake_channels)
+    notices = [m for line in lines if (m := NOTICE_LINE.fullmatch(line))]
+    assert len(notices) >= 6, f"stdout: {lines}\nstderr: {err}"
+    assert any(line.startswith("Connected(connection='private'") for line in lines), lines
+    assert {m[1] for m in notices} == {"trade", "maintenance", "notice"}, lines
+    # the fake posts the four categories in turn (numbered notices); the wallet ones never arrive
+    numbers = [int(m[2]) for m in notices]
+    assert numbers == sorted(numbers) and set(range(numbers[0], numbers[-1] + 1)) - set(numbers), lines

@@ -108,10 +108,11 @@ def test_the_new_channels_type_check_and_refuse_a_bad_timeframe_or_category(tmp_
                          indicators=[us.MACD(), {"type": "rsi", "params": {"period": 14}}])
         client.subscribe("indicator", ["KRW-BTC"], on_value, timeframe="7m", indicators=[us.RSI()])  # no such
         client.subscribe("announcement", None, on_notice, categories=["trades"])  # no such
-        client.subscribe("indicator", ["KRW-BTC"], on_notice, timeframe="5m", indicators=[us.RSI()])  # a notice
+        client.subscribe("indicator", ["KRW-BTC"], on_notice, timeframe="5m", indicators=[])  # a notice
     """), encoding="utf-8")
     out = mypy([probe], tmp_path).stdout
-    revealed = [line.split("Revealed type is ", 1)[1] for line in out.splitlines() if "Revealed type" in line]
+    revealed = [line.split("Revealed type is ", 1)[1]
+                for line in out.splitlines() if "Revealed type" in line]
     assert revealed == [
         '"upbit_sync.types.IndicatorSignal"',
         '"upbit_sync.client.MessageStream[upbit_sync.types.Announcement]"',
