@@ -14,6 +14,7 @@ import responses
 import upbit_sync as us
 from upbit_sync import formats, protocol
 from upbit_sync.protocol import FrameReader, to_message, typed_decoder
+from upbit_sync.recording import Recorder, json_line
 from upbit_sync.rest import RestClient
 
 from .payloads import TICKER_DEFAULT
@@ -212,6 +213,32 @@ def test_an_exact_message_is_an_instance_of_the_public_class_and_named_for_it():
     assert isinstance(assets.assets[0], us.Asset)
     assert repr(order).startswith("MyOrder(") and "price=Decimal('12345678.123456789012')" in repr(order)
     assert repr(assets.assets[0]).startswith("Asset(")
+
+
+# ---- written out: recordings and the CLI's NDJSON -------------------------------------------------
+
+
+def test_a_json_line_writes_a_decimal_digit_for_digit():
+    line = {"type": "myOrder", "price": Decimal("12345678.123456789012"), "volume": Decimal("1E-8"),
+            "note": "비트코인", "received_at": 1796140800.25}
+    assert json_line(line) == ('{"type":"myOrder","price":12345678.123456789012,"volume":1E-8,'
+                               '"note":"비트코인","received_at":1796140800.25}')
+    assert json.loads(json_line(line), parse_float=Decimal)["price"] == line["price"]
+
+
+def test_a_json_line_without_decimals_is_what_json_dumps_writes():
+    line = json.loads(TICKER_DEFAULT) | {"note": "비트코인", "nan": float("nan")}
+    assert json_line(line) == json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_a_recorder_keeps_a_private_message_s_decimals(tmp_path):
+    recorder = Recorder(tmp_path, ["myOrder"], compress="none").start()
+    recorder.message("myOrder", {"type": "myOrder", "price": Decimal("12345678.123456789012")})
+    recorder.close()
+    (path,) = (tmp_path / "myOrder").glob("*.ndjson")
+    (line,) = path.read_text(encoding="utf-8").splitlines()
+    assert '"price":12345678.123456789012' in line
+    assert recorder.failure is None
 
 
 # ---- Config ----------------------------------------------------------------------------------
