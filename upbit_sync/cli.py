@@ -48,7 +48,7 @@ from .errors import (
 from .manager import WebSocketManager
 from .metrics import Health
 from .protocol import PRIVATE_TYPES, make_spec
-from .recording import COMPRESSIONS, Recorder, RecorderStats, RecordingError, parse_period
+from .recording import COMPRESSIONS, Recorder, RecorderStats, RecordingError, json_line, parse_period
 from .rest import RestClient
 from .subscriptions import Subscription
 from .terminal import LiveView, describe, table
@@ -561,8 +561,7 @@ class _Ndjson:
 
     def write(self, messages: list[dict[str, Any]]) -> None:
         if messages:
-            sys.stdout.write("".join(json.dumps(m, ensure_ascii=False, separators=(",", ":")) + "\n"
-                                     for m in messages))
+            sys.stdout.write("".join(json_line(m) + "\n" for m in messages))
             sys.stdout.flush()
 
     def note(self, line: str) -> None:

@@ -347,7 +347,8 @@ class WebSocketClient:
         if level and self._port.config.validate_levels:
             self._check_level(spec.codes, level)
         sub = Subscription(spec, callback, raw=raw, snapshot=snapshot, overflow=policy,
-                           owner=self._core, backfill=self.rest.trades if backfill else None)
+                           owner=self._core, backfill=self.rest.trades if backfill else None,
+                           decimal=self._port.config.decimal)
         self._port.ensure_started()
         self._port.add_subscription(sub)
         with self._core.lock:

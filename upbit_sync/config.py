@@ -100,6 +100,9 @@ class Config:
     validate_levels: bool = True  # check orderbook levels against the market's supported ones
     # per-type counts, received_at on every message and latency windows (benchmarks measure the cost)
     metrics: bool = True
+    # the money figures of the private messages (MyOrder, MyAsset's assets) and of accounts() as
+    # decimal.Decimal, exactly as the exchange wrote them; public streams stay floats either way
+    decimal: bool = False
 
     def __post_init__(self) -> None:
         if self.venue not in VENUES:

@@ -83,10 +83,13 @@ class Link:
         self._config, self._owner, self._router, self._dispatcher = config, owner, router, dispatcher
         self._policy = config.reconnect_policy
         self._lock = threading.Lock()
-        reader = FrameReader(router.route, self._on_control, self._bad_frame)
+        # Config.decimal: the private connection's numbers are read exactly (as Decimal, never a
+        # float on the way), by both decoders; the public ones stay floats, at no cost to them
+        exact = config.decimal and protocol.endpoint_of(name) == protocol.PRIVATE
+        reader = FrameReader(router.route, self._on_control, self._bad_frame, decimal=exact)
         # data frames go straight to the router, which decodes them; the rest, and any frame of a
         # format the typed decoder does not take, to the reader
-        decode = protocol.typed_decoder(config.wire_format)
+        decode = protocol.typed_decoder(config.wire_format, decimal=exact)
         on_frame: Callable[[bytes | str, float], None] = reader.feed
         if decode is not None:
             router.use(decode, reader.feed)

@@ -14,6 +14,7 @@ import typing
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
 from typing import Any, Union
 
@@ -26,6 +27,7 @@ from .indicators import INFO_TYPES, IndicatorSpec, categories_of, indicator_spec
 from .types import (
     INDICATOR_RECORDS,
     Announcement,
+    Asset,
     Candle,
     ErrorMessage,
     EventParams,
@@ -418,6 +420,26 @@ def _per_unit(name: str) -> type[Candle]:
     return unit
 
 
+def _exact_twin(cls: type[Any], **nested: type[Any]) -> type[Any]:
+    """A subclass of ``cls`` (of the same name) whose ``Money`` fields are ``Decimal``, and whose
+    records are the exact twins in ``nested`` (``Asset=...``): what Config(decimal=True) delivers.
+    msgspec decodes a JSON number into a Decimal from its text, digits and exponent as written."""
+    hints = typing.get_type_hints(cls, localns={"Money": Decimal, **nested})
+    changed = [(f.name, hints[f.name]) if f.required else (f.name, hints[f.name], f.default)
+               for f in msgspec.structs.fields(cls) if hints[f.name] != f.type]
+    doc = f"{cls.__doc__} Money figures exact (Config(decimal=True))."
+    options: dict[str, Any] = {"frozen": True}
+    if issubclass(cls, Message):
+        options.update(tag=cls.KIND, dict=True)
+    else:
+        options.update(gc=False)
+    twin: type[Any] = msgspec.defstruct(cls.__name__, changed, bases=(cls,),
+                                        namespace={"__module__": cls.__module__, "__doc__": doc},
+                                        **options)
+    twin.__qualname__ = cls.__qualname__
+    return twin
+
+
 CLASSES: dict[str, type[Message]] = {
     "ticker": Ticker, "trade": Trade, "orderbook": Orderbook, "myOrder": MyOrder, "myAsset": MyAsset,
     "announcement": Announcement, **{name: _per_unit(name) for name in formats.CANDLE_TYPES},
@@ -425,15 +447,24 @@ CLASSES: dict[str, type[Message]] = {
 # Decoded the careful way only: their params and values take a record chosen by another field.
 INFO_CLASSES: dict[str, type[IndicatorMessage]] = {"indicator": Indicator,
                                                    "indicator_signal": IndicatorSignal}
+# The same with the private messages' money figures exact (Config.decimal); the public ones unchanged.
+EXACT_CLASSES: dict[str, type[Message]] = {
+    **CLASSES, "myOrder": _exact_twin(MyOrder), "myAsset": _exact_twin(MyAsset, Asset=_exact_twin(Asset)),
+}
 _UNION: Any = Union[tuple(CLASSES.values())]  # noqa: UP007 - a union built at run time
+_EXACT_UNION: Any = Union[tuple(EXACT_CLASSES.values())]  # noqa: UP007
 _DECODE = msgspec.json.Decoder(_UNION).decode
+_DECODE_EXACT = msgspec.json.Decoder(_EXACT_UNION).decode
 STRICT_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)  # what a typed_decoder raises
 
 
-def typed_decoder(wire_format: str) -> Callable[[bytes | str], Message] | None:
+def typed_decoder(wire_format: str, decimal: bool = False) -> Callable[[bytes | str], Message] | None:
     """The strict decoder of data frames in ``wire_format``, which raises msgspec's ValidationError
-    or DecodeError for anything it does not take; None for a format it cannot take at all."""
-    return _DECODE if wire_format == "SIMPLE" else None
+    or DecodeError for anything it does not take; None for a format it cannot take at all.
+    ``decimal``: the private messages' money figures as Decimal (EXACT_CLASSES)."""
+    if wire_format != "SIMPLE":
+        return None
+    return _DECODE_EXACT if decimal else _DECODE
 
 
 def _enum_of(kind: Any) -> type[Enum] | None:
@@ -465,18 +496,27 @@ def _lenient_twin(cls: type[Message]) -> type[Any]:
     return twin
 
 
-# message type -> its class, the lenient twin, and its enum fields with their members
-_CAREFUL = {
-    name: (cls, _lenient_twin(cls), [(f.name, enum._value2member_map_) for f in msgspec.structs.fields(cls)
-                                      if (enum := _enum_of(f.type)) is not None])
-    for name, cls in CLASSES.items()
-}
+_Careful = tuple[type[Message], type[Any], list[tuple[str, dict[Any, Any]]]]
 
 
-def _typed(item: dict[str, Any], message_type: str, simple: bool) -> Message:
-    """The typed message of one data object (DEFAULT or SIMPLE keys), or DecodeError saying why not."""
+def _careful(cls: type[Message]) -> _Careful:
+    """A class, its lenient twin, and its enum fields with their members: what _typed needs."""
+    return cls, _lenient_twin(cls), [(f.name, enum._value2member_map_) for f in msgspec.structs.fields(cls)
+                                     if (enum := _enum_of(f.type)) is not None]
+
+
+# message type -> what the careful path needs, for floats and for exact money figures
+_CAREFUL = {name: _careful(cls) for name, cls in CLASSES.items()}
+_CAREFUL_EXACT = {name: _CAREFUL[name] if cls is CLASSES[name] else _careful(cls)
+                  for name, cls in EXACT_CLASSES.items()}
+
+
+def _typed(item: dict[str, Any], message_type: str, simple: bool, decimal: bool = False) -> Message:
+    """The typed message of one data object (DEFAULT or SIMPLE keys), or DecodeError saying why not.
+    With ``decimal`` the private messages' money fields are Decimal: exact if ``item`` holds them as
+    Decimal or int (load_exact), as a float's shortest text otherwise."""
     wire = item if simple else formats.to_simple(item)
-    cls, check, enums = _CAREFUL[message_type]
+    cls, check, enums = (_CAREFUL_EXACT if decimal else _CAREFUL)[message_type]
     try:
         message: Message = msgspec.convert(wire, cls)
     except msgspec.ValidationError as refused:
@@ -570,20 +610,36 @@ def load_bytes(frame: bytes) -> Any:
 
 def load(frame: bytes | bytearray | memoryview | str) -> Any:
     """The JSON value of a frame; DecodeError if it is not JSON."""
-    if isinstance(frame, str):  # as bytes, so both JSON backends refuse the same malformed text
+    return load_bytes(_as_bytes(frame))
+
+
+def _as_bytes(frame: bytes | bytearray | memoryview | str) -> bytes:
+    if isinstance(frame, str):  # as bytes, so every JSON backend refuses the same malformed text
         try:
-            frame = frame.encode("utf-8")
+            return frame.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise DecodeError(f"frame is not valid JSON: {exc}") from None
-    elif not isinstance(frame, bytes):
-        frame = bytes(frame)
-    return load_bytes(frame)
+    return frame if isinstance(frame, bytes) else bytes(frame)
 
 
-def parse_wire(frame: bytes | bytearray | memoryview | str) -> list[dict[str, Any]]:
+# JSON numbers with a fraction or an exponent as Decimal made from their text (integers stay int,
+# which a Decimal field takes exactly): the careful path's input when money figures must stay exact
+_LOAD_EXACT = msgspec.json.Decoder(float_hook=Decimal).decode
+
+
+def load_exact(frame: bytes | bytearray | memoryview | str) -> Any:
+    """:func:`load` with every non-integer number a ``Decimal`` of its text (no float on the way);
+    DecodeError if the frame is not JSON."""
+    try:
+        return _LOAD_EXACT(_as_bytes(frame))
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise DecodeError(f"frame is not valid JSON: {exc}") from None
+
+
+def parse_wire(frame: bytes | bytearray | memoryview | str, decimal: bool = False) -> list[dict[str, Any]]:
     """The JSON objects in a server frame as sent (DEFAULT or SIMPLE keys); a LIST-format array
-    gives several."""
-    data = load(frame)
+    gives several. ``decimal``: numbers with a fraction as Decimal (:func:`load_exact`)."""
+    data = load_exact(frame) if decimal else load(frame)
     if isinstance(data, dict):
         return [data]
     if isinstance(data, list):
@@ -602,12 +658,14 @@ def parse(frame: bytes | bytearray | memoryview | str) -> list[dict[str, Any]]:
     ]
 
 
-def to_message(item: dict[str, Any]) -> ServerMessage:
-    """The typed message for one object off the wire, in DEFAULT or SIMPLE keys."""
+def to_message(item: dict[str, Any], decimal: bool = False) -> ServerMessage:
+    """The typed message for one object off the wire, in DEFAULT or SIMPLE keys; ``decimal``: a
+    private message's money figures as Decimal (Config.decimal; exact when ``item`` came from
+    :func:`load_exact`)."""
     simple = "ty" in item
     message_type = item.get("ty") if simple else item.get("type")
     if isinstance(message_type, str) and message_type in CLASSES:
-        return _typed(item, message_type, simple)  # type: ignore[return-value]
+        return _typed(item, message_type, simple, decimal)  # type: ignore[return-value]
     if isinstance(message_type, str) and message_type in INFO_CLASSES:
         return _indicator(item, message_type, simple)  # type: ignore[return-value]
     try:
@@ -651,9 +709,10 @@ def _subscription_list(item: Mapping[str, Any]) -> SubscriptionList:
     return SubscriptionList(ticket if isinstance(ticket, str) else None, tuple(entries))
 
 
-def decode(frame: bytes | bytearray | memoryview | str) -> list[ServerMessage]:
-    """Every message in a server frame, typed; raises DecodeError and nothing else on a bad frame."""
-    return [to_message(item) for item in parse_wire(frame)]
+def decode(frame: bytes | bytearray | memoryview | str, decimal: bool = False) -> list[ServerMessage]:
+    """Every message in a server frame, typed; raises DecodeError and nothing else on a bad frame.
+    ``decimal``: the private messages' money figures as the exact Decimal of their text."""
+    return [to_message(item, decimal) for item in parse_wire(frame, decimal)]
 
 
 # ---- frame intake ------------------------------------------------------------------------------------
@@ -671,21 +730,25 @@ class FrameReader:
     out; ``received_at``: the wall-clock time of the socket read that brought it), which returns False
     if the message has no usable type or code. A status, an error or a
     LIST_SUBSCRIPTIONS reply goes typed to ``on_control``. Anything that cannot be understood goes to
-    ``on_bad(error, frame)``, and the next frame is read as usual.
+    ``on_bad(error, frame)``, and the next frame is read as usual. With ``decimal`` the frames are
+    loaded by :func:`load_exact`: a number with a fraction reaches ``on_data`` as a Decimal of its text.
     """
 
-    __slots__ = ("_on_bad", "_on_control", "_on_data")
+    __slots__ = ("_load", "_load_bytes", "_on_bad", "_on_control", "_on_data")
 
-    def __init__(self, on_data: DataHandler, on_control: ControlHandler, on_bad: BadFrameHandler) -> None:
+    def __init__(self, on_data: DataHandler, on_control: ControlHandler, on_bad: BadFrameHandler, *,
+                 decimal: bool = False) -> None:
         self._on_data = on_data
         self._on_control = on_control
         self._on_bad = on_bad
+        self._load_bytes: Callable[[bytes], Any] = load_exact if decimal else load_bytes
+        self._load: Callable[[bytes | str], Any] = load_exact if decimal else load
 
     def feed(self, frame: bytes | str, received_at: float = 0.0) -> None:
         """Read one frame (what the strict decoder, typed_decoder, refused, or every frame of a
         connection in a format it does not take): loaded as JSON, and each object sorted."""
         try:
-            data = load_bytes(frame) if type(frame) is bytes else load(frame)
+            data = self._load_bytes(frame) if type(frame) is bytes else self._load(frame)
         except DecodeError as exc:
             self._on_bad(exc, frame)
             return
@@ -721,8 +784,8 @@ class FrameReader:
 
 
 __all__: Sequence[str] = (
-    "ALL_TYPES", "ORDERBOOK_DEPTHS", "PRIVATE", "PRIVATE_TYPES", "PUBLIC", "PUBLIC_TYPES",
-    "WIRE_FORMATS", "FrameReader", "StreamSpec", "build_list_subscriptions", "build_request",
-    "decode", "endpoint_of", "is_private", "make_spec", "new_ticket", "parse", "to_message",
-    "typed_decoder",
+    "ALL_TYPES", "EXACT_CLASSES", "ORDERBOOK_DEPTHS", "PRIVATE", "PRIVATE_TYPES", "PUBLIC",
+    "PUBLIC_TYPES", "WIRE_FORMATS", "FrameReader", "StreamSpec", "build_list_subscriptions",
+    "build_request", "decode", "endpoint_of", "is_private", "load_exact", "make_spec", "new_ticket",
+    "parse", "to_message", "typed_decoder",
 )

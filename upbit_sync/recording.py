@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+import msgspec
+
 from .types import DataLoss, Reconnected
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,19 @@ def index_line(event: Reconnected | DataLoss, at: float) -> dict[str, Any]:
                 "trades_may_be_missing": event.trades_may_be_missing, "at": at}
     return {INDEX_KEY: "DataLoss", "connection": event.connection, "type": event.type, "code": event.code,
             "dropped": event.dropped, "policy": event.policy, "reason": event.reason, "at": at}
+
+
+_EXACT_JSON = msgspec.json.Encoder(decimal_format="number")
+
+
+def json_line(line: dict[str, Any]) -> str:
+    """One message or index line as compact JSON; a ``Decimal`` (``Config(decimal=True)``) is written
+    as the number it is, digit for digit (json.dumps knows no Decimal: only such lines take the
+    other encoder)."""
+    try:
+        return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+    except TypeError:
+        return _EXACT_JSON.encode(line).decode("utf-8")
 
 
 def is_index(line: dict[str, Any]) -> bool:
@@ -344,7 +359,7 @@ class Recorder:
                 self._stats.dropped += event.dropped
 
     def _line(self, kind: str, line: dict[str, Any], now: float) -> Path:
-        data = json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        data = json_line(line).encode("utf-8") + b"\n"
         handle = self._file(kind, now)
         handle.write(data)
         return handle.path

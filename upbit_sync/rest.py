@@ -10,10 +10,12 @@ message.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlencode
 
@@ -136,8 +138,12 @@ class RestClient:
     # ---- exchange (signed) ----------------------------------------------------------------------
 
     def accounts(self) -> list[Account]:
-        """The account's balances (needs keys)."""
-        return _typed(_account, self._call("GET", "/v1/accounts", None, signed=True))
+        """The account's balances (needs keys); with ``Config(decimal=True)`` the figures are the exact
+        ``Decimal`` of what Upbit sent (decimal text; a JSON number is read from its text too)."""
+        if not self.config.decimal:
+            return _typed(_account, self._call("GET", "/v1/accounts", None, signed=True))
+        rows = self._call("GET", "/v1/accounts", None, signed=True, exact=True)
+        return _typed(_exact_account, rows)
 
     def request(self, method: str, path: str, params: Params | None = None,
                 json: Params | None = None, *, signed: bool = True) -> Any:
@@ -150,7 +156,7 @@ class RestClient:
     # ---- the one way out --------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, params: Params | None, body: Params | None = None, *,
-              signed: bool = False) -> Any:
+              signed: bool = False, exact: bool = False) -> Any:
         if self._closed:
             raise ClosedError("this RestClient is closed")
         if signed and self._credentials is None:
@@ -167,7 +173,7 @@ class RestClient:
                 message = _error_of(response)[1]
             group.observe(response.status_code, response.headers, message)
             if response.status_code < 400:
-                return _json(response, method, path)
+                return _json(response, method, path, exact)
             if response.status_code == 429 and attempt < strategy.retries:
                 delay = strategy.retry_delay * 2 ** attempt
                 log.warning("%s %s: HTTP 429 (too many requests); retrying in %.1fs at %.0f%% of the "
@@ -217,9 +223,10 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:300] + "…"
 
 
-def _json(response: requests.Response, method: str, path: str) -> Any:
+def _json(response: requests.Response, method: str, path: str, exact: bool = False) -> Any:
+    """The answer's JSON; ``exact``: numbers with a fraction as the Decimal of their text."""
     try:
-        return response.json()
+        return json.loads(response.content, parse_float=Decimal) if exact else response.json()
     except ValueError:
         raise DecodeError(f"{method} {path}: the answer is not JSON ({response.text[:80]!r})") from None
 
@@ -269,6 +276,18 @@ def _num(value: Any) -> float:
     return float(value) if value is not None else 0.0
 
 
+def _exact_num(value: Any) -> Decimal:
+    """A figure Upbit sent (decimal text, or a number read as Decimal) as its exact Decimal."""
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise TypeError(f"not a decimal figure: {value!r}")
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"not a decimal figure: {value!r}") from None
+
+
 def _market(row: dict[str, Any]) -> MarketInfo:
     event = row.get("market_event") or {}
     caution = event.get("caution") or {}
@@ -280,6 +299,12 @@ def _market(row: dict[str, Any]) -> MarketInfo:
 def _account(row: dict[str, Any]) -> Account:
     return Account(row["currency"], _num(row.get("balance")), _num(row.get("locked")),
                    _num(row.get("avg_buy_price")), bool(row.get("avg_buy_price_modified")),
+                   row.get("unit_currency", ""), row)
+
+
+def _exact_account(row: dict[str, Any]) -> Account:
+    return Account(row["currency"], _exact_num(row.get("balance")), _exact_num(row.get("locked")),
+                   _exact_num(row.get("avg_buy_price")), bool(row.get("avg_buy_price_modified")),
                    row.get("unit_currency", ""), row)
 
 

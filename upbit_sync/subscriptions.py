@@ -64,11 +64,11 @@ class Subscription:
     _ids = itertools.count(1)
 
     def __init__(self, spec: StreamSpec, callback: Callable[[Any], Any], *, raw: bool, snapshot: bool,
-                 overflow: str, owner: Owner, backfill: Fetch | None = None) -> None:
+                 overflow: str, owner: Owner, backfill: Fetch | None = None, decimal: bool = False) -> None:
         self.id = next(self._ids)
         self.spec = spec
         self._delivery = Delivery(self, callback, raw=raw, snapshot=snapshot, overflow=overflow,
-                                  owner=owner, backfill=backfill)
+                                  owner=owner, backfill=backfill, decimal=decimal)
 
     def __repr__(self) -> str:
         codes = ",".join(self.spec.codes) or "all"
@@ -147,15 +147,17 @@ class Delivery:
     dispatcher's ``Target``). Its methods run on worker threads."""
 
     __slots__ = ("_func", "_loss_lock", "_obj", "_spec", "_strong", "active", "backfill", "callback",
-                 "connection",
-                 "deliver", "delivered", "dropped", "overflow", "owner", "raw", "snapshot", "subscription")
+                 "connection", "decimal", "deliver", "delivered", "dropped", "overflow", "owner", "raw",
+                 "snapshot", "subscription")
 
     deliver: Callable[[Any], None]  # run one message (typed, or a dict): _plain, or _backfilled
 
     def __init__(self, subscription: Subscription, callback: Callable[[Any], Any], *, raw: bool,
-                 snapshot: bool, overflow: str, owner: Owner, backfill: Fetch | None = None) -> None:
+                 snapshot: bool, overflow: str, owner: Owner, backfill: Fetch | None = None,
+                 decimal: bool = False) -> None:
         self.subscription = subscription
         self.raw = raw
+        self.decimal = decimal  # Config.decimal: what the careful path makes of a private message
         # a backfilling subscription needs every SNAPSHOT: it tells of a new subscription of a code
         self.snapshot = snapshot or backfill is not None
         self.backfill = (Backfill(backfill, self._backfill_lost, first_snapshot=snapshot)
@@ -189,7 +191,7 @@ class Delivery:
             message = to_default(item) if "ty" in item else item
         else:  # a frame the strict decoder refused: the careful path says why, or keeps new values
             try:
-                message = to_message(item)
+                message = to_message(item, self.decimal)
             except DecodeError as exc:  # the server's fault, not the callback's
                 self.owner.on_bad_message(self.subscription, exc, item)
                 return

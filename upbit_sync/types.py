@@ -16,6 +16,9 @@ import msgspec
 
 from . import formats
 
+if TYPE_CHECKING:
+    from decimal import Decimal
+
 
 class _StrEnum(str, Enum):
     def __str__(self) -> str:
@@ -105,6 +108,16 @@ else:
     OrderTypeValue, OrderStateValue = OrderType, OrderState
     TimeInForceValue, SmpTypeValue = TimeInForce, SmpType
     EventTypeValue = EventType
+
+# The money figures of the account's own messages (MyOrder's prices, volumes, fees and funds, an
+# Asset's balance and locked, an Account's): a float, or with ``Config(decimal=True)`` the exact
+# ``Decimal`` of the number as the exchange wrote it. The classes here hold floats; the private
+# connection of a decimal config decodes into twins of them (protocol.EXACT_CLASSES, subclasses of
+# the same names) whose money fields are Decimal. The type checker sees the union users must handle.
+if TYPE_CHECKING:
+    Money = float | Decimal
+else:
+    Money = float
 
 
 def _keys(key_map: formats.KeyMap) -> dict[str, str]:
@@ -301,24 +314,24 @@ class MyOrder(Message, frozen=True, dict=True, eq=False, tag="myOrder", rename=_
     timestamp: int
     stream_type: StreamTypeValue
     trade_uuid: str | None = None
-    price: float | None = None
-    avg_price: float | None = None
-    volume: float | None = None
-    remaining_volume: float | None = None
-    executed_volume: float | None = None
+    price: Money | None = None
+    avg_price: Money | None = None
+    volume: Money | None = None
+    remaining_volume: Money | None = None
+    executed_volume: Money | None = None
     trades_count: int | None = None
-    reserved_fee: float | None = None
-    remaining_fee: float | None = None
-    paid_fee: float | None = None
-    locked: float | None = None
-    executed_funds: float | None = None
+    reserved_fee: Money | None = None
+    remaining_fee: Money | None = None
+    paid_fee: Money | None = None
+    locked: Money | None = None
+    executed_funds: Money | None = None
     time_in_force: TimeInForceValue | None = None
-    trade_fee: float | None = None
+    trade_fee: Money | None = None
     is_maker: bool | None = None
     identifier: str | None = None
     smp_type: SmpTypeValue | None = None
-    prevented_volume: float | None = None
-    prevented_locked: float | None = None
+    prevented_volume: Money | None = None
+    prevented_locked: Money | None = None
     trade_timestamp: int | None = None
     order_timestamp: int | None = None
 
@@ -327,8 +340,8 @@ class Asset(msgspec.Struct, frozen=True, gc=False, rename=_keys(formats.ASSET)):
     """One currency's balance in a ``myAsset`` message."""
 
     currency: str
-    balance: float
-    locked: float
+    balance: Money
+    locked: Money
 
 
 class MyAsset(Message, frozen=True, dict=True, eq=False, tag="myAsset", rename=_keys(formats.MY_ASSET)):
@@ -558,12 +571,13 @@ class MarketInfo:
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """One currency of the account (``GET /v1/accounts``); Upbit sends the figures as decimal text."""
+    """One currency of the account (``GET /v1/accounts``); Upbit sends the figures as decimal text,
+    kept exact as ``Decimal`` with ``Config(decimal=True)``, else floats."""
 
     currency: str
-    balance: float
-    locked: float
-    avg_buy_price: float
+    balance: Money
+    locked: Money
+    avg_buy_price: Money
     avg_buy_price_modified: bool
     unit_currency: str
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
