@@ -23,9 +23,7 @@ import gc
 import json
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -33,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from callgrind import instructions
 
 from upbit_sync.protocol import FrameReader, to_message, typed_decoder
 from upbit_sync.testing import MarketSimulator, encode
@@ -95,15 +96,8 @@ def run(wire_format: str, decimal: bool, wire: list[bytes], measure: bool = True
 def callgrind(wire_format: str, decimal: bool, n: int) -> int:
     """Instructions to decode ``n`` messages under valgrind's callgrind: a run that makes the frames
     and the decoder and decodes them, less one that only makes them."""
-    counts = []
-    for mode in ("setup", "decode"):
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "callgrind.out"
-            subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                            sys.executable, __file__, "--one", wire_format, "on" if decimal else "off",
-                            mode, "--messages", str(n)], check=True, capture_output=True, timeout=1800)
-            summary = next(line for line in out.read_text().splitlines() if line.startswith("summary:"))
-            counts.append(int(summary.split()[1]))
+    counts = [instructions(__file__, "--one", wire_format, "on" if decimal else "off", mode,
+                           "--messages", str(n)) for mode in ("setup", "decode")]
     return counts[1] - counts[0]
 
 

@@ -20,12 +20,9 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -33,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from callgrind import instructions
 
 from upbit_sync import formats
 from upbit_sync.dispatch import Dispatcher
@@ -108,16 +108,8 @@ SEEDS = (0, 1, 2)  # string hashing changes dict layouts and so the counts by ~0
 def callgrind(metrics: bool, n: int, seed: int) -> int:
     """Instructions for ``n`` messages under valgrind's callgrind (setup subtracted: a run of 0),
     with string hashing seeded by ``seed``."""
-    counts = []
-    for messages in (0, n):
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "callgrind.out"
-            subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                            sys.executable, __file__, "--one", "on" if metrics else "off",
-                            "--messages", str(messages)], check=True, capture_output=True, timeout=1800,
-                           env={**os.environ, "PYTHONHASHSEED": str(seed)})
-            summary = next(line for line in out.read_text().splitlines() if line.startswith("summary:"))
-            counts.append(int(summary.split()[1]))
+    counts = [instructions(__file__, "--one", "on" if metrics else "off", "--messages", str(messages),
+                           seed=seed) for messages in (0, n)]
     return counts[1] - counts[0]
 
 
