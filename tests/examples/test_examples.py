@@ -12,6 +12,7 @@ import re
 import signal
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -179,8 +180,11 @@ def test_signal_bot_trades_on_both_signals_of_each_market_once_per_edge(runs: di
         assert {trigger for trigger, *_ in mine} == {"oversold", "overbought"}, out  # the fall, the rise
         for trigger, rsi, _, _ in mine:
             assert rsi <= 30.0 if trigger == "oversold" else rsi >= 70.0, out
-        # the triggers alternate: a signal comes once per not-met -> met edge, never twice in a row
-        assert all(a[0] != b[0] for a, b in itertools.pairwise(mine)), out
+        # once per not-met -> met edge: the same trigger again needs a candle between where its
+        # condition lapsed, so its candles are at least two 15-minute candles apart
+        for trigger in ("oversold", "overbought"):
+            times = [datetime.fromisoformat(when) for t, _, when, _ in mine if t == trigger]
+            assert all(b - a >= timedelta(minutes=30) for a, b in itertools.pairwise(times)), out
         assert [when for _, _, when, _ in mine] == sorted({when for _, _, when, _ in mine}), out
         assert mine[0][3] == "buy" or mine[0][0] == "overbought", out
         count = re.search(rf"^{code}: (\d+) signals, \d+ paper trades, (long|flat)$", out, re.M)

@@ -36,11 +36,19 @@ CHILD = textwrap.dedent("""
 """)
 
 
+# A child notes the time a little after each grant: on a loaded machine (CI, two cores) the note
+# of one can come tens of milliseconds late, so a window of a whole second could take in a grant of
+# the next one (a CI run saw 11). The check counts in windows this much shorter; two processes
+# that did not share the budget would take about twice 10 in it.
+SLACK = 0.1
+
+
 def most_in_a_second(times: list[float]) -> int:
+    """The most grants noted within one second, less SLACK."""
     times = sorted(times)
     best, first = 0, 0
     for last, t in enumerate(times):
-        while t - times[first] >= 1.0:
+        while t - times[first] >= 1.0 - SLACK:
             first += 1
         best = max(best, last - first + 1)
     return best
