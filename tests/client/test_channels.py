@@ -186,9 +186,9 @@ def test_signals_fire_once_per_edge_and_match_an_independent_check(exchange, wir
         assert s.event_params == us.EventParams(threshold=30) and s.value.rsi <= 30
 
 
-def test_signal_stream_with_events(exchange):
+def test_signal_stream_with_events(exchange, wire_format):
     exchange.script_candles("KRW-ETH", "5m", saw_tooth(exchange.market.anchor("KRW-ETH"), 2, 40, 0.01))
-    with client_for(exchange) as client, client.stream(
+    with client_for(exchange, wire_format=wire_format) as client, client.stream(
             "indicator_signal", ["KRW-ETH"], timeframe="5m", indicators=[us.RSI(14).oversold(30)],
             events=True, timeout=10.0) as stream:
         message = next(m for m in stream if not isinstance(m, us.Event))
@@ -222,8 +222,8 @@ def test_announcements_arrive_typed_by_category_with_body_only_when_asked(exchan
     assert [m.category for m in everything.snapshot()] == ["trade", "maintenance"]
 
 
-def test_announcement_stream_and_merged_categories(exchange):
-    with client_for(exchange) as client:
+def test_announcement_stream_and_merged_categories(exchange, wire_format):
+    with client_for(exchange, wire_format=wire_format) as client:
         client.subscribe("announcement", None, lambda m: None, categories=["notice"])
         with client.stream("announcement", None, categories=["wallet", "trade"], timeout=10.0) as stream:
             assert wait_until(lambda: private_ready(exchange) and any(
