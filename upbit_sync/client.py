@@ -34,7 +34,7 @@ from .errors import (
 )
 from .indicators import IndicatorSpec
 from .manager import ClientPort, WebSocketManager, port_of
-from .protocol import PUBLIC, REALTIME_TYPES, make_spec, to_message
+from .protocol import PUBLIC, make_spec, to_message
 from .rest import RestClient
 from .subscriptions import Subscription, hold
 from .types import (
@@ -563,9 +563,6 @@ class WebSocketClient:
         the result, named in its ``missing`` and in a WARNING."""
         self._check_open()
         _check_timeout(timeout, optional=False)
-        if type in REALTIME_TYPES:
-            raise SubscriptionError(f"{type!r} has no snapshot: Upbit sends it in real time only, so "
-                                    "snapshot() cannot serve it; subscribe() or stream() it instead")
         spec = make_spec(type, codes, depth=depth, level=level, is_only_snapshot=True)
         if spec.is_private:
             raise SubscriptionError(f"snapshot() serves the public types, not {type!r}")

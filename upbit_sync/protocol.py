@@ -180,10 +180,11 @@ def make_spec(
         raise SubscriptionError(
             f"unknown subscription type {type!r}; expected one of: {', '.join(ALL_TYPES)}"
         )
+    if is_only_snapshot and type in REALTIME_TYPES:
+        raise SubscriptionError(f"{type!r} has no snapshot: Upbit sends it in real time only "
+                                "(subscribe() or stream() it instead)")
     code_tuple = _validate_codes(type, codes)
-    if type in INFO_TYPES or type == "announcement":
-        if is_only_snapshot:
-            raise SubscriptionError(f"{type!r} has no snapshot: Upbit sends it in real time only")
+    if type in REALTIME_TYPES:
         return _realtime_spec(type, code_tuple, depth=depth, level=level, timeframe=timeframe,
                               indicators=indicators, categories=categories, include_body=include_body)
     for name, option in (("timeframe", timeframe), ("indicators", indicators),

@@ -406,8 +406,6 @@ class SubscriptionManager:
         self._sets = new_sets
 
 
-
-
 def new_counters() -> list[Any]:
     """A type's counters on one connection: [messages, bytes, received_at of the last, sizes]."""
     return [0, 0, 0.0, []]

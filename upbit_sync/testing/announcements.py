@@ -21,8 +21,7 @@ from ..indicators import CATEGORIES
 from ..types import EventType
 
 EVENT_TYPES = tuple(kind.value for kind in EventType)
-SIMPLE_KEYS: dict[str, str] = dict(formats.ANNOUNCEMENT.simple)
-FIELDS = frozenset(SIMPLE_KEYS)
+FIELDS = frozenset(formats.ANNOUNCEMENT.simple)  # what an announcement may carry (DEFAULT names)
 MAX_FRAME = 1 << 20  # websockets' default max_size, which the SDK keeps
 
 _KST = timezone(timedelta(hours=9))
@@ -82,8 +81,3 @@ def as_sent(message: Mapping[str, Any], include_body: bool) -> dict[str, Any]:
 def without_body(message: Mapping[str, Any]) -> dict[str, Any]:
     """The message with a null ``body``: what goes out when the body is too big for a frame."""
     return {**message, "body": None}
-
-
-def to_simple(message: Mapping[str, Any]) -> dict[str, Any]:
-    """An announcement with SIMPLE keys (§5)."""
-    return {SIMPLE_KEYS.get(key, key): value for key, value in message.items()}

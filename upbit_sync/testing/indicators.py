@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
-from .. import formats
 from ..indicators import TIMEFRAMES as TIMEFRAMES  # the fake's server checks with it
 from .channels import ChannelRules
 from .market import tick_size
@@ -51,12 +50,6 @@ from .market import tick_size
 
 Param = int | float | str
 Params = tuple[tuple[str, Param], ...]  # (DEFAULT name, value) in the order they are echoed
-
-# SIMPLE names (docs/channels.md §3)
-SIMPLE_KEYS: dict[str, str] = dict(formats.INDICATOR.simple)
-SIMPLE_PARAMS: dict[str, str] = dict(formats.INDICATOR_PARAMS.simple)
-SIMPLE_EVENT_PARAMS: dict[str, str] = dict(formats.EVENT_PARAMS.simple)
-SIMPLE_VALUES: dict[str, str] = dict(formats.INDICATOR_VALUE.simple)
 
 WINDOW = 400  # closed candles each value is computed over (enough for SMA 200 and EMA 200's seed)
 KEPT = 5_000  # closed candles a series keeps for introspection; older ones are dropped
@@ -446,16 +439,6 @@ def indicator_message(item: Item, code: str, timeframe: str, value: Mapping[str,
     return message
 
 
-def to_simple(message: Mapping[str, Any]) -> dict[str, Any]:
-    """An indicator or signal message with SIMPLE keys (§3), nested objects included."""
-    nested = {"params": SIMPLE_PARAMS, "event_params": SIMPLE_EVENT_PARAMS, "value": SIMPLE_VALUES}
-    out: dict[str, Any] = {}
-    for key, value in message.items():
-        names = nested.get(key)
-        if names is not None and isinstance(value, Mapping):
-            value = {names.get(k, k): v for k, v in value.items()}
-        out[SIMPLE_KEYS.get(key, key)] = value
-    return out
 
 
 # -- the feed: who gets which message when -------------------------------------------------------

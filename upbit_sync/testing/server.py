@@ -728,10 +728,9 @@ class FakeUpbitServer:
             ]
         for conn, wanted in targets:
             sent = announcements.as_sent(message, wanted.include_body)
-            frame = _encode_own(sent, conn._format, announcements.to_simple)
+            frame = encode(sent, conn._format)
             if len(frame) > announcements.MAX_FRAME and "body" in sent:
-                frame = _encode_own(announcements.without_body(sent), conn._format,
-                                    announcements.to_simple)
+                frame = encode(announcements.without_body(sent), conn._format)
             self._send(conn, frame, data=True, deadline=time.monotonic() + self.send_timeout)
         return message
 
@@ -1196,7 +1195,7 @@ class FakeUpbitServer:
             fmt = conn._format
             frame = frames.get((id(message), fmt))
             if frame is None:
-                payload = _encode_own(message, fmt, indicators.to_simple)
+                payload = encode(message, fmt)
                 frame = frames[(id(message), fmt)] = server_frame(payload)
             batches.setdefault(conn, []).append(frame)
         # One write per connection: the messages of a close leave together (one syscall, and no
@@ -1400,13 +1399,6 @@ class FakeUpbitServer:
             ws.close(code, reason)
         except Exception:
             log.debug("fake Upbit: close failed", exc_info=True)
-
-
-def _encode_own(message: Mapping[str, Any], fmt: str,
-                to_simple: Callable[[Mapping[str, Any]], dict[str, Any]]) -> bytes:
-    """A message of a type ``formats`` has no key map for, in ``fmt``, with its own ``to_simple``."""
-    body: Any = to_simple(message) if fmt.startswith("SIMPLE") else message
-    return dumps([body] if fmt.endswith("_LIST") else body)
 
 
 def _merge_announcements(old: AnnouncementRequest | None, new: AnnouncementRequest
