@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
 from .errors import AuthenticationError, ConfigError, ConnectError, RateLimitError, UpbitError
+from .redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ class Config:
         else:
             keys = "keys=none"
         if self.proxy is not None:
-            shown += f", proxy={_masked_proxy(self.proxy)!r}"
+            shown += f", proxy={redact_url(self.proxy)!r}"
         return f"Config({keys}, {shown})"
 
     @classmethod
@@ -260,20 +261,10 @@ def _check_proxy(proxy: str) -> None:
         parts = urlsplit(proxy)
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
     except ValueError:
-        raise ConfigError(f"proxy is not a valid URL: {_masked_proxy(proxy)!r}") from None
+        raise ConfigError(f"proxy is not a valid URL: {redact_url(proxy)!r}") from None
     if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
         raise ConfigError(f"proxy must be a {', '.join(s + '://' for s in PROXY_SCHEMES)} URL with a "
-                          f"host, not {_masked_proxy(proxy)!r}")
-
-
-def _masked_proxy(proxy: str) -> str:
-    """The proxy URL with its password, if any, as ****: it never reaches a log or a repr."""
-    scheme, sep, rest = proxy.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
-        return proxy
-    user = credentials.partition(":")[0]
-    return f"{scheme}{sep}{user}:****@{host}"
+                          f"host, not {redact_url(proxy)!r}")
 
 
 def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
