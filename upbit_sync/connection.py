@@ -12,7 +12,8 @@ tests/engine/test_internals.py:
   it (without it the connection reads the plain way, and says so once at WARNING).
 - ``WebSocket.sock``: the plain socket under the WebSocket, for poll, ``shutdown`` and ``close``.
 - ``WebSocketApp.keep_running``: set False to end ``run_forever``'s loop from a callback or abort.
-- ``WebSocketApp.last_pong_tm``: its ping watchdog's clock; a pong the read-ahead drains must set it.
+- ``WebSocketApp.last_ping_tm``/``last_pong_tm``: its ping watchdog's clock; a pong the read-ahead
+  drains must set it, and so does other proof that the peer is alive (``_prove_alive``).
 - ``WebSocket.recv_data_frame(True)``: answers a ping it reads with a pong by itself.
 - ``on_error`` is handed the raw close frame (an ``ABNF``) when the server closes; its code and reason
   come from there.
@@ -411,7 +412,18 @@ class Connection:
         if ahead is not None and ahead.buffered:
             self._drain(app, ahead)
         if self._on_batch_end is not None:
-            self._on_batch_end(self)
+            self._on_batch_end(self)  # may wait for room in a full queue (overflow="block")
+        if app.last_ping_tm > app.last_pong_tm:  # a ping awaits its pong
+            self._prove_alive(app, ahead)
+
+    def _prove_alive(self, app: websocket.WebSocketApp, ahead: readahead.ReadAhead | None) -> None:
+        """Any frame is proof of life, not only a pong: a read made after the ping, or bytes still
+        waiting to be read (the pong is queued behind them while a full queue holds this thread,
+        ``overflow="block"``), answer the ping. The SDK never ends a connection for what it chose
+        not to read yet; a peer that sends nothing at all still times out."""
+        read_at = ahead.read_at if ahead is not None else time.time()
+        if read_at >= app.last_ping_tm or self.input_pending():
+            app.last_pong_tm = app.last_ping_tm  # answered in time: websocket-client's check passes
 
     def _drain(self, app: websocket.WebSocketApp, ahead: readahead.ReadAhead) -> None:
         """Handle every complete frame the read-ahead holds before websocket-client waits on the

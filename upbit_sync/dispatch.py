@@ -332,6 +332,14 @@ class Dispatcher:
                 self._wait_for_room(w, size)
             finally:
                 w.lock.acquire()
+        if size > self.queue_bytes:
+            # Bigger than the whole budget: no eviction can make room for it, so none is made. It is
+            # taken only by a worker that holds nothing else (delivered alone), else dropped and
+            # reported like any loss; either way it never costs a neighbour.
+            if w.in_count - w.out_count:
+                self._lost(w, target, key)
+                return False
+            return True
         while self._full(w, size):
             if not self._drop_oldest(w):  # what is held is out of reach: the new one goes
                 self._lost(w, target, key)

@@ -42,6 +42,18 @@ class ConfigError(UpbitError, ValueError):
     """A :class:`~upbit_sync.Config` value is out of range or of the wrong kind."""
 
 
+class BackendError(UpbitError):
+    """The shared rate-limit backend (``Config.rate_limit_backend``) failed: until it answers again,
+    limits are counted in this process alone (``health()["rate_limit_backend"]`` says so). Told once
+    per outage; ``backend`` is its URL with any password masked."""
+
+    def __init__(self, backend: str, cause: str) -> None:
+        super().__init__(f"shared rate-limit backend {backend} failed ({cause}); counting limits in this "
+                         "process until it is back")
+        self.backend = backend
+        self.cause = cause
+
+
 class ClosedError(UpbitError):
     """The client, stream or manager was closed."""
 

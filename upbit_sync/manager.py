@@ -26,7 +26,7 @@ from .errors import AuthenticationError, ClosedError, ConfigError, DecodeError, 
 from .link import Link
 from .metrics import Health, HealthServer, health_report
 from .protocol import INFO, PRIVATE, PUBLIC, StreamSpec, build_request, endpoint_of, is_private
-from .ratelimit import connect_limit
+from .ratelimit import SharedBackend, backend_for, connect_limit
 from .subscriptions import ClientHooks, Clients, Listener, Subscription, SubscriptionManager
 from .types import Event, SubscriptionList
 
@@ -59,6 +59,10 @@ class WebSocketManager:
                                       queue_bytes=cfg.queue_bytes, measure=cfg.metrics)
         self._subscriptions = SubscriptionManager(on_change=self._set_wanted)
         self._clients = Clients(self._dispatcher, self._subscriptions.listeners)
+        self._backend: SharedBackend | None = None
+        if cfg.rate_limit_backend != "memory":  # its outages reach the clients' on_error
+            self._backend = backend_for(cfg.rate_limit_backend)
+            self._backend.add_listener(self._clients.error)
         self._port = ClientPort(self)
         self._health_servers: list[HealthServer] = []
 
@@ -136,7 +140,8 @@ class WebSocketManager:
         with self._lock:
             links = list(self._links.values())
         return health_report(self._running, links, self._subscriptions.routers(), self._dispatcher,
-                             len(self._subscriptions), self.config.stale_after)
+                             len(self._subscriptions), self.config.stale_after,
+                             self._backend.health() if self._backend is not None else None)
 
     def serve_health(self, host: str = "127.0.0.1", port: int = 0) -> HealthServer:
         """Serve ``/healthz`` (JSON, 200 or 503 with the reasons) and ``/metrics`` (Prometheus text;
@@ -192,6 +197,8 @@ class WebSocketManager:
             if now >= next_check:
                 for link in links:
                     link.check_stale(now)
+                if self._backend is not None:
+                    self._backend.probe()
                 next_check = now + interval
             wake_at = next_check
             for link in links:

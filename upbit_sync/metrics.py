@@ -112,6 +112,21 @@ class DispatcherHealth(TypedDict):
     callback_errors: int
 
 
+class BackendHealth(TypedDict):
+    """The shared rate-limit backend as this process sees it (``health()["rate_limit_backend"]``)."""
+
+    url: str
+    """Where it is, with any password masked."""
+    state: str
+    """"up", or "down": limits are counted in this process until it answers again."""
+    down_since: float | None
+    """Epoch seconds the current outage began; None while up."""
+    outages: int
+    """Outages since this process first used it."""
+    last_error: str
+    """What the last failure was ("" if none)."""
+
+
 class Health(TypedDict):
     """What :meth:`WebSocketManager.health` returns."""
 
@@ -123,6 +138,10 @@ class Health(TypedDict):
     dispatcher: DispatcherHealth
     subscriptions: int
     """Active subscriptions of all clients."""
+    rate_limit_backend: BackendHealth | None
+    """The shared rate-limit backend (``Config.rate_limit_backend``), None when limits are kept in
+    memory. While it is down the limits are counted in this process alone; ``healthy`` does not
+    change for it (the connections work on), but the report says so."""
 
 
 def connection_health(link: Link, now: float, stale_after: float,
@@ -192,7 +211,7 @@ def type_health(counts: Iterable[Mapping[str, list[Any]]], workers: Mapping[str,
 
 
 def health_report(running: bool, links: Iterable[Link], routers: Iterable[Router], dispatcher: Dispatcher,
-                  subscriptions: int, stale_after: float) -> Health:
+                  subscriptions: int, stale_after: float, backend: BackendHealth | None = None) -> Health:
     """The whole report: every connection and type, the workers, and ``healthy`` over all of them."""
     queues = dispatcher.by_connection()
     now = time.monotonic()
@@ -207,6 +226,7 @@ def health_report(running: bool, links: Iterable[Link], routers: Iterable[Router
         types=type_health([r.counts for r in routers], dispatcher.by_type(), time.time()),
         dispatcher=dispatcher.stats(),
         subscriptions=subscriptions,
+        rate_limit_backend=backend,
     )
 
 

@@ -14,12 +14,14 @@ hammering the exchange. The WebSocket connect limit follows the same rules.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +29,9 @@ from urllib.parse import urlsplit
 from pyrate_limiter import AbstractBucket, Decision, InMemoryBucket, Rate, RateItem
 
 from .config import Config, RateStrategy
-from .errors import ConfigError, RateLimitError
+from .errors import BackendError, ConfigError, RateLimitError
+from .metrics import BackendHealth
+from .redact import redact, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -70,42 +74,242 @@ def group_of(method: str, path: str) -> str:
 
 # ---- buckets ---------------------------------------------------------------------------------------
 
-_redis_clients: dict[str, Any] = {}
-_redis_lock = threading.Lock()
+# A shared budget runs this much under Upbit's figure: an item stamped just before another process's
+# is not counted by that process's check (the stores compare stamps), and calls leave a little after
+# their permit. One call in twenty, and at least one, keeps what arrives in any second under the figure.
+SHARED_HEADROOM = 0.05
+PROBE_INTERVAL = 5.0  # seconds between tries of a shared backend that failed
+STORE_TIMEOUT = 1.0  # seconds a Redis connect or command may take before the backend counts as failed
+TRIM_EVERY = 64  # a shared bucket's old items are trimmed on every this many puts
 
 
-def open_bucket(backend: str, key: str, rates: list[Rate]) -> AbstractBucket:
-    """A pyrate-limiter bucket named ``key`` on ``backend`` ("memory", "sqlite:///path", redis://)."""
-    if backend == "memory":
-        return InMemoryBucket(rates)
-    if backend.startswith("sqlite://"):
-        from pyrate_limiter import SQLiteBucket
+class SharedBackend:
+    """One shared store (a SQLite file or a Redis server) as this process sees it: up, or down since
+    a failure and tried again every ``PROBE_INTERVAL``. One per URL per process (:func:`backend_for`).
 
-        table = "upbit_" + re.sub(r"\W", "_", key)
+    A failure is told once per outage: a WARNING, and a :class:`BackendError` to every listener (a
+    manager passes it to its clients' ``on_error``). Thread-safe."""
+
+    def __init__(self, url: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.url = url
+        self.shown = redact_url(url)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._listeners: list[weakref.WeakMethod[Callable[[BackendError], None]]] = []
+        self.state = "up"
+        self.down_since: float | None = None
+        self.outages = 0
+        self.last_error = ""
+        self._next_probe = 0.0
+        self._redis: Any = None
+
+    def __repr__(self) -> str:
+        return f"<SharedBackend {self.shown} {self.state}>"
+
+    def add_listener(self, method: Callable[[BackendError], None]) -> None:
+        """Tell ``method`` (a bound method, held weakly) of each outage."""
+        with self._lock:
+            self._listeners.append(weakref.WeakMethod(method))
+
+    def due(self) -> bool:
+        """True while the backend is up, and once per ``PROBE_INTERVAL`` while it is down."""
+        if self.state == "up":
+            return True
+        with self._lock:
+            now = self._clock()
+            if now < self._next_probe:
+                return False
+            self._next_probe = now + PROBE_INTERVAL
+            return True
+
+    def failed(self, exc: BaseException) -> None:
+        """A call to the store failed: fall back (told once per outage) and try again later."""
+        cause = redact(f"{type(exc).__name__}: {exc}")[:300]
+        with self._lock:
+            self.last_error = cause
+            self._next_probe = self._clock() + PROBE_INTERVAL
+            if self.state == "down":
+                return
+            self.state, self.down_since = "down", time.time()
+            self.outages += 1
+            listeners = [ref() for ref in self._listeners]
+            self._listeners = [ref for ref in self._listeners if ref() is not None]
+        log.warning("shared rate-limit backend %s failed (%s): limits are counted in this process alone "
+                    "until it answers again (tried every %gs)", self.shown, cause, PROBE_INTERVAL)
+        error = BackendError(self.shown, cause)
+        for listener in listeners:
+            if listener is not None:
+                try:
+                    listener(error)
+                except Exception:
+                    log.exception("a listener of %s failed", self.shown)
+
+    def answered(self) -> None:
+        """A call to the store went through: if it was down, sharing resumes."""
+        if self.state == "up":
+            return
+        with self._lock:
+            if self.state == "up":
+                return
+            down_for = time.time() - (self.down_since or time.time())
+            self.state, self.down_since = "up", None
+        log.warning("shared rate-limit backend %s answers again after %.1fs: limits are shared again",
+                    self.shown, down_for)
+
+    def probe(self) -> None:
+        """While down, and at most once per ``PROBE_INTERVAL``, ask the store whether it answers
+        again (a manager's watchdog does, so an idle process learns of it too)."""
+        if self.state == "up" or not self.due():
+            return
         try:
-            return SQLiteBucket.init_from_file(rates, table=table, db_path=backend[len("sqlite://"):],
-                                               create_new_table=True, use_file_lock=True)
+            if self.url.startswith("sqlite://"):
+                _check_sqlite(self.url[len("sqlite://"):], self.shown)
+            else:
+                self._redis.ping()
+        except Exception as exc:
+            self.failed(exc)
+        else:
+            self.answered()
+
+    def health(self) -> BackendHealth:
+        with self._lock:
+            return BackendHealth(url=self.shown, state=self.state, down_since=self.down_since,
+                                 outages=self.outages, last_error=self.last_error)
+
+    def open(self, key: str, rates: list[Rate]) -> AbstractBucket:
+        """A pyrate-limiter bucket named ``key`` in this store (may raise whatever the store raises)."""
+        if self.url.startswith("sqlite://"):
+            from pyrate_limiter import SQLiteBucket
+
+            table = "upbit_" + re.sub(r"\W", "_", key)
+            bucket: AbstractBucket = SQLiteBucket.init_from_file(
+                rates, table=table, db_path=self.url[len("sqlite://"):], create_new_table=True,
+                use_file_lock=True)
+            return bucket
+        from pyrate_limiter import RedisBucket
+
+        return RedisBucket.init(rates, self._redis, bucket_key=key)  # type: ignore[no-any-return]
+
+    def check(self) -> None:
+        """ConfigError now for a backend that can never work (a bad URL, a file that is not a
+        database, a missing package); a store that is only down is not an error here."""
+        if self.url.startswith("sqlite://"):
+            _check_sqlite(self.url[len("sqlite://"):], self.shown)
+            return
+        try:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
         except ImportError:
-            raise ConfigError("a sqlite rate_limit_backend needs the filelock package: "
-                              "pip install 'upbit-sync[sqlite]'") from None
-    from pyrate_limiter import RedisBucket
+            raise ConfigError("a redis:// rate_limit_backend needs the redis package: "
+                              "pip install 'upbit-sync[redis]'") from None
+        try:  # no retries inside redis-py: a failed call falls back at once, and is tried again later
+            self._redis = redis.Redis.from_url(self.url, socket_timeout=STORE_TIMEOUT,
+                                               socket_connect_timeout=STORE_TIMEOUT,
+                                               retry=Retry(NoBackoff(), 0))
+        except ValueError as exc:
+            raise ConfigError(f"rate_limit_backend {self.shown} is not a Redis URL redis-py can use: "
+                              f"{redact(str(exc))}") from None
 
-    bucket: AbstractBucket = RedisBucket.init(rates, _redis(backend), bucket_key=key)
-    return bucket
 
+def _check_sqlite(path: str, shown: str) -> None:
+    import sqlite3
 
-def _redis(url: str) -> Any:
     try:
-        import redis
+        import filelock  # noqa: F401 - pyrate-limiter's SQLite bucket locks its file with it
     except ImportError:
-        raise ConfigError("a redis:// rate_limit_backend needs the redis package: "
-                          "pip install 'upbit-sync[redis]'") from None
-    with _redis_lock:
-        client = _redis_clients.get(url)
-        if client is None:
-            client = _redis_clients[url] = redis.Redis.from_url(url, socket_timeout=5.0,
-                                                                socket_connect_timeout=5.0)
-        return client
+        raise ConfigError("a sqlite rate_limit_backend needs the filelock package: "
+                          "pip install 'upbit-sync[sqlite]'") from None
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=STORE_TIMEOUT)) as db:
+            db.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:  # not a database, a folder that does not exist, no access
+        raise ConfigError(f"rate_limit_backend {shown} cannot be used: {exc}") from None
+
+
+class SharedBucket:
+    """A limit's bucket in a shared store, and the in-memory bucket with the same figures that
+    stands in while the store fails. The store's bucket is made on first use, and made again after
+    a failure (a restarted Redis has forgotten its script)."""
+
+    def __init__(self, backend: SharedBackend, key: str, rates: list[Rate]) -> None:
+        self.backend, self.key = backend, key
+        self._rates = rates
+        self._bucket: AbstractBucket | None = None
+        self.fallback = InMemoryBucket(rates)
+        self._puts = 0
+
+    @property
+    def rates(self) -> list[Rate]:
+        return self._rates
+
+    @rates.setter
+    def rates(self, rates: list[Rate]) -> None:
+        self._rates = rates
+        self.fallback.rates = rates
+        if self._bucket is not None:
+            self._bucket.rates = rates
+
+    def decide(self, name: str) -> Decision | None:
+        """The store's decision on one permit, or None when it cannot give one now (down: the
+        caller asks the fallback)."""
+        backend = self.backend
+        if not backend.due():
+            return None
+        self._puts += 1
+        trim = self._puts % TRIM_EVERY == 1
+        try:
+            try:
+                if self._bucket is None:
+                    self._bucket = backend.open(self.key, self._rates)
+                decision = put(self._bucket, name, trim)
+            except Exception as exc:
+                if type(exc).__name__ != "NoScriptError":
+                    raise
+                # a restarted Redis has forgotten the bucket's script: load it again, once
+                self._bucket = backend.open(self.key, self._rates)
+                decision = put(self._bucket, name, trim)
+        except Exception as exc:  # any failure of the store, whatever its library raises
+            self._bucket = None
+            backend.failed(exc)
+            return None
+        backend.answered()
+        return decision
+
+
+def put(bucket: AbstractBucket, name: str, trim: bool = True) -> Decision:
+    """One permit asked of ``bucket``, stamped with the bucket's own clock (the shared ones keep
+    wall time); ``trim`` first drops what has left every window (no Leaker thread does it)."""
+    now_ms = int(bucket.now())  # type: ignore[no-untyped-call]
+    if trim:
+        bucket.leak(now_ms)
+    decision = bucket.put_decision(RateItem(name, now_ms))
+    assert isinstance(decision, Decision)  # sync buckets decide synchronously
+    return decision
+
+
+_backends: dict[str, SharedBackend] = {}
+_backends_lock = threading.Lock()
+
+
+def backend_for(url: str) -> SharedBackend:
+    """The process's view of the shared backend at ``url``; ConfigError if it can never work."""
+    with _backends_lock:
+        backend = _backends.get(url)
+        if backend is None:
+            backend = SharedBackend(url)
+            backend.check()
+            _backends[url] = backend
+        return backend
+
+
+def open_bucket(backend: str, key: str, count: int, seconds: float) -> AbstractBucket | SharedBucket:
+    """A bucket for ``count`` per ``seconds`` named ``key`` on ``backend`` ("memory",
+    "sqlite:///path", redis://); a shared one runs ``SHARED_HEADROOM`` under the figure."""
+    if backend == "memory":
+        return InMemoryBucket(_rates([(count, seconds)]))
+    shared = max(1, count - math.ceil(count * SHARED_HEADROOM))
+    return SharedBucket(backend_for(backend), key, _rates([(shared, seconds)]))
 
 
 def _rates(limits: Sequence[tuple[float, float]]) -> list[Rate]:
@@ -116,15 +320,17 @@ class RateGate:
     """One named limit, e.g. 5 per second and 100 per minute; thread-safe."""
 
     def __init__(self, name: str, limits: Sequence[tuple[float, float]],
-                 bucket: AbstractBucket | None = None) -> None:
+                 bucket: AbstractBucket | SharedBucket | None = None) -> None:
         """``limits``: ``(count, seconds)`` pairs, all of which must hold; ``bucket``: where they are
-        counted (in memory when None)."""
+        counted (in memory when None; a SharedBucket falls back to memory while its store fails)."""
         self.name = name
         self.limits = tuple(limits)
-        self._bucket = bucket if bucket is not None else InMemoryBucket(_rates(limits))
-        self._memory = isinstance(self._bucket, InMemoryBucket)
+        self._shared = bucket if isinstance(bucket, SharedBucket) else None
+        if self._shared is not None:
+            self._bucket: AbstractBucket = self._shared.fallback
+        else:
+            self._bucket = bucket if bucket is not None else InMemoryBucket(_rates(limits))  # type: ignore[assignment]
         self._lock = threading.Lock()
-        self._puts = 0
         self.waits = 0  # times a caller was told to wait
 
     def __repr__(self) -> str:
@@ -135,18 +341,14 @@ class RateGate:
         """Change the limits at once (the items already counted stay)."""
         with self._lock:
             self.limits = tuple(limits)
-            self._bucket.rates = _rates(limits)
+            (self._shared or self._bucket).rates = _rates(limits)
 
     def try_acquire(self) -> float:
         """Take a permit and return 0.0, or take nothing and return the seconds to wait."""
         with self._lock:
-            bucket = self._bucket
-            now_ms = int(bucket.now())  # type: ignore[no-untyped-call]  # shared buckets keep wall time
-            self._puts += 1
-            if self._memory or self._puts % 64 == 1:  # no Leaker thread: trim the log here
-                bucket.leak(now_ms)
-            decision = bucket.put_decision(RateItem(self.name, now_ms))
-            assert isinstance(decision, Decision)  # sync buckets decide synchronously
+            decision = self._shared.decide(self.name) if self._shared is not None else None
+            if decision is None:
+                decision = put(self._bucket, self.name)
             if decision.allowed:
                 return 0.0
             self.waits += 1
@@ -215,7 +417,7 @@ class GroupLimit:
     call until the next second; a 418 blocks the group.
     """
 
-    def __init__(self, name: str, count: int, seconds: float, shared: AbstractBucket,
+    def __init__(self, name: str, count: int, seconds: float, shared: AbstractBucket | SharedBucket,
                  strategy: RateStrategy, clock: Callable[[], float] = time.monotonic) -> None:
         self.name, self.count, self.seconds, self.strategy = name, count, seconds, strategy
         self.shared = RateGate(name, [(count, seconds)], shared)
@@ -332,6 +534,8 @@ class RateLimits:
 
     def __init__(self, host: str, backend: str, pocket: str, strategy: RateStrategy) -> None:
         self.host, self.backend, self.pocket, self.strategy = host, backend, pocket, strategy
+        if backend != "memory":
+            backend_for(backend)  # a backend that can never work is a ConfigError now, not at a call
         self._groups: dict[str, GroupLimit] = {}
         self._lock = threading.Lock()
 
@@ -341,7 +545,7 @@ class RateLimits:
             if limit is None:
                 count, seconds, scope = GROUPS[name]
                 key = bucket_key(self.host, "ip" if scope == "ip" else self.pocket, name)
-                bucket = open_bucket(self.backend, key, _rates([(count, seconds)]))
+                bucket = open_bucket(self.backend, key, count, seconds)
                 limit = self._groups[name] = GroupLimit(name, count, seconds, bucket, self.strategy)
             return limit
 
@@ -361,7 +565,7 @@ def connect_limit(config: Config) -> GroupLimit:
     backend: in memory it is the manager's own; shared, it is every process's."""
     count = config.connect_rate_per_second
     key = bucket_key(host_of(config.public_url), "ip", "websocket-connect")
-    bucket = open_bucket(config.rate_limit_backend, key, _rates([(count, 1.0)]))
+    bucket = open_bucket(config.rate_limit_backend, key, count, 1.0)
     return GroupLimit("websocket-connect", count, 1.0, bucket, config.rate_strategy)
 
 

@@ -106,3 +106,59 @@ def test_rate_limit_key_names_a_budget_shared_by_different_keys(tmp_path):
     two = one.replace(access_key="AK-two-0123456789abcdef")
     assert limits_for(one) is limits_for(two)  # one process: the same object
     assert limits_for(one).pocket == "budget-desk-1"
+
+
+# A child that calls the fake exchange's REST side from ``start`` for ``seconds``: tickers (the
+# "ticker" group, 10/s per IP) or accounts (the "default" group, 30/s per key); the server notes when
+# each call arrived.
+REST_CHILD = textwrap.dedent("""
+    import sys, time
+    import upbit_sync as us
+    from upbit_sync import ratelimit
+    from upbit_sync.testing import TEST_ACCESS_KEY, TEST_SECRET_KEY
+    backend, rest_url, call, start, seconds = sys.argv[1:4] + [float(a) for a in sys.argv[4:6]]
+    if len(sys.argv) > 6:  # an experiment: the headroom the shared budget keeps under the figure
+        ratelimit.SHARED_HEADROOM = float(sys.argv[6])
+    config = us.Config(rest_url=rest_url, rate_limit_backend=backend, access_key=TEST_ACCESS_KEY,
+                       secret_key=TEST_SECRET_KEY)
+    with us.RestClient(config) as rest:
+        while time.time() < start:
+            time.sleep(0.001)
+        while time.time() < start + seconds:
+            rest.tickers("KRW-BTC") if call == "tickers" else rest.accounts()
+""")
+
+
+def most_in_one_second(times: list[float]) -> int:
+    """The most arrivals within any one second (a window [t, t + 1))."""
+    times = sorted(times)
+    best, first = 0, 0
+    for last, t in enumerate(times):
+        while t - times[first] >= 1.0:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+@pytest.mark.parametrize(("call", "path", "figure"), [("tickers", "/v1/ticker", 10),
+                                                      ("accounts", "/v1/accounts", 30)])
+def test_what_two_sharing_processes_send_arrives_under_the_figure_in_every_second(redis_url, call, path,
+                                                                                  figure, experiment=()):
+    """As the exchange times it: two processes on one Redis budget keep what arrives in any second
+    under the group's figure (a margin for jitter, never exactly at it), and the fake, which enforces
+    Upbit's figures, never answers 429."""
+    from upbit_sync.testing import FakeUpbitServer
+
+    with FakeUpbitServer(seed=3) as exchange:
+        start, seconds = time.time() + 1.5, 3.0
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        children = [subprocess.Popen([sys.executable, "-c", REST_CHILD, redis_url, exchange.rest_url, call,
+                                      str(start), str(seconds), *experiment], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+        for child in children:
+            _, err = child.communicate(timeout=60)
+            assert child.returncode == 0, err
+        calls = [r for r in exchange.rest_requests if r.path == path]
+    assert [r.status for r in calls if r.status != 200] == []
+    assert len(calls) >= figure * seconds * 0.7, "the two processes made too few calls to show anything"
+    assert most_in_one_second([r.time for r in calls]) < figure
