@@ -344,6 +344,7 @@ class WebSocketClient:
                          indicators=indicators, categories=categories, include_body=include_body)
         if backfill and spec.type != "trade":
             raise SubscriptionError(f"backfill applies to trade only, not to {spec.type!r}")
+        self._port.check_keys(spec.type)  # before anything starts or is asked of REST
         if level and self._port.config.validate_levels:
             self._check_level(spec.codes, level)
         sub = Subscription(spec, callback, raw=raw, snapshot=snapshot, overflow=policy,

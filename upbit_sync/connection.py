@@ -218,13 +218,13 @@ class Connection:
         # SO_SNDTIMEO bounds the TCP connect (Linux honours it there) and every send; SO_RCVTIMEO
         # bounds the handshake reads and is lifted once the socket is open. websocket-client has no
         # connect timeout of its own, and its global default would change other code's sockets too.
-        timeout = _timeval(self.connect_timeout)
-        sockopt: list[Any] = [
-            (socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout),
-            (socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout),
-            (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
-        ]
         try:
+            timeout = _timeval(self.connect_timeout)
+            sockopt: list[Any] = [
+                (socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout),
+                (socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout),
+                (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+            ]
             app.run_forever(
                 sockopt=sockopt,
                 ping_interval=self.ping_interval or 0,
@@ -270,7 +270,10 @@ class Connection:
             log.info("connection %s closed", self.name)
         else:
             log.warning("connection %s ended: %s", self.name, end.describe())
-        self._on_end(self, end)
+        try:
+            self._on_end(self, end)
+        except Exception:  # the owner reports its own failures; this is the last word
+            log.exception("connection %s: its owner failed to handle the end", self.name)
 
     def close(self, timeout: float = 2.0) -> None:
         """End the current socket, if any, and join its thread within ``timeout`` seconds.

@@ -182,7 +182,8 @@ class Dispatcher:
     thread-safe ``submit_many``; ``stop`` drains or discards."""
 
     def __init__(self, workers: int = 4, queue_size: int = 10_000, block_timeout: float = 1.0,
-                 name: str = "upbit-worker", queue_bytes: int = 1 << 62, measure: bool = True) -> None:
+                 name: str = "upbit-worker", queue_bytes: int = 1 << 62, measure: bool = True,
+                 on_fault: Callable[[str, BaseException], None] | None = None) -> None:
         self.queue_size = queue_size
         self.queue_bytes = queue_bytes
         self.measure = measure  # take latencies (Config.metrics)
@@ -194,6 +195,7 @@ class Dispatcher:
         self.deferred = False
         self.deferred_since = 0.0
         self.name = name
+        self._on_fault = on_fault  # (thread name, error): a worker loop's unexpected error
         self._workers = [_Worker(i) for i in range(workers)]
         self._stopping = False
         self._discard = False
@@ -414,40 +416,57 @@ class Dispatcher:
 
     def _run(self, w: _Worker) -> None:
         while True:
-            with w.lock:
-                if self._discard:
-                    w.queue.clear()
-                    w.batch.clear()
-                    w.conflated.clear()
-                    w.batch_conflated.clear()
-                    w.out_count, w.out_bytes = w.in_count, w.in_bytes
+            try:
+                if not self._step(w):
                     return
-                # Take the whole queue in O(1): the lock is held for a moment only, so the socket
-                # thread's submit_many is never kept waiting (a contended lock costs it the GIL).
-                n = len(w.queue)
-                if n:
-                    w.batch, w.queue = w.queue, deque()
-                    if w.conflated:
-                        w.batch_conflated, w.conflated = w.conflated, {}
-                elif not self._stopping:
-                    w.sleeping = True
-                losses = self._due_losses(w, force=self._stopping and not n) if w.losses else []
-                sleeping = w.sleeping
-            for target, key, dropped in losses:
-                self._safe(target.report_loss, key, dropped)
+            except Exception as exc:  # a bug: told, and the worker carries on with what it holds
+                name = threading.current_thread().name
+                if self._on_fault is not None:
+                    self._safe(self._on_fault, name, exc)
+                else:
+                    log.error("%s: unexpected error, carrying on", name, exc_info=exc)
+                time.sleep(0.01)  # a failure that repeats does not spin
+
+    def _step(self, w: _Worker) -> bool:
+        """One round of a worker: deliver what it took, or sleep until woken; False when it ends."""
+        if w.batch:  # left by a round that failed: delivered before anything newer
+            self._process(w)
+            return True
+        with w.lock:
+            if self._discard:
+                w.queue.clear()
+                w.batch.clear()
+                w.conflated.clear()
+                w.batch_conflated.clear()
+                w.out_count, w.out_bytes = w.in_count, w.in_bytes
+                return False
+            # Take the whole queue in O(1): the lock is held for a moment only, so the socket
+            # thread's submit_many is never kept waiting (a contended lock costs it the GIL).
+            n = len(w.queue)
             if n:
-                self._process(w)
-            elif sleeping:
-                # woken by signal(); with losses still to report, look again a little later
-                woken = w.wake.acquire(timeout=DATA_LOSS_INTERVAL / 4 if w.losses else -1)
-                if not woken:
-                    with w.lock:
-                        if w.sleeping:
-                            w.sleeping = False
-                        else:  # signalled just after the timeout: take the release back
-                            w.wake.acquire()
-            else:  # stopping and nothing left
-                return
+                w.batch, w.queue = w.queue, deque()
+                if w.conflated:
+                    w.batch_conflated, w.conflated = w.conflated, {}
+            elif not self._stopping:
+                w.sleeping = True
+            losses = self._due_losses(w, force=self._stopping and not n) if w.losses else []
+            sleeping = w.sleeping
+        for target, key, dropped in losses:
+            self._safe(target.report_loss, key, dropped)
+        if n:
+            self._process(w)
+        elif sleeping:
+            # woken by signal(); with losses still to report, look again a little later
+            woken = w.wake.acquire(timeout=DATA_LOSS_INTERVAL / 4 if w.losses else -1)
+            if not woken:
+                with w.lock:
+                    if w.sleeping:
+                        w.sleeping = False
+                    else:  # signalled just after the timeout: take the release back
+                        w.wake.acquire()
+        else:  # stopping and nothing left
+            return False
+        return True
 
     def _process(self, w: _Worker) -> None:
         """Deliver the batch, one entry at a time; a submitter may drop its oldest entries meanwhile.

@@ -54,6 +54,17 @@ class BackendError(UpbitError):
         self.cause = cause
 
 
+class InternalError(UpbitError):
+    """A thread of the SDK met an error it did not expect (a bug: please report it). Passed to
+    ``on_error`` and logged with its traceback; the thread carries on. ``thread`` names it; the
+    original exception is the ``__cause__``."""
+
+    def __init__(self, thread: str, error: BaseException) -> None:
+        super().__init__(f"{thread}: unexpected {type(error).__name__}: {error}; carrying on")
+        self.thread = thread
+        self.__cause__ = error
+
+
 class ClosedError(UpbitError):
     """The client, stream or manager was closed."""
 

@@ -63,6 +63,9 @@ class LinkOwner(Protocol):
     def connect_refused(self, status: int) -> None:
         """An upgrade was answered 429 or 418: the connect limit adapts (ratelimit.GroupLimit)."""
 
+    def fault(self, thread: str, error: BaseException) -> None:
+        """An unexpected error in ``thread`` that the link survived (told to on_error and the log)."""
+
 
 @dataclass
 class _ListReply:
@@ -300,6 +303,16 @@ class Link:
             self._owner.event(event)
 
     def _on_end(self, conn: Connection, end: ConnectionEnd) -> None:
+        try:
+            self._handle_end(conn, end)
+        except Exception as exc:  # a bug: told, and the link tries again as after any end
+            with self._lock:
+                if self.active and self._owner.running and not end.requested:
+                    self.next_attempt_at = time.monotonic() + self._config.reconnect_delay
+            self._owner.fault(f"upbit-ws-{self.name}", exc)
+            self._owner.wake()
+
+    def _handle_end(self, conn: Connection, end: ConnectionEnd) -> None:
         self._router.hand_off()  # what the last read routed, if its end was not reached
         self._dispatcher.flush()
         now = time.monotonic()

@@ -22,7 +22,15 @@ from . import link as link_module
 from .auth import Credentials
 from .config import Config
 from .dispatch import Dispatcher
-from .errors import AuthenticationError, ClosedError, ConfigError, DecodeError, RateLimitError, UpbitError
+from .errors import (
+    AuthenticationError,
+    ClosedError,
+    ConfigError,
+    DecodeError,
+    InternalError,
+    RateLimitError,
+    UpbitError,
+)
 from .link import Link
 from .metrics import Health, HealthServer, health_report
 from .protocol import INFO, PRIVATE, PUBLIC, StreamSpec, build_request, endpoint_of, is_private
@@ -55,8 +63,10 @@ class WebSocketManager:
         self._watchdog: threading.Thread | None = None
         self._links: dict[str, Link] = {}
         self._connect_limit = connect_limit(cfg)
+        self._internal_errors: dict[str, int] = {}  # thread -> unexpected errors its loop survived
         self._dispatcher = Dispatcher(cfg.workers, cfg.queue_size, cfg.block_timeout,
-                                      queue_bytes=cfg.queue_bytes, measure=cfg.metrics)
+                                      queue_bytes=cfg.queue_bytes, measure=cfg.metrics,
+                                      on_fault=self._internal_error)
         self._subscriptions = SubscriptionManager(on_change=self._set_wanted)
         self._clients = Clients(self._dispatcher, self._subscriptions.listeners)
         self._backend: SharedBackend | None = None
@@ -141,7 +151,8 @@ class WebSocketManager:
             links = list(self._links.values())
         return health_report(self._running, links, self._subscriptions.routers(), self._dispatcher,
                              len(self._subscriptions), self.config.stale_after,
-                             self._backend.health() if self._backend is not None else None)
+                             self._backend.health() if self._backend is not None else None,
+                             dict(self._internal_errors))
 
     def serve_health(self, host: str = "127.0.0.1", port: int = 0) -> HealthServer:
         """Serve ``/healthz`` (JSON, 200 or 503 with the reasons) and ``/metrics`` (Prometheus text;
@@ -189,24 +200,46 @@ class WebSocketManager:
     def _watch(self) -> None:
         interval = self.config.health_check_interval
         next_check = time.monotonic() + interval
+        pause = 0.0  # after an unexpected error: a short, growing pause before the next round
         while not self._stopping.is_set():
             self._wake.clear()
-            now = time.monotonic()
-            with self._lock:
-                links = list(self._links.values())
-            if now >= next_check:
-                for link in links:
-                    link.check_stale(now)
-                if self._backend is not None:
-                    self._backend.probe()
-                next_check = now + interval
-            wake_at = next_check
-            for link in links:
-                try:
-                    wake_at = min(wake_at, link.step(time.monotonic()))
-                except Exception:  # the watchdog must survive anything
-                    log.exception("watchdog failed servicing %s", link.name)
+            try:
+                next_check, wake_at = self._watch_round(next_check, interval)
+                pause = 0.0
+            except Exception as exc:  # a bug: told, and the watchdog carries on
+                self._internal_error("upbit-watchdog", exc)
+                pause = min(1.0, max(0.05, pause * 2))
+                wake_at = time.monotonic() + pause
             self._wake.wait(max(0.0, wake_at - time.monotonic()))
+
+    def _watch_round(self, next_check: float, interval: float) -> tuple[float, float]:
+        """One round: the health checks when due, then each link's next step; returns when the
+        next check is due and when to wake up."""
+        now = time.monotonic()
+        with self._lock:
+            links = list(self._links.values())
+        if now >= next_check:
+            for link in links:
+                link.check_stale(now)
+            if self._backend is not None:
+                self._backend.probe()
+            next_check = now + interval
+        wake_at = next_check
+        for link in links:
+            try:
+                wake_at = min(wake_at, link.step(time.monotonic()))
+            except Exception as exc:  # one link's trouble never holds the others up
+                self._internal_error("upbit-watchdog", exc)
+                wake_at = min(wake_at, time.monotonic() + 0.1)
+        return next_check, wake_at
+
+    def _internal_error(self, thread: str, error: BaseException) -> None:
+        """An SDK thread's loop met an unexpected error: logged with its traceback, counted in
+        ``health()``, and passed to every client's ``on_error`` as an InternalError."""
+        log.error("%s: unexpected error, carrying on", thread, exc_info=error)
+        with self._lock:
+            self._internal_errors[thread] = self._internal_errors.get(thread, 0) + 1
+        self._clients.error(InternalError(thread, error))
 
 
 class _Owner:
@@ -238,6 +271,9 @@ class _Owner:
 
     def connect_refused(self, status: int) -> None:
         self._manager._connect_limit.observe(status)
+
+    def fault(self, thread: str, error: BaseException) -> None:
+        self._manager._internal_error(thread, error)
 
 
 class ClientPort:
@@ -284,10 +320,15 @@ class ClientPort:
         if self._m._stopped_explicitly and not self._m._running:
             raise ClosedError("this manager was stopped; call start() to use it again")
 
+    def check_keys(self, message_type: str) -> None:
+        """AuthenticationError now, before anything starts, for a type that needs keys none were
+        given for."""
+        if is_private(message_type) and self._m._credentials is None:
+            raise AuthenticationError(NO_KEYS)
+
     def add_subscription(self, sub: Subscription) -> None:
         """Route ``sub``'s messages and add its codes to its connection's next request."""
-        if is_private(sub.type) and self._m._credentials is None:
-            raise AuthenticationError(NO_KEYS)
+        self.check_keys(sub.type)
         self._m._subscriptions.add(sub)
         self._m._wake.set()
 

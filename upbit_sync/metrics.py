@@ -142,6 +142,9 @@ class Health(TypedDict):
     """The shared rate-limit backend (``Config.rate_limit_backend``), None when limits are kept in
     memory. While it is down the limits are counted in this process alone; ``healthy`` does not
     change for it (the connections work on), but the report says so."""
+    internal_errors: dict[str, int]
+    """Unexpected errors (bugs) each SDK thread's loop met and survived, by thread name; each also
+    went to ``on_error`` as an InternalError and to the log with its traceback."""
 
 
 def connection_health(link: Link, now: float, stale_after: float,
@@ -211,7 +214,8 @@ def type_health(counts: Iterable[Mapping[str, list[Any]]], workers: Mapping[str,
 
 
 def health_report(running: bool, links: Iterable[Link], routers: Iterable[Router], dispatcher: Dispatcher,
-                  subscriptions: int, stale_after: float, backend: BackendHealth | None = None) -> Health:
+                  subscriptions: int, stale_after: float, backend: BackendHealth | None = None,
+                  internal_errors: dict[str, int] | None = None) -> Health:
     """The whole report: every connection and type, the workers, and ``healthy`` over all of them."""
     queues = dispatcher.by_connection()
     now = time.monotonic()
@@ -227,6 +231,7 @@ def health_report(running: bool, links: Iterable[Link], routers: Iterable[Router
         dispatcher=dispatcher.stats(),
         subscriptions=subscriptions,
         rate_limit_backend=backend,
+        internal_errors=internal_errors or {},
     )
 
 
