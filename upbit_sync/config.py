@@ -42,6 +42,8 @@ _ENV_ALIASES = {"UPBIT_WS_URL": "public_url", "UPBIT_WS_PRIVATE_URL": "private_u
 # The schemes each URL field accepts.
 _URL_SCHEMES = {"public_url": ("ws", "wss"), "private_url": ("ws", "wss"), "info_url": ("ws", "wss"),
                 "rest_url": ("http", "https")}
+# The fields that hold URLs, whose userinfo a repr or an error masks.
+_URL_FIELDS = frozenset({*_URL_SCHEMES, "rate_limit_backend", "proxy"})
 # Durations that must be positive (ping_interval and ping_timeout may be 0: keep-alive off).
 _POSITIVE = ("health_check_interval", "stale_after", "connect_timeout", "reconnect_delay",
              "reconnect_max_delay", "block_timeout", "snapshot_grace", "rest_timeout")
@@ -160,7 +162,7 @@ class Config:
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr
+            f"{f.name}={_shown(f.name, getattr(self, f.name))!r}" for f in fields(self) if f.repr
         )
         if self.has_keys:
             assert self.access_key is not None
@@ -242,6 +244,11 @@ def check_overflow(policy: object, error: type[UpbitError]) -> str:
     return policy
 
 
+def _shown(name: str, value: Any) -> Any:
+    """A field's value as a repr may show it: a URL field's userinfo masked."""
+    return redact_url(value) if name in _URL_FIELDS and isinstance(value, str) else value
+
+
 def _check_backend(backend: str) -> None:
     if backend == "memory":
         return
@@ -252,7 +259,7 @@ def _check_backend(backend: str) -> None:
         return
     raise ConfigError(
         "rate_limit_backend must be 'memory', 'sqlite:///path/to/file' or a redis:// URL, "
-        f"not {backend!r}"
+        f"not {redact_url(backend)!r}"
     )
 
 
@@ -272,13 +279,16 @@ def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
     except ValueError as exc:
-        raise ConfigError(f"{name} is not a valid URL: {url!r} ({exc})") from None
+        # urllib's reason quotes a piece of the URL (the port): of a URL with userinfo, a piece of
+        # the password when it holds a "/" or "#" that ended the host early
+        reason = "its host or port is malformed" if "@" in url else str(exc)
+        raise ConfigError(f"{name} is not a valid URL: {redact_url(url)!r} ({reason})") from None
     if parts.scheme not in schemes:
         raise ConfigError(
-            f"{name} must be a {' or '.join(s + '://' for s in schemes)} URL, not {url!r}"
+            f"{name} must be a {' or '.join(s + '://' for s in schemes)} URL, not {redact_url(url)!r}"
         )
     if not parts.hostname:
-        raise ConfigError(f"{name} has no host: {url!r}")
+        raise ConfigError(f"{name} has no host: {redact_url(url)!r}")
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")

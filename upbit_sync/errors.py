@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .redact import redact, redact_url
+
 
 class UpbitError(Exception):
     """Base class of every error this SDK raises."""
@@ -72,9 +74,11 @@ class ClosedError(UpbitError):
 class ConnectError(UpbitError):
     """A connection could not be made: refused, DNS, TLS, a bad URL, or an upgrade answered with an
     HTTP error. Reported to ``on_error`` on the first failure of an outage and then at most once per
-    ``reconnect_max_delay`` while it lasts; the SDK keeps trying."""
+    ``reconnect_max_delay`` while it lasts; the SDK keeps trying. ``url`` and the message show the URL
+    with its userinfo masked, and ``cause`` (often a library's text) any URL in it likewise."""
 
     def __init__(self, connection: str, url: str, cause: str, status: int | None = None) -> None:
+        url, cause = redact_url(url), redact(cause)
         super().__init__(f"cannot connect {connection} to {url}: {cause}")
         self.connection = connection
         self.url = url

@@ -2,10 +2,11 @@
 
 Every call goes through its rate-limit group (ratelimit.GroupLimit): it waits its turn, reads the
 answer's ``Remaining-Req``, slows down on a 429 and retries, and raises RateLimitError while a 418
-block lasts. Signed calls carry a fresh JWT (a new nonce each, the query hash of their parameters).
-One ``requests.Session``, a timeout on every call, no ``Origin`` header. Every failure is an
-UpbitError: ApiError for Upbit's error answers, ConnectError for the network, never a token in a
-message.
+block lasts. Signed calls carry a fresh JWT (a new nonce each, the query hash of their parameters):
+the query and the JSON body are written from auth.wire_params, the hash from the same pairs, so what
+is sent is what is hashed. One ``requests.Session``, a timeout on every call, no ``Origin`` header.
+Every failure is an UpbitError: ApiError for Upbit's error answers, ConnectError for the network,
+never a token or a URL's password in a message.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import unquote, urlencode
+from urllib.parse import parse_qsl
 
 from ._version import __version__
-from .auth import Credentials, query_string
+from .auth import Credentials, WireParams, wire_params
 from .config import Config
 from .errors import (
     ApiAuthenticationError,
@@ -34,6 +35,7 @@ from .errors import (
 )
 from .protocol import market_codes
 from .ratelimit import group_of, limits_for
+from .redact import redact_url
 from .types import Account, MarketInfo, MarketTicker, OrderbookInstrument, TradeTick
 
 if TYPE_CHECKING:
@@ -74,7 +76,7 @@ class RestClient:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"<RestClient {self._base} keys={'set' if self._credentials else 'none'}>"
+        return f"<RestClient {redact_url(self._base)} keys={'set' if self._credentials else 'none'}>"
 
     def __enter__(self) -> RestClient:
         return self
@@ -125,10 +127,15 @@ class RestClient:
         """Past trades of ``market``, newest first: ``count`` (1-500), those before ``cursor`` (a
         ``sequential_id``), ``days_ago`` (1-7 UTC days back), ``to`` (``HHmmss`` UTC)."""
         (code,) = market_codes([market])
-        if count is not None and not (isinstance(count, int) and 1 <= count <= 500):
-            raise InvalidRequestError(f"count must be 1-500, not {count!r}")
-        if days_ago is not None and not (isinstance(days_ago, int) and 1 <= days_ago <= 7):
-            raise InvalidRequestError(f"days_ago must be 1-7, not {days_ago!r}")
+        if count is not None and not (_whole(count) and 1 <= count <= 500):
+            raise InvalidRequestError(f"count must be a whole number 1-500, not {count!r}")
+        if days_ago is not None and not (_whole(days_ago) and 1 <= days_ago <= 7):
+            raise InvalidRequestError(f"days_ago must be a whole number 1-7, not {days_ago!r}")
+        if cursor is not None and not (_whole(cursor) or isinstance(cursor, str)):
+            raise InvalidRequestError(f"cursor must be a sequential_id (a whole number or its text), "
+                                      f"not {cursor!r}")
+        if to is not None and not isinstance(to, str):
+            raise InvalidRequestError(f"to must be a time of day as text (HHmmss), not {to!r}")
         params: dict[str, Any] = {"market": code}
         for name, value in (("count", count), ("cursor", cursor), ("days_ago", days_ago), ("to", to)):
             if value is not None:
@@ -147,10 +154,13 @@ class RestClient:
 
     def request(self, method: str, path: str, params: Params | None = None,
                 json: Params | None = None, *, signed: bool = True) -> Any:
-        """Any call: ``params`` in the query (lists as ``k[]=a&k[]=b``), ``json`` as the body; signed
-        (JWT with the query hash) unless ``signed=False``. Returns the decoded JSON answer."""
-        if not path.startswith("/"):
+        """Any call: ``params`` in the query (lists as ``k[]=a&k[]=b``; a query written in ``path``
+        joins them), ``json`` as the body; signed (JWT with the query hash) unless ``signed=False``.
+        Values: text, numbers (a float or Decimal goes as its exact text), True/False, lists of
+        those; None leaves a parameter out. Returns the decoded JSON answer."""
+        if not isinstance(path, str) or not path.startswith("/"):
             raise InvalidRequestError(f"path must start with '/', not {path!r}")
+        path, params = _split_path(path, params)
         return self._call(method.upper(), path, params, json, signed=signed)
 
     # ---- the one way out --------------------------------------------------------------------------
@@ -161,13 +171,14 @@ class RestClient:
             raise ClosedError("this RestClient is closed")
         if signed and self._credentials is None:
             raise AuthenticationError(f"{method} {path} needs access_key and secret_key in Config")
+        query = wire_params(params if params is not None else {}, "params")
+        sent = wire_params(body, "json") if body is not None else None  # both checked before any wait
         group = self._limits.group(group_of(method, path))
-        pairs = _pairs(params or {})
-        url = self._base + path + ("?" + urlencode(pairs) if pairs else "")
+        url = self._base + path + ("?" + query.query if query.pairs else "")
         strategy = self.config.rate_strategy
         for attempt in range(strategy.retries + 1):
             group.acquire()
-            response = self._send(method, url, path, pairs, body, signed)
+            response = self._send(method, url, path, query, sent, signed)
             message = ""
             if response.status_code >= 400:
                 message = _error_of(response)[1]
@@ -183,39 +194,61 @@ class RestClient:
             raise _api_error(response, method, path, group.name, group.blocked_for())
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, method: str, url: str, path: str, pairs: list[tuple[str, str]],
-              body: Params | None, signed: bool) -> requests.Response:
+    def _send(self, method: str, url: str, path: str, query: WireParams, body: WireParams | None,
+              signed: bool) -> requests.Response:
         headers = {}
         if signed:
             assert self._credentials is not None
-            hashed = unquote(urlencode(pairs)) if pairs else (query_string(body) if body else None)
-            headers["Authorization"] = f"Bearer {self._credentials.token(hashed)}"
+            # Upbit hashes the query when there is one, else the body's pairs (docs/upbit.md §6)
+            hashed = query if query.pairs else body
+            token = self._credentials.token(hashed.hashed if hashed is not None and hashed.pairs else None)
+            headers["Authorization"] = f"Bearer {token}"
         import requests
 
         try:
-            return self._session.request(method, url, json=body, headers=headers,
-                                         timeout=self.config.rest_timeout)
+            return self._session.request(method, url, json=body.values if body is not None else None,
+                                         headers=headers, timeout=self.config.rest_timeout)
         except requests.RequestException as exc:
             where = self._base + path  # never the headers: the token stays out of the message
             raise ConnectError("rest", where, f"{type(exc).__name__}: {_short(exc)}") from None
 
 
-def _pairs(params: Params) -> list[tuple[str, str]]:
-    """The query's pairs in order, lists as ``k[]`` (Upbit's form), values as Upbit spells them."""
-    pairs: list[tuple[str, str]] = []
-    for key, value in params.items():
-        if isinstance(value, (list, tuple)):
-            name = key if key.endswith("[]") else f"{key}[]"
-            pairs.extend((name, _text(item)) for item in value)
-        elif value is not None:
-            pairs.append((key, _text(value)))
-    return pairs
+def _split_path(path: str, params: Params | None) -> tuple[str, Params | None]:
+    """A query written in the path taken into the params, first: one query, one hash. A name given
+    both there and in ``params`` is refused (which would Upbit read?)."""
+    path, mark, written = path.partition("?")
+    if "#" in path or "#" in written:
+        raise InvalidRequestError(f"path must not hold a fragment ('#'): {path + mark + written!r}")
+    if not mark:
+        return path, params
+    try:
+        found = parse_qsl(written, keep_blank_values=True, strict_parsing=bool(written))
+    except ValueError:
+        raise InvalidRequestError(f"the query in the path is not name=value pairs: {written!r}") from None
+    merged: dict[str, Any] = {}
+    for name, value in found:
+        if name.endswith("[]"):  # an array, one pair per item
+            merged.setdefault(name, []).append(value)
+        elif name in merged:
+            raise InvalidRequestError(f"parameter {name!r} is repeated in the path's query; an array is "
+                                      f"written {name}[]=a&{name}[]=b")
+        else:
+            merged[name] = value
+    if params is not None:
+        if not isinstance(params, Mapping):
+            wire_params(params, "params")  # raises the error of any call whose params are no mapping
+        both = {name.removesuffix("[]") for name in merged} & {
+            str(name).removesuffix("[]") for name in params}
+        if both:
+            raise InvalidRequestError(f"parameter {', '.join(map(repr, sorted(both)))} is given both in "
+                                      "the path's query and in params")
+        merged.update(params)
+    return path, merged
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def _whole(value: object) -> bool:
+    """An int that is not a bool (True would be sent as ``true`` where Upbit expects a number)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _short(exc: BaseException) -> str:

@@ -255,6 +255,57 @@ def test_config_error_of_a_keyed_config_does_not_show_the_keys() -> None:
     assert SECRET_KEY not in str(caught.value) and ACCESS_KEY not in str(caught.value)
 
 
+# ---- passwords inside URLs stay out of text (issue 18 §5) --------------------------------------------
+
+
+PASSWORD = "pw-9d41c7-never-shown"
+URL_FIELDS = {
+    "public_url": f"wss://user:{PASSWORD}@127.0.0.1/websocket/v1",
+    "private_url": f"wss://user:{PASSWORD}@127.0.0.1/websocket/v1/private",
+    "info_url": f"wss://user:{PASSWORD}@127.0.0.1/websocket/v1/info",
+    "rest_url": f"https://user:{PASSWORD}@127.0.0.1",
+    "rate_limit_backend": f"redis://:{PASSWORD}@127.0.0.1:6379/0",
+    "proxy": f"http://user:{PASSWORD}@127.0.0.1:3128",
+}
+
+
+@pytest.mark.parametrize("name", URL_FIELDS)
+@pytest.mark.parametrize("show", [repr, str, format], ids=["repr", "str", "format"])
+def test_a_password_in_a_url_field_is_masked_in_the_config_s_text(name: str, show: Any) -> None:
+    cfg = Config(**{name: URL_FIELDS[name]})
+    text = show(cfg)
+    assert PASSWORD not in text
+    assert f"{name}='{URL_FIELDS[name].replace(PASSWORD, '****').replace('://:', '://')}'" in text
+
+
+def test_the_config_keeps_the_password_it_was_given() -> None:
+    assert Config(rest_url=URL_FIELDS["rest_url"]).rest_url == URL_FIELDS["rest_url"]
+
+
+@pytest.mark.parametrize(("name", "url"), [
+    ("public_url", f"https://user:{PASSWORD}@127.0.0.1/websocket/v1"),
+    ("public_url", f"wss://user:{PASSWORD}@127.0.0.1:99999/websocket/v1"),
+    ("private_url", f"wss://user:{PASSWORD}@127.0.0.1:port/websocket/v1/private"),
+    ("private_url", f"wss://user:pa/ss{PASSWORD}@127.0.0.1/websocket/v1/private"),
+    ("rest_url", f"ftp://user:{PASSWORD}@127.0.0.1"),
+    ("info_url", f"wss://user:{PASSWORD}@/websocket/v1/info"),
+    ("rate_limit_backend", f"redis//:{PASSWORD}@127.0.0.1:6379"),
+    ("rate_limit_backend", f"postgres://user:{PASSWORD}@127.0.0.1/limits"),
+], ids=["wrong scheme", "port out of range", "port not a number", "slash in the password", "rest ftp",
+        "no host", "backend without ://", "backend of no known kind"])
+def test_a_config_error_for_a_url_names_the_field_without_its_password(name: str, url: str) -> None:
+    with pytest.raises(ConfigError, match=name) as caught:
+        Config(**{name: url})
+    assert PASSWORD not in str(caught.value) and "****" in str(caught.value)
+
+
+@pytest.mark.parametrize("var", ["UPBIT_WS_URL", "UPBIT_REST_URL", "UPBIT_RATE_LIMIT_BACKEND"])
+def test_a_malformed_url_from_the_environment_is_refused_without_its_password(var: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({var: f"gopher://user:{PASSWORD}@127.0.0.1:notaport"})
+    assert PASSWORD not in str(caught.value)
+
+
 # ---- read_ahead: the one yes-or-no field ----------------------------------------------------------
 
 

@@ -130,6 +130,7 @@ class _Call:
     query: dict[str, list[str]]
     body: Any
     access_key: str | None
+    raw_body: bytes = b""
 
     def param(self, name: str) -> str | None:
         """A parameter from the query, or else from a JSON object body (as text)."""
@@ -228,9 +229,11 @@ class FakeRest:
       side), the rate limit; then, for exchange calls, the token, its nonce and its query hash; then
       the call itself. The nonce is spent even when the query hash is refused.
     - The query hash is checked when the request has a query string (the hash of its
-      ``urllib.parse.unquote``) or else a JSON object body (its pairs, ``k=v`` in body order, lists
-      as ``k[]=v``, values as Python's ``str`` writes them, spaces as ``+``: what ``unquote(urlencode(
-      pairs))`` gives). A token with a query hash on a call without parameters is accepted.
+      ``urllib.parse.unquote``) or else a JSON object body with a non-null value (its pairs, ``k=v``
+      in body order, lists as ``k[]=v``, a null left out, ``true``/``false``, a number as the body
+      wrote it, spaces as ``+``: what ``unquote(urlencode(pairs))`` gives for the body's text). A
+      nested object, a null in a list or a list in a list has no such form: the call is refused
+      ``invalid_query_payload``. A token with a query hash on a call without parameters is accepted.
     - Exchange calls answer a bad parameter with 400 ``validation_error``; a cancel of an unknown or
       no longer open order with 404 ``order_not_found``; an order is accepted as ``wait`` and stays
       open until cancelled (nothing fills). An unknown path is 404 (named 404 under a quotation
@@ -342,7 +345,7 @@ class FakeRest:
             if refusal.retry_after is not None:
                 extra.append(("Retry-After", str(max(1, math.ceil(refusal.retry_after)))))
         else:
-            call = _Call(method, path, raw_query, query, body, record.access_key)
+            call = _Call(method, path, raw_query, query, body, record.access_key, raw_body)
             try:
                 if endpoint is None:
                     raise RestError(404, 404 if group in QUOTATION_GROUPS else "not_found",
@@ -439,7 +442,7 @@ class FakeRest:
             raise RestError(401, "jwt_verification", f"Failed to verify Jwt token: {reason}.")
         if not self._nonces.claim(check.nonce):
             raise RestError(401, "nonce_used", "This nonce has been used before.")
-        hashed = _hashed_text(call.raw_query, call.body)
+        hashed = _hashed_text(call.raw_query, call.raw_body)
         if hashed is None:
             return
         claimed = check.claims.get("query_hash")
@@ -698,23 +701,43 @@ def _flat_query(query: Mapping[str, list[str]]) -> dict[str, str | list[str]]:
 
 
 def _text(value: Any) -> str:
+    """A JSON value as a parameter's text: a string as it is, a flag ``true``/``false``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return value if isinstance(value, str) else str(value)
 
 
-def _hashed_text(raw_query: str, body: Any) -> str | None:
-    """What a token's ``query_hash`` must be the SHA-512 of (docs/upbit.md §6), or None."""
+class _Written(str):
+    """A number of a JSON body, as the body wrote it (``1e-05`` stays ``1e-05``)."""
+
+
+def _hashed_text(raw_query: str, raw_body: bytes) -> str | None:
+    """What a token's ``query_hash`` must be the SHA-512 of (docs/upbit.md §6), or None when the
+    request has no parameters. Written from the request as received, independently of the SDK."""
     if raw_query:
         return unquote(raw_query)
-    if isinstance(body, dict) and body:
-        pairs: list[str] = []
-        for key, value in body.items():
-            if isinstance(value, list):
-                name = key if key.endswith("[]") else f"{key}[]"
-                pairs.extend(f"{name}={_text(item)}" for item in value)
-            else:
-                pairs.append(f"{key}={_text(value)}")
-        return "&".join(pairs).replace(" ", "+")
-    return None
+    try:
+        body = json.loads(raw_body.decode("utf-8"), parse_float=_Written, parse_int=_Written,
+                          parse_constant=_Written)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    pairs: list[str] = []
+    for key, value in body.items():
+        if value is None:  # a null is no parameter: neither sent as a pair nor hashed
+            continue
+        if isinstance(value, list):
+            name, items = (key if key.endswith("[]") else f"{key}[]"), value
+        else:
+            name, items = key, [value]
+        for item in items:
+            if item is None or isinstance(item, (dict, list)):
+                raise RestError(401, "invalid_query_payload",
+                                f"{key} holds a value that has no query form, so no hash can match it.")
+            pairs.append(f"{name}={_text(item)}")
+    # unquote(urlencode(pairs)): every character as it is but the space, which urlencode writes "+"
+    return "&".join(pairs).replace(" ", "+") if pairs else None
 
 
 def _sha512(text: str) -> str:
