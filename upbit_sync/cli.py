@@ -709,7 +709,7 @@ def _record_plan(args: argparse.Namespace) -> tuple[list[str], list[str], dict[s
 def _record(args: argparse.Namespace) -> int:
     kinds, codes, plans = _record_plan(args)
     quote = args.all_markets.upper() if args.all_markets else None
-    recorder = Recorder(args.out, kinds, period=args.rotate, compress=args.compress)
+    recorder = Recorder(args.out, kinds, period=args.rotate, compress=args.compress, on_error=_left_to_main)
     progress = _Progress(recorder, args.progress)
     with contextlib.ExitStack() as stack:
         config = _exchange_config(args, stack)
@@ -721,8 +721,8 @@ def _record(args: argparse.Namespace) -> int:
                 _check_listed(rest, codes)
         try:
             recorder.start()
-        except OSError as exc:
-            raise _Failure(f"cannot record into {args.out}: {_reason(exc)}") from None
+        except RecordingError as exc:  # "cannot record into DIR: why"
+            raise _Failure(str(exc)) from None
         # unwound after the client and the manager: no callback is left to hand a line over
         stack.push(functools.partial(_finish_recording, recorder, progress))
         watch = _Watch(on_gap=recorder.event)
@@ -744,6 +744,11 @@ def _record(args: argparse.Namespace) -> int:
     if recorder.failure is not None:
         raise _Failure(f"cannot finish the recording: {recorder.failure}")
     return 0
+
+
+def _left_to_main(error: RecordingError) -> None:
+    """The recorder's on_error: the main loop tells ``recorder.failure`` as the command's one-line
+    error (a recorder without a callback would log it too: a second line)."""
 
 
 def _finish_recording(recorder: Recorder, progress: _Progress, kind: type[BaseException] | None,
@@ -772,6 +777,8 @@ def _replay(args: argparse.Namespace) -> int:
         raise _Failure(str(exc)) from None
     recording = server.recording
     assert recording is not None
+    for problem in recording.problems:  # the log says it too, but the CLI shows only errors unless -v
+        print(f"upbit-sync replay: warning: {problem}", file=sys.stderr, flush=True)
     try:
         server.start()
     except OSError as exc:
@@ -1013,22 +1020,25 @@ Gaps are marked in the same files by index lines:
   {"_event": "DataLoss", "connection": ..., "type": ..., "code": ..., "dropped": n, "policy": ...,
    "reason": ..., "at": ...}
 Trades are subscribed with backfill: trades missed in a reconnect are fetched over REST and recorded
-(stream_type BACKFILL). A progress line goes to stderr. Exit 0 after --seconds, 1 when it cannot
+(stream_type BACKFILL). A progress line goes to stderr. Record into a folder of your own, not a shared
+one such as /tmp: a symbolic link where a file or type folder goes is refused, and myOrder/myAsset
+files are made readable by you alone (0600, in 0700 folders). Exit 0 after --seconds, 1 when it cannot
 connect or write, 2 for a bad argument, 130/143 on Ctrl-C/SIGTERM (the files are finished first)."""
 
 _RECORD_EXAMPLES = """\
 examples:
   upbit-sync record trade,orderbook KRW-BTC KRW-ETH --out data/
   upbit-sync record ticker --all-markets KRW --out data/ --rotate 15m
-  upbit-sync record trade KRW-BTC --out /tmp/rec --fake --seconds 10
+  upbit-sync record trade KRW-BTC --out ~/upbit-recordings --fake --seconds 10
   upbit-sync replay data/ --speed max        # play it back to a bot"""
 
 _REPLAY_HELP = """\
 Start the fake exchange with a recording loaded: each client is played the recorded messages of what
 it subscribes to, in recorded order and pace (divided by --speed), in the format it asks for. FILE may
 be a directory of a recording. Point a bot at the printed URL (UPBIT_WS_URL=... UPBIT_REST_URL=...).
-Serves until Ctrl-C (130) or SIGTERM (143), or --seconds (0); a missing file exits 2, one that is not
-a recording 1."""
+Serves until Ctrl-C (130) or SIGTERM (143), or --seconds (0); a missing file exits 2, files with
+nothing readable 1. A bad line (or one over 16 MiB) is skipped and a corrupt gzip file read up to the
+damage, each damaged file named in one warning on stderr; the rest plays."""
 
 _REPLAY_EXAMPLES = """\
 examples:

@@ -17,21 +17,33 @@ the data, told apart by its ``_event`` key::
 A file belongs to the period in which its lines were written. Gzip files are closed (trailer written,
 flushed, fsynced) when their period ends and when the recorder stops; in between they are flushed
 every second, so a crash loses at most that last second and every reader still gets what came before
-it. A recorder started again within a period appends to that period's file (a gzip file then holds two
-members, which every gzip reader reads on). :class:`Recorder` writes on a thread of its own, so the
-SDK's workers only hand lines over.
+it. A message counts as written once it is flushed so; a write that fails (a full disk) cuts the file
+back to that point, so the counts are what the files hold. A recorder started again within a period
+appends to that period's file (a gzip file then holds two members, which every gzip reader reads
+on). :class:`Recorder` writes on a thread of its own, so the SDK's workers only hand lines over.
+
+Safe to write: no file or type folder is created or opened through a symbolic link (one planted
+there is an error naming it), a file is appended to only when it is a regular file of the user's own,
+and the account types (:data:`ACCOUNT_TYPES`: orders, balances) go into 0600 files in 0700 folders.
+Safe to read: :func:`read_lines` skips a bad line and names it (file:line) in one warning per file,
+refuses a line over :data:`MAX_LINE` without reading it whole, and ends a file at a corrupt gzip
+member, so one damaged file never stops a replay of the others.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import gzip
 import json
 import logging
 import os
 import queue
 import re
+import stat
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +51,7 @@ from typing import Any, BinaryIO, cast
 
 import msgspec
 
+from .errors import UpbitError
 from .types import DataLoss, Reconnected
 
 log = logging.getLogger(__name__)
@@ -47,19 +60,33 @@ COMPRESSIONS = ("gzip", "none")
 SUFFIXES = {"gzip": ".ndjson.gz", "none": ".ndjson"}
 INDEX_KEY = "_event"
 DAY = 86_400
+ACCOUNT_TYPES = frozenset({"myOrder", "myAsset"})  # the account's own orders and balances: owner-only files
+MAX_LINE = 16 * 1024 * 1024  # bytes: a longer line is skipped unread (a few kB of gzip can inflate to GBs)
 
 FLUSH_INTERVAL = 1.0  # seconds between flushes of the open files (no fsync: that is at rotation)
 QUEUE_LINES = 100_000  # lines the writer may fall behind before the SDK's workers wait for it
 _WAKE = 0.25  # the writer looks at the clock at least this often, so idle files still rotate
 _BATCH = 1_000  # lines taken from the queue per round
+_WRITE_SIZE = 256 * 1024  # bytes a file holds in memory before it writes them out
+_SKIP_PIECE = 64 * 1024  # bytes read at a time while skipping a line over MAX_LINE
+_NAMED = 5  # bad lines a file's warning names; the rest are counted
 _STOP = object()
+# never through a symbolic link; never blocked by a FIFO planted where a file goes (0 where unknown)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 _PERIOD = re.compile(r"([1-9][0-9]*)([mhd])")
 _UNIT_SECONDS = {"m": 60, "h": 3_600, "d": DAY}
 
 
-class RecordingError(ValueError):
-    """A file that is not a recording: a line that is not a JSON object, or a corrupt gzip stream."""
+class RecordingError(UpbitError, ValueError):
+    """A recording that cannot be written (a refused path, a failed write) or holds nothing readable;
+    a bad period or compression."""
+
+
+class RecordingNotFound(RecordingError, FileNotFoundError):
+    """A recording path that is not there, or a directory without recording files."""
 
 
 def parse_period(text: str) -> int:
@@ -67,10 +94,10 @@ def parse_period(text: str) -> int:
     every period starts at the same UTC times every day."""
     match = _PERIOD.fullmatch(text.strip().lower())
     if match is None:
-        raise ValueError(f"not a period such as 15m, 1h or 1d: {text!r}")
+        raise RecordingError(f"not a period such as 15m, 1h or 1d: {text!r}")
     seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds > DAY or DAY % seconds:
-        raise ValueError(f"the period must divide a day evenly (e.g. 15m, 1h, 6h, 1d), not {text!r}")
+        raise RecordingError(f"the period must divide a day evenly (e.g. 15m, 1h, 6h, 1d), not {text!r}")
     return seconds
 
 
@@ -114,19 +141,19 @@ def is_index(line: dict[str, Any]) -> bool:
 def recording_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The files ``paths`` name, in the order given; a directory stands for every ``*.ndjson`` and
     ``*.ndjson.gz`` file under it, by path (so each type's periods come in time order). A path that
-    does not exist is a FileNotFoundError; a directory without recordings, a FileNotFoundError too."""
+    does not exist, or a directory without recordings, is a :class:`RecordingNotFound`."""
     found: list[Path] = []
     for item in paths:
         path = Path(item)
         if path.is_dir():
             inside = sorted(p for p in path.rglob("*") if p.is_file() and _is_recording_name(p.name))
             if not inside:
-                raise FileNotFoundError(f"no *.ndjson or *.ndjson.gz file under {path}")
+                raise RecordingNotFound(f"no *.ndjson or *.ndjson.gz file under {path}")
             found.extend(inside)
         elif path.is_file():
             found.append(path)
         else:
-            raise FileNotFoundError(f"no such file or directory: {path}")
+            raise RecordingNotFound(f"no such file or directory: {path}")
     return found
 
 
@@ -134,37 +161,113 @@ def _is_recording_name(name: str) -> bool:
     return name.endswith((".ndjson", ".ndjson.gz"))
 
 
-def read_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """Every line of one recording file, parsed, in order.
+@dataclass
+class ReadReport:
+    """What reading one file met besides good lines: the bad lines it skipped, and why it stopped
+    before the file's end. :func:`read_lines` fills it in as it goes."""
 
-    A file cut short by a crash (a gzip stream without its end, a last line without its newline) ends
-    where the damage starts, with a WARNING; a line that is not a JSON object anywhere else is a
-    RecordingError naming the file and line.
+    path: Path
+    lines: int = 0  # good lines read
+    bad: int = 0  # lines skipped
+    named: list[str] = field(default_factory=list)  # "file:line (why)" for the first few bad lines
+    ended: str | None = None  # why the rest of the file was not read
+
+    def skip(self, number: int, why: str) -> None:
+        self.bad += 1
+        if len(self.named) < _NAMED:
+            self.named.append(f"{self.path}:{number} ({why})")
+
+    @property
+    def problem(self) -> str | None:
+        """The file's trouble in one line (its warning), or None when it read clean."""
+        parts = []
+        if self.bad:
+            more = f", and {self.bad - len(self.named)} more" if self.bad > len(self.named) else ""
+            parts.append(f"skipped {self.bad} bad line{'s' if self.bad > 1 else ''}: "
+                         f"{', '.join(self.named)}{more}")
+        if self.ended:
+            parts.append(self.ended)
+        return f"{self.path}: {'; '.join(parts)}" if parts else None
+
+
+def read_lines(path: Path, report: ReadReport | None = None) -> Iterator[dict[str, Any]]:
+    """Every good line of one recording file, parsed, in order; what else it met goes into ``report``
+    and, when there was anything, into one WARNING once the file is done.
+
+    A bad line (not JSON, not an object, nested too deep, longer than :data:`MAX_LINE`) is skipped.
+    The file ends early, keeping what came before, at a corrupt gzip member, at a gzip stream without
+    its end or at a last line cut short (these two: a recorder stopped abruptly).
     """
-    with _open_for_reading(path) as handle:
+    report = report if report is not None else ReadReport(path)
+    try:
+        yield from _parse(path, report)
+    finally:
+        if report.problem is not None:
+            log.warning("%s", report.problem)
+
+
+def _parse(path: Path, report: ReadReport) -> Iterator[dict[str, Any]]:
+    try:
+        handle = _open_for_reading(path)
+    except OSError as exc:
+        report.ended = f"not readable ({_why(exc)})"
+        return
+    with handle:
         number = 0
         while True:
+            limit = MAX_LINE  # looked up each time, so a test can lower it
             try:
-                raw = handle.readline()
-            except EOFError:  # a gzip stream without its trailer: the recorder did not finish it
-                log.warning("%s ends early (the recorder was stopped abruptly); read up to there", path)
+                raw = handle.readline(limit + 1)
+                too_long = len(raw) > limit and not raw.endswith(b"\n")
+                if too_long:
+                    _skip_line(handle)
+            except EOFError:  # a gzip stream without its end: the recorder did not finish it
+                report.ended = (f"ends early after line {number} (the recorder was stopped abruptly): "
+                                "read up to there")
                 return
-            except (OSError, gzip.BadGzipFile) as exc:
-                raise RecordingError(f"{path}: not a readable recording: {exc}") from None
+            except (OSError, zlib.error) as exc:
+                corrupt = isinstance(exc, (zlib.error, gzip.BadGzipFile))
+                report.ended = (f"{'corrupt gzip data' if corrupt else 'unreadable'} after line {number} "
+                                f"({exc}): the rest of the file is skipped")
+                return
             if not raw:
                 return
             number += 1
-            complete = raw.endswith(b"\n")
+            if too_long:
+                report.skip(number, f"longer than {_size(limit)}")
+                continue
             try:
                 line = json.loads(raw)
-            except ValueError:
-                if not complete:  # the last line, cut short
-                    log.warning("%s: line %d is cut short; read up to it", path, number)
+            except RecursionError:
+                report.skip(number, "nested too deep")
+                continue
+            except ValueError:  # UnicodeDecodeError too
+                if not raw.endswith(b"\n"):  # the last line, cut short
+                    report.ended = (f"line {number} is cut short (the recorder was stopped abruptly): "
+                                    "read up to it")
                     return
-                raise RecordingError(f"{path}: line {number} is not JSON") from None
+                report.skip(number, "not JSON")
+                continue
             if not isinstance(line, dict):
-                raise RecordingError(f"{path}: line {number} is not a JSON object")
+                report.skip(number, "not a JSON object")
+                continue
+            report.lines += 1
             yield line
+
+
+def _skip_line(handle: BinaryIO) -> None:
+    """Read on to the end of the current line in bounded pieces, keeping none of it."""
+    while True:
+        piece = handle.readline(_SKIP_PIECE)
+        if not piece or piece.endswith(b"\n"):
+            return
+
+
+def _size(count: int) -> str:
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count % size == 0:
+            return f"{count // size} {unit}"
+    return f"{count:,} bytes"
 
 
 def _open_for_reading(path: Path) -> BinaryIO:
@@ -179,37 +282,190 @@ def _open_for_reading(path: Path) -> BinaryIO:
 # ---- writing --------------------------------------------------------------------------------------
 
 
-class _File:
-    """One open file of one type and period."""
+class _Sink:
+    """Where a GzipFile puts what it compresses: the buffer its :class:`_File` writes out itself."""
 
-    def __init__(self, path: Path, compress: str) -> None:
-        self.path = path
-        self.raw = open(path, "ab")  # noqa: SIM115 - closed by close()
-        self.gzip = (gzip.GzipFile(fileobj=self.raw, mode="ab", compresslevel=6)
-                     if compress == "gzip" else None)
+    def __init__(self, buffer: bytearray) -> None:
+        self.buffer = buffer
 
-    def write(self, data: bytes) -> None:
-        (self.gzip or self.raw).write(data)
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        return len(data)
 
     def flush(self) -> None:
-        if self.gzip is not None:
-            self.gzip.flush()  # a sync flush: what is written so far can be decompressed
-        self.raw.flush()
+        pass
+
+
+class _File:
+    """One open file of one type and period, which knows what it holds.
+
+    Messages count as written (``on_written``) only once they are in the file where a reader gets them
+    back: written out whole, and for gzip behind a sync flush. A write that fails cuts the file back to
+    that point and closes it, so no count claims a line the file does not hold.
+    """
+
+    def __init__(self, path: Path, compress: str, private: bool, on_written: Callable[[int], None]) -> None:
+        self.path = path
+        self.fd = _create(path, private)
+        self.on_written = on_written
+        self._good = os.fstat(self.fd).st_size  # the end of what readers get back
+        self._end = self._good  # the end of what is written out
+        self._pending = 0  # messages written since _good
+        self._dirty = False  # anything written since _good
+        self._buffer = bytearray()
+        self._gzip = (gzip.GzipFile(fileobj=_Sink(self._buffer), mode="wb", compresslevel=6)
+                      if compress == "gzip" else None)
+
+    def write(self, data: bytes, *, message: bool) -> None:
+        if self.fd < 0:
+            return
+        if self._gzip is not None:
+            self._gzip.write(data)
+        else:
+            self._buffer += data
+        self._pending += message
+        self._dirty = True
+        if len(self._buffer) >= _WRITE_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        """Put what is written where readers get it (for gzip, behind a sync flush) and count it."""
+        if self.fd < 0 or not self._dirty:
+            return  # an idle gzip file would grow by an empty block at each flush
+        try:
+            if self._gzip is not None:
+                self._gzip.flush()
+            self._drain()
+        except OSError as exc:
+            raise self._broken(exc) from exc
+        self._count()
 
     def close(self) -> None:
-        """Finish the file and make it durable: the gzip trailer, then flush and fsync."""
+        """Finish the file and make it durable: the gzip trailer, then write, count, fsync. Idempotent."""
+        if self.fd < 0:
+            return
         try:
-            if self.gzip is not None:
-                self.gzip.close()  # writes the trailer; the raw file stays open
-            self.raw.flush()
-            os.fsync(self.raw.fileno())
+            if self._gzip is not None:
+                self._gzip.close()  # the trailer goes to the buffer
+            self._drain()
+            self._count()
+            os.fsync(self.fd)
+        except OSError as exc:
+            raise self._broken(exc) from exc
+        os.close(self.fd)
+        self.fd = -1
+
+    def _drain(self) -> None:
+        with memoryview(self._buffer) as view:
+            done = 0
+            while done < len(view):
+                done += os.write(self.fd, view[done:])
+        self._buffer.clear()
+        self._end += done
+
+    def _count(self) -> None:
+        pending, self._pending, self._dirty, self._good = self._pending, 0, False, self._end
+        if pending:
+            self.on_written(pending)
+
+    def _broken(self, exc: OSError) -> RecordingError:
+        """After a failed write: cut the file back to what was counted, close it; the error to raise."""
+        try:
+            os.ftruncate(self.fd, self._good)
+        except OSError as cut:
+            log.warning("could not cut %s back to its last whole line after a failed write: %s",
+                        self.path, _why(cut))
         finally:
-            self.raw.close()
+            os.close(self.fd)
+            self.fd = -1
+        return RecordingError(f"{self.path}: {_why(exc)}")
+
+
+def _create(path: Path, private: bool) -> int:
+    """A descriptor to append to ``path``, reached without following a symbolic link (neither the file
+    nor its folder: one planted there is refused, not written through); the file must be a regular
+    file of the user's own, and an account type's is made 0600."""
+    folder = _open_folder(path.parent)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _NONBLOCK | _CLOEXEC
+    try:
+        if folder is None and path.is_symlink():  # no O_NOFOLLOW here (Windows): the best left
+            raise RecordingError(f"{path} is a symbolic link; not followed")
+        try:
+            fd = os.open(path.name if folder is not None else path, flags, 0o600 if private else 0o666,
+                         dir_fd=folder)
+        except OSError as exc:
+            if path.is_symlink():
+                raise RecordingError(f"{path} is a symbolic link; not followed") from None
+            if exc.errno == errno.ENXIO:  # a FIFO nobody reads: O_NONBLOCK saved us from waiting on it
+                raise RecordingError(f"{path} is not a regular file; not written to") from None
+            raise
+        try:
+            _check_own(fd, path, private)
+        except BaseException:
+            os.close(fd)
+            raise
+        if folder is not None:
+            try:
+                os.fsync(folder)  # the new file's name is durable too
+            except OSError:  # not everywhere possible: the file's own fsync still holds
+                pass
+    finally:
+        if folder is not None:
+            os.close(folder)
+    return fd
+
+
+def _open_folder(folder: Path) -> int | None:
+    """A descriptor of a type's folder, which must not be a symbolic link; None where folders cannot
+    be opened (Windows)."""
+    if os.open not in os.supports_dir_fd:
+        return None
+    try:
+        return os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC)
+    except OSError:
+        if folder.is_symlink():
+            raise RecordingError(f"{folder} is a symbolic link; not followed") from None
+        raise
+
+
+def _check_own(fd: int, path: Path, private: bool) -> None:
+    """Refuse what is no regular file of ours; close an account type's file to others."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise RecordingError(f"{path} is not a regular file; not written to")
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        raise RecordingError(f"{path} is owned by another user (uid {info.st_uid}); not appended to")
+    if private and stat.S_IMODE(info.st_mode) & 0o077 and hasattr(os, "fchmod"):
+        os.fchmod(fd, 0o600)  # left readable by an older recorder, or made by hand
+    if _NONBLOCK:
+        os.set_blocking(fd, True)
+
+
+def _make_folder(folder: Path, private: bool) -> None:
+    """A type's folder, made if missing (0700 for an account type, else by the umask); a symbolic link
+    there is refused, and an account type's folder open to others is closed (0700)."""
+    try:
+        folder.mkdir(mode=0o700 if private else 0o777)
+    except FileExistsError:
+        pass
+    info = folder.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        raise RecordingError(f"{folder} is a symbolic link; not followed")
+    if not stat.S_ISDIR(info.st_mode):
+        raise RecordingError(f"{folder} is not a folder")
+    if private and stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(folder, 0o700)
+
+
+def _why(error: OSError) -> str:
+    """An OSError in a few words ("No space left on device"), without the errno and the path."""
+    return error.strerror or str(error)
 
 
 @dataclass
 class RecorderStats:
-    """What the recorder has written so far (a copy: read it from any thread)."""
+    """What the recorder has written so far (a copy: read it from any thread). ``messages`` counts
+    what the files hold: a message is counted once it is written out where readers get it."""
 
     messages: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
@@ -231,19 +487,23 @@ class Recorder:
     queue the line, waiting only while the writer is :data:`QUEUE_LINES` behind (a stalled disk then
     slows the SDK, whose overflow policy decides what goes, and says so). The writer serialises,
     rotates, flushes and fsyncs. :meth:`close` writes what is queued, closes every file and joins the
-    thread. A write that fails (disk full, permissions) stops the writer; :attr:`failure` holds why.
+    thread. Anything that stops the writer (a failed write, a refused path, a bug) is kept in
+    :attr:`failure`, a RecordingError, and told to ``on_error`` (on the writer's thread), or without
+    one logged at ERROR; lines handed over after it are dropped rather than waited on.
     """
 
     def __init__(self, directory: str | os.PathLike[str], types: Sequence[str], *, period: int = 3_600,
-                 compress: str = "gzip", clock: Callable[[], float] = time.time) -> None:
+                 compress: str = "gzip", clock: Callable[[], float] = time.time,
+                 on_error: Callable[[RecordingError], None] | None = None) -> None:
         if compress not in COMPRESSIONS:
-            raise ValueError(f"compress must be one of {COMPRESSIONS}, not {compress!r}")
+            raise RecordingError(f"compress must be one of {COMPRESSIONS}, not {compress!r}")
         self.directory = Path(directory)
         self.types = tuple(types)
         self.period = period
         self.compress = compress
         self.clock = clock
-        self.failure: OSError | None = None
+        self.on_error = on_error
+        self.failure: RecordingError | None = None
         self._queue: queue.Queue[Any] = queue.Queue(QUEUE_LINES)
         self._files: dict[str, tuple[str, _File]] = {}  # type -> (period name, its open file)
         self._stats = RecorderStats()
@@ -252,9 +512,17 @@ class Recorder:
         self._thread = threading.Thread(target=self._run, name="upbit-record-writer", daemon=True)
 
     def start(self) -> Recorder:
-        """Make the type folders (an OSError here means nothing could be recorded) and start writing."""
-        for kind in self.types:
-            (self.directory / kind).mkdir(parents=True, exist_ok=True)
+        """Make the recording's folders and start writing; a RecordingError naming the trouble if they
+        cannot be made (nothing could be recorded). The directory, when made here for an account type,
+        is 0700."""
+        private = any(kind in ACCOUNT_TYPES for kind in self.types)
+        try:
+            self.directory.mkdir(mode=0o700 if private else 0o777, parents=True, exist_ok=True)
+            for kind in self.types:
+                _make_folder(self.directory / kind, kind in ACCOUNT_TYPES)
+        except (OSError, RecordingError) as exc:
+            why = _why(exc) if isinstance(exc, OSError) else str(exc)
+            raise RecordingError(f"cannot record into {self.directory}: {why}") from None
         self._thread.start()
         return self
 
@@ -307,25 +575,43 @@ class Recorder:
     # ---- the writer thread --------------------------------------------------------------------------
 
     def _run(self) -> None:
-        last_flush = time.monotonic()
         try:
-            while True:
-                batch = self._take()
-                now = self.clock()
-                self._rotate(now)
-                for entry in batch:
-                    if entry is _STOP:
-                        return
-                    self._write(entry, now)
-                if time.monotonic() - last_flush >= FLUSH_INTERVAL:
-                    for _, handle in self._files.values():
-                        handle.flush()
-                    last_flush = time.monotonic()
-        except OSError as exc:
-            self.failure = exc
-            log.error("recording stopped: %s", exc)
+            self._write_until_stopped()
+        except Exception as exc:  # whatever it is, told rather than the thread dying quietly
+            self._fail(_as_failure(exc, f"cannot write into {self.directory}"))
         finally:
             self._close_files()
+
+    def _write_until_stopped(self) -> None:
+        last_flush = time.monotonic()
+        while True:
+            batch = self._take()
+            now = self.clock()
+            self._rotate(now)
+            for entry in batch:
+                if entry is _STOP:
+                    return
+                self._write(entry, now)
+            if time.monotonic() - last_flush >= FLUSH_INTERVAL:
+                for _, handle in self._files.values():
+                    handle.flush()
+                last_flush = time.monotonic()
+
+    def _fail(self, error: RecordingError) -> None:
+        """Keep the first failure, and tell each one: to on_error, or without one to the log (with the
+        traceback of what was no file error: a bug to report)."""
+        if self.failure is None:
+            self.failure = error
+        bug = error.__cause__ if not isinstance(error.__cause__, (OSError, type(None))) else None
+        if self.on_error is None:
+            log.error("recording stopped: %s", error, exc_info=bug)
+            return
+        if bug is not None:
+            log.debug("the record writer failed", exc_info=bug)
+        try:
+            self.on_error(error)
+        except Exception:
+            log.exception("the recorder's on_error callback failed")
 
     def _take(self) -> list[Any]:
         try:
@@ -342,14 +628,12 @@ class Recorder:
     def _write(self, entry: tuple[Any, ...], now: float) -> None:
         if len(entry) == 2:
             kind, item = entry
-            path = self._line(kind, item, now)
+            path = self._line(kind, item, now, message=True)
             with self._lock:
-                self._stats.messages += 1
-                self._stats.by_type[kind] = self._stats.by_type.get(kind, 0) + 1
                 self._stats.current = path
             return
         kinds, event, line = entry
-        paths = [self._line(kind, line, now) for kind in kinds]
+        paths = [self._line(kind, line, now, message=False) for kind in kinds]
         with self._lock:
             self._stats.current = paths[-1] if paths else self._stats.current
             if isinstance(event, Reconnected):
@@ -358,11 +642,16 @@ class Recorder:
                 self._stats.losses += 1
                 self._stats.dropped += event.dropped
 
-    def _line(self, kind: str, line: dict[str, Any], now: float) -> Path:
+    def _line(self, kind: str, line: dict[str, Any], now: float, *, message: bool) -> Path:
         data = json_line(line).encode("utf-8") + b"\n"
         handle = self._file(kind, now)
-        handle.write(data)
+        handle.write(data, message=message)
         return handle.path
+
+    def _written(self, kind: str, messages: int) -> None:
+        with self._lock:
+            self._stats.messages += messages
+            self._stats.by_type[kind] = self._stats.by_type.get(kind, 0) + messages
 
     def _file(self, kind: str, now: float) -> _File:
         name = period_name(now, self.period)
@@ -370,15 +659,17 @@ class Recorder:
         if opened is not None and opened[0] == name:
             return opened[1]
         if opened is not None:
+            del self._files[kind]
             opened[1].close()
-        path = self.directory / kind / f"{name}{SUFFIXES[self.compress]}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = _File(path, self.compress)
+        private = kind in ACCOUNT_TYPES
+        folder = self.directory / kind
+        _make_folder(folder, private)  # again: it may have been removed since
+        handle = _File(folder / f"{name}{SUFFIXES[self.compress]}", self.compress, private,
+                       functools.partial(self._written, kind))
         self._files[kind] = (name, handle)
-        _fsync_directory(path.parent)  # the new file's name is durable too
         with self._lock:
-            if path not in self._stats.files:
-                self._stats.files.append(path)
+            if handle.path not in self._stats.files:
+                self._stats.files.append(handle.path)
         return handle
 
     def _rotate(self, now: float) -> None:
@@ -394,19 +685,16 @@ class Recorder:
         for _, handle in files:
             try:
                 handle.close()
-            except OSError as exc:
-                self.failure = self.failure or exc
-                log.error("could not finish %s: %s", handle.path, exc)
+            except Exception as exc:  # every file gets its chance to be finished
+                self._fail(_as_failure(exc, f"could not finish {handle.path}"))
 
 
-def _fsync_directory(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # not possible everywhere (Windows): the file's own fsync still holds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _as_failure(error: Exception, doing: str) -> RecordingError:
+    """What stopped the writer, as the RecordingError it reports: a file error in a few words, anything
+    else (a bug) by its type, with it as the cause."""
+    if isinstance(error, RecordingError):
+        return error
+    why = _why(error) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
+    failure = RecordingError(f"{doing}: {why}")
+    failure.__cause__ = error
+    return failure

@@ -17,6 +17,9 @@ asks for, as if it were the recorder's own connection. The rules:
 - ``is_only_snapshot`` plays the first recorded SNAPSHOT only, ``is_only_realtime`` skips SNAPSHOTs.
 - A new connection, a reconnect included, starts the recording over: replay plays sessions to a
   bot, it does not reproduce the exchange's clock across connections.
+- Damage is skipped, not fatal: a bad line is left out and a corrupt file ends where the damage
+  starts (``read_lines``); each damaged file's one-line warning is logged and kept in
+  :attr:`Recording.problems`. Only a recording with nothing readable at all is refused.
 
 Nothing here takes a lock: the server calls :class:`Replayer` under its own.
 """
@@ -31,7 +34,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from ..recording import is_index, read_lines, recording_files
+from ..recording import ReadReport, RecordingError, is_index, read_lines, recording_files
 
 C = TypeVar("C", bound=Hashable)  # what a connection is to the server (its ConnInfo)
 StreamKey = tuple[str, str, float]  # (type, code, orderbook level; 0 for the other types)
@@ -64,20 +67,26 @@ class Recorded:
 class Recording:
     """The messages of one or more recording files, by stream, each stream in recorded order."""
 
-    def __init__(self, streams: dict[StreamKey, list[Recorded]], *, gaps: int = 0) -> None:
+    def __init__(self, streams: dict[StreamKey, list[Recorded]], *, gaps: int = 0,
+                 problems: Sequence[str] = ()) -> None:
         self.streams = streams
         self.gaps = gaps  # index lines read (and not played)
+        self.problems = list(problems)  # one line per damaged file: its bad lines, where it ended early
 
     @classmethod
     def load(cls, paths: Iterable[str | os.PathLike[str]]) -> Recording:
-        """Read recording files in the order given (a directory: its files by path); FileNotFoundError
-        for a path that is not there, RecordingError for a file that is not a recording."""
+        """Read recording files in the order given (a directory: its files by path), skipping damage
+        (see :attr:`problems`). RecordingNotFound (a FileNotFoundError) for a path that is not there,
+        RecordingError when the files hold damage and nothing readable."""
         streams: dict[StreamKey, list[Recorded]] = {}
         gaps = 0
         order = itertools.count()
+        problems: list[str] = []
+        readable = False
         for path in recording_files(paths):
             last_at = 0.0
-            for line in read_lines(path):
+            report = ReadReport(path)
+            for line in read_lines(path, report):
                 if is_index(line):
                     gaps += 1
                     continue
@@ -89,7 +98,13 @@ class Recording:
                 message = {k: v for k, v in line.items() if k != "received_at"}
                 key = (kind, code if isinstance(code, str) else "", _level_of(line))
                 streams.setdefault(key, []).append(Recorded(at, next(order), message))
-        return cls(streams, gaps=gaps)
+            readable = readable or report.lines > 0
+            if report.problem is not None:
+                problems.append(report.problem)
+        if problems and not readable:
+            more = f"; and {len(problems) - 3} more file(s)" if len(problems) > 3 else ""
+            raise RecordingError(f"nothing readable in the recording: {'; '.join(problems[:3])}{more}")
+        return cls(streams, gaps=gaps, problems=problems)
 
     def __len__(self) -> int:
         return sum(len(items) for items in self.streams.values())
