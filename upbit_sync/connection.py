@@ -39,6 +39,7 @@ import websocket
 
 from . import readahead
 from .errors import ClosedError
+from .redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class Connection:
     ) -> None:
         self.name = name
         self.url = url
+        self.shown_url = redact_url(url)  # for reprs, logs and reports: a password masked
         self._on_open = on_open
         self._on_frame = on_frame
         self._on_end = on_end
@@ -179,7 +181,7 @@ class Connection:
         self.bytes = 0  # their payload bytes
 
     def __repr__(self) -> str:
-        return f"Connection({self.name!r}, {self.url!r}, state={self.state.value})"
+        return f"Connection({self.name!r}, {self.shown_url!r}, state={self.state.value})"
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
@@ -390,7 +392,7 @@ class Connection:
             self.connected_at = now
             self.connected_since = time.time()
             self.last_frame_at = now
-        log.info("connection %s open: %s", self.name, self.url)
+        log.info("connection %s open: %s", self.name, self.shown_url)
         self._on_open(self)
 
     def _handle_message(self, app: websocket.WebSocketApp, data: bytes | str) -> None:

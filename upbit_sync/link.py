@@ -28,6 +28,7 @@ from .errors import ClosedError, DecodeError, RateLimitError, ServerErrorReply, 
 from .formats import to_default
 from .protocol import FrameReader, StreamSpec
 from .ratelimit import RateGate, message_gate
+from .redact import redact_url
 from .subscriptions import Router
 from .types import (
     Connected,
@@ -296,7 +297,7 @@ class Link:
                 downtime = now - self._down_since if self._down_since is not None else 0.0
                 event = Reconnected(self.name, round(downtime, 4))
             else:
-                event = Connected(self.name, self.url)
+                event = Connected(self.name, self.conn.shown_url)
             self._ever_connected, self._down_since = True, None
         self._owner.wake()  # the watchdog sends the subscription set at once
         if event is not None:
@@ -481,7 +482,8 @@ def fetch_snapshot(config: Config, spec: StreamSpec, timeout: float,
     conn.open()
     try:
         if not opened.wait(max(0.0, deadline - time.monotonic())):
-            raise StreamTimeout(f"snapshot: no connection to {config.public_url} within {timeout}s")
+            where = redact_url(config.public_url)
+            raise StreamTimeout(f"snapshot: no connection to {where} within {timeout}s")
         if ends:
             if on_refused is not None and ends[0].http_status in (429, 418):
                 on_refused(ends[0].http_status)

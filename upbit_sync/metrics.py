@@ -156,7 +156,7 @@ def connection_health(link: Link, now: float, stale_after: float,
     is_open = conn.state.value == "OPEN"
     return ConnectionHealth(
         state=conn.state.value,
-        url=conn.url,
+        url=conn.shown_url,
         healthy=not link.active or (is_open and not stale),
         connected_since=conn.connected_since if is_open else None,
         last_message_age_s=age,

@@ -649,6 +649,7 @@ class Connected(Event):
     """A connection is open (and its subscriptions were sent)."""
 
     url: str
+    """Where, with any password in it masked."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,3 +59,4 @@ def test_a_connect_error_masks_the_password_in_its_url_and_message() -> None:
 def test_rest_client_repr_masks_the_password_of_its_url() -> None:
     with RestClient(us.Config(rest_url=f"https://user:{PASSWORD}@api.example")) as rest:
         assert PASSWORD not in repr(rest) and "user:****@api.example" in repr(rest)
+
