@@ -11,9 +11,11 @@ The recording format is in ``recording.py``, what is drawn in ``terminal.py``.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import functools
 import http.client
+import io
 import ipaddress
 import itertools
 import json
@@ -22,6 +24,7 @@ import math
 import os
 import queue
 import signal
+import socket
 import sys
 import threading
 import time
@@ -32,7 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from . import __version__
 from .client import WebSocketClient
@@ -49,6 +52,7 @@ from .manager import WebSocketManager
 from .metrics import Health
 from .protocol import PRIVATE_TYPES, make_spec
 from .recording import COMPRESSIONS, Recorder, RecorderStats, RecordingError, json_line, parse_period
+from .redact import redact, redact_url
 from .rest import RestClient
 from .subscriptions import Subscription
 from .terminal import LiveView, describe, table
@@ -858,9 +862,9 @@ def _health_url(text: str) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
     except ValueError as exc:
-        raise _usage(f"not a URL: {text!r} ({exc})") from None
+        raise _usage(f"not a URL: {redact_url(text)!r} ({redact(str(exc))})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _usage(f"not an http:// or https:// URL with a host: {text!r}")
+        raise _usage(f"not an http:// or https:// URL with a host: {redact_url(text)!r}")
     path = parts.path if parts.path not in ("", "/") else HEALTH_PATH
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
@@ -874,13 +878,109 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _time_left(deadline: float) -> float:
+    """Seconds until ``deadline``; TimeoutError once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the deadline passed")
+    return left
+
+
+class _ReadUntil(io.RawIOBase):
+    """A socket's reads for http.client, each given only the time left before ``deadline``: a server
+    that answers a byte at a time cannot stretch a read past it (a socket timeout bounds one read)."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._io = sock.makefile("rb", buffering=0)  # keeps the socket open while the answer is read
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        self._sock.settimeout(_time_left(self._deadline))
+        return self._io.readinto(buffer)
+
+    def close(self) -> None:
+        self._io.close()
+        super().close()
+
+
+class _SocketUntil:
+    """A connected socket whose answer (``makefile``, as http.client reads it) ends by ``deadline``;
+    everything else is the socket's own."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_ReadUntil(self._sock, self._deadline))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _HTTPUntil(http.client.HTTPConnection):
+    """An HTTP connection whose connect, and every read of its answer, end by one deadline."""
+
+    def __init__(self, host: str, *, deadline: float, **options: Any) -> None:
+        super().__init__(host, **options)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        self.timeout = _time_left(self._deadline)
+        super().connect()
+        self.sock = _SocketUntil(self.sock, self._deadline)
+
+
+class _HTTPSUntil(_HTTPUntil, http.client.HTTPSConnection):
+    """The same over TLS (the handshake bounded by the socket's timeout, set to the time left)."""
+
+
+class _HTTPHandlerUntil(urllib.request.HTTPHandler):
+    """urllib's http:// handler, on connections that end by ``deadline``."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        # typeshed's connection protocol knows no ``deadline``; do_open passes it on as it is
+        return self.do_open(_HTTPUntil, req, deadline=self._deadline)  # type: ignore[arg-type]
+
+
+class _HTTPSHandlerUntil(urllib.request.HTTPSHandler):
+    """urllib's https:// handler, on connections that end by ``deadline``."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_HTTPSUntil, req, deadline=self._deadline)  # type: ignore[arg-type]
+
+
 def _ask_health(url: str, timeout: float) -> tuple[int, bytes]:
-    """GET ``url``: the status and body, error statuses included; a proxy is never used for a loopback
+    """GET ``url``, within ``timeout`` in all, not per read: the status and body, error statuses
+    included. A user and password in the URL go as basic auth; a proxy is never used for a loopback
     address (a health check of this machine must not leave it)."""
-    host = urlsplit(url).hostname or ""
-    handlers = [urllib.request.ProxyHandler({})] if _is_loopback(host) else []
+    deadline = time.monotonic() + timeout
+    parts = urlsplit(url)
+    auth = None
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        auth = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+        url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    handlers: list[urllib.request.BaseHandler] = [_HTTPHandlerUntil(deadline), _HTTPSHandlerUntil(deadline)]
+    if _is_loopback(parts.hostname or ""):
+        handlers.append(urllib.request.ProxyHandler({}))
     opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    if auth is not None:  # to this host only: a redirect elsewhere does not carry it
+        request.add_unredirected_header("Authorization", auth)
     try:
         with opener.open(request, timeout=timeout) as response:
             return response.status, response.read()
@@ -891,6 +991,7 @@ def _ask_health(url: str, timeout: float) -> tuple[int, bytes]:
 
 def _health(args: argparse.Namespace) -> int:
     url = _health_url(args.url)
+    shown = redact_url(url)
     try:
         status, body = _ask_health(url, args.timeout)
     except urllib.error.URLError as exc:
@@ -898,27 +999,27 @@ def _health(args: argparse.Namespace) -> int:
         reason = _reason(cause) if isinstance(cause, OSError) else str(cause)
         if isinstance(cause, TimeoutError):
             reason = f"no answer within {args.timeout:g} s"
-        print(f"unhealthy: cannot reach {url}: {reason}", flush=True)
+        print(f"unhealthy: cannot reach {shown}: {redact(reason)}", flush=True)
         return 1
     except TimeoutError:
-        print(f"unhealthy: no answer from {url} within {args.timeout:g} s", flush=True)
+        print(f"unhealthy: no answer from {shown} within {args.timeout:g} s", flush=True)
         return 1
     except (OSError, http.client.HTTPException) as exc:
-        print(f"unhealthy: {url}: {exc or type(exc).__name__}", flush=True)
+        print(f"unhealthy: {shown}: {redact(str(exc)) or type(exc).__name__}", flush=True)
         return 1
     try:
         report = json.loads(body)
     except ValueError:
         report = None
     if not isinstance(report, dict) or not isinstance(report.get("healthy"), bool):
-        print(f"unhealthy: {url} answered {status} without a health report (JSON with \"healthy\")",
+        print(f"unhealthy: {shown} answered {status} without a health report (JSON with \"healthy\")",
               flush=True)
         return 1
     if status == 200 and report["healthy"]:
         print("healthy", flush=True)
         return 0
-    reasons = [str(r) for r in report.get("reasons") or []]
-    print(f"unhealthy: {'; '.join(reasons) or f'{url} answered {status}'}", flush=True)
+    reasons = [redact(str(r)) for r in report.get("reasons") or []]
+    print(f"unhealthy: {'; '.join(reasons) or f'{shown} answered {status}'}", flush=True)
     return 1
 
 
@@ -956,6 +1057,17 @@ def _positive(text: str) -> float:
     value = _amount(text)
     if value == 0:
         raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+HEALTH_TIMEOUT_MAX = 3600.0  # a probe that waits longer has no use, and a socket timeout must fit a time_t
+
+
+def _health_timeout(text: str) -> float:
+    """``health --timeout``: more than 0 and at most HEALTH_TIMEOUT_MAX seconds."""
+    value = _positive(text)
+    if value > HEALTH_TIMEOUT_MAX:
+        raise argparse.ArgumentTypeError(f"must be at most {HEALTH_TIMEOUT_MAX:g} seconds, not {text}")
     return value
 
 
@@ -1059,7 +1171,8 @@ examples:
 _HEALTH_HELP = """\
 Ask a health endpoint (the SDK's manager.serve_health(), GET /healthz by default) and print one line:
 'healthy', or 'unhealthy: <reasons>'. Exit 0 when it answers 200 with {"healthy": true}, 1 otherwise
-(503, no answer, not a health report), 2 for a URL that is not one."""
+(503, no answer within --timeout, not a health report), 2 for a URL that is not one. A user and
+password in the URL are sent as basic auth and shown masked."""
 
 _HEALTH_EXAMPLES = """\
 examples:
@@ -1133,7 +1246,8 @@ def build_parser() -> argparse.ArgumentParser:
     health = command("health", "check a health endpoint: exit 0 when healthy", _HEALTH_HELP,
                      _HEALTH_EXAMPLES)
     health.add_argument("url", metavar="URL", help="e.g. 127.0.0.1:8080 (/healthz is added when no path)")
-    health.add_argument("--timeout", type=_positive, default=5.0, help="seconds to wait (default 5)")
+    health.add_argument("--timeout", type=_health_timeout, default=5.0,
+                        help="seconds the whole check may take (default 5, at most 3600)")
     health.set_defaults(run=_health)
 
     demo = commands.add_parser("demo", parents=[common],

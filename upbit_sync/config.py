@@ -44,9 +44,30 @@ _URL_SCHEMES = {"public_url": ("ws", "wss"), "private_url": ("ws", "wss"), "info
                 "rest_url": ("http", "https")}
 # The fields that hold URLs, whose userinfo a repr or an error masks.
 _URL_FIELDS = frozenset({*_URL_SCHEMES, "rate_limit_backend", "proxy"})
-# Durations that must be positive (ping_interval and ping_timeout may be 0: keep-alive off).
-_POSITIVE = ("health_check_interval", "stale_after", "connect_timeout", "reconnect_delay",
-             "reconnect_max_delay", "block_timeout", "snapshot_grace", "rest_timeout")
+# The range of every number in Config, both ends included (README.md's configuration table gives them).
+# Far above the high ends a wait or a socket timeout overflows and kills the thread that made it
+# (threading's waits, select's milliseconds and SO_RCVTIMEO's on some platforms at 2**31 ms or 2**32 ms,
+# the connect timeout's struct timeval at 2**63 s); below the low ends a loop spins, or a timeout rounds
+# to 0, which a socket reads as "no timeout". Within them each end is what still makes sense.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "health_check_interval": (0.01, 3600.0),  # checked less than hourly, a dead socket goes unnoticed
+    "stale_after": (0.1, 86400.0),
+    "connect_timeout": (0.01, 3600.0),
+    "reconnect_delay": (0.001, 3600.0),
+    "reconnect_max_delay": (0.001, 86400.0),  # refused keys are retried this often
+    "ping_interval": (0.1, 3600.0),  # or 0: keep-alive off
+    "ping_timeout": (0.1, 3600.0),  # or 0: no pong awaited
+    "block_timeout": (0.001, 60.0),  # the socket thread waits this long: nothing is read meanwhile
+    "snapshot_grace": (0.01, 3600.0),
+    "rest_timeout": (0.01, 3600.0),
+    "workers": (1, 1024),  # a thread each
+    "queue_size": (1, 10_000_000),
+    "queue_bytes": (1024, 1 << 40),  # below a frame's size every message would wait alone
+    "connect_rate_per_second": (1, 1000),
+    "message_rate_per_second": (1, 1000),
+    "message_rate_per_minute": (1, 60_000),
+}
+OFF_AT_ZERO = ("ping_interval", "ping_timeout")  # 0 turns them off, below their low end
 
 
 @dataclass(frozen=True)
@@ -135,9 +156,8 @@ class Config:
                 raise ConfigError(f"{f.name} must be a string, not {value!r}")
             elif f.type == "bool" and not isinstance(value, bool):
                 raise ConfigError(f"{f.name} must be True or False, not {value!r}")
-        for name in _POSITIVE:
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive, not {getattr(self, name)!r}")
+        for name, (low, high) in BOUNDS.items():
+            _check_bounds(name, getattr(self, name), low, high)
         if self.reconnect_max_delay < self.reconnect_delay:
             raise ConfigError(
                 f"reconnect_max_delay ({self.reconnect_max_delay!r}) must not be shorter than "
@@ -149,14 +169,8 @@ class Config:
             raise ConfigError(f"rate_limit_strategy must be one of {tuple(RATE_STRATEGIES)}, "
                               f"not {self.rate_limit_strategy!r}")
         _check_backend(self.rate_limit_backend)
-        if self.ping_interval < 0 or self.ping_timeout < 0:
-            raise ConfigError("ping_interval and ping_timeout must not be negative")
         if self.ping_interval and self.ping_timeout >= self.ping_interval:
             raise ConfigError("ping_timeout must be shorter than ping_interval")
-        for name in ("workers", "queue_size", "queue_bytes", "connect_rate_per_second",
-                     "message_rate_per_second", "message_rate_per_minute"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)!r}")
         if (self.access_key is None) != (self.secret_key is None):
             raise ConfigError("access_key and secret_key go together: give both or neither")
 
@@ -247,6 +261,17 @@ def check_overflow(policy: object, error: type[UpbitError]) -> str:
 def _shown(name: str, value: Any) -> Any:
     """A field's value as a repr may show it: a URL field's userinfo masked."""
     return redact_url(value) if name in _URL_FIELDS and isinstance(value, str) else value
+
+
+def _check_bounds(name: str, value: float, low: float, high: float) -> None:
+    """ConfigError naming ``name`` and the end of its range (BOUNDS) that ``value`` is beyond."""
+    unit = "" if isinstance(low, int) else " seconds"
+    shown_low, shown_high = (str(low), str(high)) if isinstance(low, int) else (f"{low:g}", f"{high:g}")
+    if value < low and not (value == 0 and name in OFF_AT_ZERO):
+        off = "0 (off) or " if name in OFF_AT_ZERO else ""
+        raise ConfigError(f"{name} must be {off}at least {shown_low}{unit}, not {value!r}")
+    if value > high:
+        raise ConfigError(f"{name} must be at most {shown_high}{unit}, not {value!r}")
 
 
 def _check_backend(backend: str) -> None:

@@ -156,8 +156,8 @@ class WebSocketManager:
 
     def serve_health(self, host: str = "127.0.0.1", port: int = 0) -> HealthServer:
         """Serve ``/healthz`` (JSON, 200 or 503 with the reasons) and ``/metrics`` (Prometheus text;
-        the ``prometheus`` extra) on a daemon thread of its own until ``stop()``; its ``url`` says
-        where (``port=0``: a free one)."""
+        the ``prometheus`` extra) on daemon threads of its own until ``stop()``, which joins them; its
+        ``url`` says where (``port=0``: a free one)."""
         server = HealthServer(self.health, host, port)
         with self._lock:
             self._health_servers.append(server)

@@ -3,17 +3,22 @@ and the HTTP endpoint (``/healthz``, and ``/metrics`` in Prometheus' text format
 
 The figures are read when asked for, from counters the connections, routers and workers keep anyway
 (a few additions and, on sampled messages, a clock read): a scrape costs the message path nothing. A
-leaf module: it imports nothing of the SDK at run time.
+leaf module: of the SDK it imports only ``redact`` at run time.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
+
+from .redact import redact
 
 if TYPE_CHECKING:
     import http.server
@@ -342,21 +347,37 @@ def _type_families(types: Mapping[str, TypeHealth]) -> Iterator[Any]:
 
 
 PROMETHEUS_MISSING = "the /metrics endpoint needs prometheus-client: pip install 'upbit-sync[prometheus]'\n"
+CONNECTION_TIMEOUT = 5.0
+"""Seconds one connection of the endpoint may stay open, and each socket operation may take: a client
+that sends nothing, or dribbles its request, is cut then."""
+MAX_CONNECTIONS = 16
+"""Connections answered at once; one more is closed as soon as it is accepted (a probe retries; a flood
+cannot pile up threads)."""
+_POLL_INTERVAL = 0.2  # how often the listening thread checks for close() and overdue connections
+_REFUSALS_TOLD_EVERY = 60.0  # seconds between two warnings of refused connections
 
 
 class HealthServer:
     """``/healthz`` (JSON; 200 when healthy, 503 with the reasons) and ``/metrics`` (Prometheus text,
-    501 without prometheus-client) on one daemon thread, ``upbit-health``."""
+    501 without prometheus-client). One daemon thread, ``upbit-health``, accepts; each connection is
+    answered on a daemon thread of its own, ``upbit-health-<n>``, so a silent client delays nobody.
+    At most MAX_CONNECTIONS are open at once, each for at most CONNECTION_TIMEOUT; ``close()`` joins
+    every thread."""
 
     def __init__(self, report: Callable[[], Health], host: str = "127.0.0.1", port: int = 0) -> None:
-        import http.server  # here: only a program that serves its health pays for the module
-
         self._report = report
         self._registry: Any = None
-        self._server = http.server.HTTPServer((host, port), _handler_for(self))
+        self._lock = threading.Lock()
+        self._open: dict[threading.Thread, tuple[socket.socket, float]] = {}  # -> (its socket, cut at)
+        self._numbers = itertools.count(1)
+        self._closing = False
+        self._refused = 0  # connections refused since the last warning
+        self._refusals_told_at: float | None = None
+        self._server = _server_for(self, host, port)
         address = self._server.server_address
         self.host, self.port = str(address[0]), int(address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": _POLL_INTERVAL},
                                         name="upbit-health", daemon=True)
         self._thread.start()
 
@@ -365,11 +386,24 @@ class HealthServer:
         return f"http://{self.host}:{self.port}"
 
     def close(self, timeout: float = 2.0) -> None:
-        """Stop serving and join the thread. Idempotent."""
+        """Stop serving, cut every open connection and join every thread within ``timeout``.
+        Idempotent."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._closing = True
         if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout)
+            self._server.shutdown()  # returns within a poll interval: the loop never blocks on a client
+            self._thread.join(max(0.0, deadline - time.monotonic()))
         self._server.server_close()
+        with self._lock:
+            still_open = dict(self._open)
+        for sock, _ in still_open.values():
+            _cut(sock)
+        for thread in still_open:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        left = [t.name for t in [self._thread, *still_open] if t.is_alive()]
+        if left:
+            log.warning("health endpoint: %s still running %.1fs after close()", ", ".join(left), timeout)
 
     def healthz(self) -> tuple[int, bytes]:
         health = self._report()
@@ -386,6 +420,90 @@ class HealthServer:
             self._registry.register(PrometheusCollector(self._report))
         return 200, CONTENT_TYPE_LATEST, generate_latest(self._registry)
 
+    # ---- connections (the listening thread accepts, a thread of its own answers) -----------------------
+
+    def _accept(self, request: socket.socket, address: Any) -> None:
+        """A new connection: answered on a thread of its own, or closed at once when MAX_CONNECTIONS
+        are open (or the endpoint is closing)."""
+        timeout = CONNECTION_TIMEOUT
+        request.settimeout(timeout)  # each read and write; _cut_overdue bounds the whole connection
+        with self._lock:
+            refused = self._closing or len(self._open) >= MAX_CONNECTIONS
+            if not refused:
+                thread = threading.Thread(target=self._answer, args=(request, address),
+                                          name=f"upbit-health-{next(self._numbers)}", daemon=True)
+                self._open[thread] = (request, time.monotonic() + timeout)
+                try:  # under the lock: close() never sees a thread that has not started
+                    thread.start()
+                except RuntimeError:  # no thread to be had: as good as full
+                    del self._open[thread]
+                    refused = True
+        if refused:
+            self._refuse(request, address)
+
+    def _answer(self, request: socket.socket, address: Any) -> None:
+        try:
+            self._server.finish_request(request, address)
+        except Exception:
+            self._server.handle_error(request, address)
+        finally:
+            self._server.shutdown_request(request)
+            with self._lock:
+                self._open.pop(threading.current_thread(), None)
+
+    def _refuse(self, request: socket.socket, address: Any) -> None:
+        """Close a connection unanswered; warn of it, then at most once a minute with the count since."""
+        now = time.monotonic()
+        with self._lock:
+            self._refused += 1
+            told = self._refusals_told_at is not None and now - self._refusals_told_at < _REFUSALS_TOLD_EVERY
+            if not told:
+                count, self._refused, self._refusals_told_at = self._refused, 0, now
+        if not told:
+            why = "closing" if self._closing else f"{MAX_CONNECTIONS} already open"
+            log.warning("health endpoint: refused %d connection(s), the latest from %s: %s",
+                        count, address, why)
+        self._server.shutdown_request(request)
+
+    def _cut_overdue(self) -> None:
+        """Cut the connections open longer than CONNECTION_TIMEOUT (a request dribbled a byte at a time
+        keeps each read within the socket's timeout); on the listening thread, every poll interval."""
+        now = time.monotonic()
+        with self._lock:
+            overdue = [sock for sock, cut_at in self._open.values() if cut_at <= now]
+        for sock in overdue:
+            _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    """End a connection from any thread: its thread's blocked read sees the end, a write fails."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already ended
+        pass
+
+
+def _server_for(health: HealthServer, host: str, port: int) -> http.server.HTTPServer:
+    """The listening side: an HTTPServer whose connections go to ``health`` (``_accept``), checked
+    for overdue ones at each poll, whose errors go to the log, never to stderr."""
+    import http.server  # here: only a program that serves its health pays for the module
+
+    class Server(http.server.HTTPServer):
+        def process_request(self, request: Any, client_address: Any) -> None:
+            health._accept(request, client_address)
+
+        def service_actions(self) -> None:
+            health._cut_overdue()
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            error = sys.exc_info()[1]
+            if isinstance(error, OSError):  # the client hung up, reset or timed out: its business
+                log.debug("health endpoint: %s hung up (%r)", client_address, error)
+            else:
+                log.warning("health endpoint: answering %s failed", client_address, exc_info=True)
+
+    return Server((host, port), _handler_for(health))
+
 
 def _handler_for(server: HealthServer) -> type[http.server.BaseHTTPRequestHandler]:
     import http.server
@@ -393,14 +511,19 @@ def _handler_for(server: HealthServer) -> type[http.server.BaseHTTPRequestHandle
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
-            if path in ("/healthz", "/health", "/"):
-                status, body = server.healthz()
-                self._answer(status, "application/json", body)
-            elif path == "/metrics":
-                status, content_type, body = server.metrics()
-                self._answer(status, content_type, body)
-            else:
-                self._answer(404, "text/plain; charset=utf-8", b"/healthz or /metrics\n")
+            content_type = "text/plain; charset=utf-8"
+            try:
+                if path in ("/healthz", "/health", "/"):
+                    content_type = "application/json"
+                    status, body = server.healthz()
+                elif path == "/metrics":
+                    status, content_type, body = server.metrics()
+                else:
+                    status, body = 404, b"/healthz or /metrics\n"
+            except Exception:  # a report that fails is the endpoint's fault: say so, and log why
+                log.warning("health endpoint: answering %s failed", path, exc_info=True)
+                status, content_type, body = 500, "text/plain; charset=utf-8", b"the report failed\n"
+            self._answer(status, content_type, body)
 
         def _answer(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)
@@ -410,6 +533,7 @@ def _handler_for(server: HealthServer) -> type[http.server.BaseHTTPRequestHandle
             self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
-            log.debug("health endpoint: " + format, *args)
+            if log.isEnabledFor(logging.DEBUG):  # the request line may carry a token in its query
+                log.debug("health endpoint: %s", redact(format % args))
 
     return Handler

@@ -7,7 +7,9 @@ about as long as the recordings.
 
 from __future__ import annotations
 
+import base64
 import gzip
+import itertools
 import json
 import re
 import signal
@@ -74,12 +76,16 @@ HEALTH_ANSWERS: dict[str, tuple[int, bytes]] = {
 
 
 class _HealthStub(BaseHTTPRequestHandler):
-    """Answers GET with HEALTH_ANSWERS by path (404 otherwise) and notes each path asked."""
+    """Answers GET with HEALTH_ANSWERS by path (404 otherwise) and notes each path asked, and each
+    Authorization header sent."""
 
     asked: list[str] = []
+    authorizations: list[str] = []
 
     def do_GET(self) -> None:
         self.asked.append(self.path)
+        if "Authorization" in self.headers:
+            self.authorizations.append(self.headers["Authorization"])
         status, body = HEALTH_ANSWERS.get(self.path, (404, b"{}"))
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -102,6 +108,42 @@ def health_url() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+DRIP_INTERVAL = 1.0  # seconds between two bytes of the dripping server's answer
+
+
+@pytest.fixture
+def dripping_url() -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 that answers a connection one byte a second, headers without end."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    done = threading.Event()
+
+    def drip() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                answer = itertools.chain(b"HTTP/1.0 200 OK\r\n", itertools.cycle(b"X-Slow: yes\r\n"))
+                for byte in answer:
+                    if done.wait(DRIP_INTERVAL):
+                        break
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:  # the command hung up: wait for the next
+                        break
+
+    thread = threading.Thread(target=drip, name="test-drip", daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        thread.join(5)
+        listener.close()
 
 
 # ---- the short runs, all started together ---------------------------------------------------------
@@ -149,6 +191,10 @@ def runs(health_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "health not json": Run([*CLI, "health", f"{health_url}/garbage"]),
         "health refused": Run([*CLI, "health", f"127.0.0.1:{nowhere}"]),
         "health bad url": Run([*CLI, "health", "ftp://127.0.0.1/healthz"]),
+        "health password ok": Run([*CLI, "health", f"http://bob:hunter2@{health_url}"]),
+        "health password garbage": Run([*CLI, "health", f"http://bob:hunter2@{health_url}/garbage"]),
+        "health password refused": Run([*CLI, "health", f"http://bob:hunter2@127.0.0.1:{nowhere}/"]),
+        "health password bad port": Run([*CLI, "health", "http://bob:hunter2@127.0.0.1:99999/"]),
     }
     yield started
     for run in started.values():
@@ -472,6 +518,47 @@ def test_health_of_an_unhealthy_or_silent_endpoint_says_why_and_exits_1(runs: di
 def test_health_of_something_that_is_no_http_url_is_a_usage_error(runs: dict[str, Run]) -> None:
     line = runs["health bad url"].one_line_error(2)
     assert line.startswith("upbit-sync health: error: not an http:// or https:// URL"), line
+
+
+@pytest.mark.timeout(40)
+def test_health_timeout_bounds_the_whole_command_against_a_server_that_drips_a_byte_a_second(
+        dripping_url: str) -> None:
+    started = time.monotonic()
+    run = Run([*CLI, "health", dripping_url, "--timeout", "2"])
+    try:
+        code, out, err = run.result()
+    finally:
+        run.kill()
+    took = time.monotonic() - started
+    assert code == 1 and err == "", (code, out, err)
+    assert out == f"unhealthy: no answer from http://{dripping_url}/healthz within 2 s\n", out
+    assert took < 6.0, f"the command took {took:.1f} s with --timeout 2"
+
+
+@pytest.mark.parametrize(("name", "exit_code", "expected"), [
+    ("health password garbage", 1, "unhealthy: http://bob:****@127.0.0.1:"),
+    ("health password refused", 1, "unhealthy: cannot reach http://bob:****@127.0.0.1:"),
+    ("health password bad port", 2, "upbit-sync health: error: not a URL: 'http://bob:****@127.0.0.1:99999/'"),
+])
+def test_health_masks_the_password_of_the_url_in_what_it_prints(runs: dict[str, Run], name: str,
+                                                                 exit_code: int, expected: str) -> None:
+    code, out, err = runs[name].result()
+    assert "hunter2" not in out + err, (out, err)
+    assert code == exit_code and (out + err).startswith(expected), (code, out, err)
+
+
+def test_health_sends_the_user_and_password_of_the_url_as_basic_auth(runs: dict[str, Run]) -> None:
+    assert runs["health password ok"].clean_exit() == "healthy\n"
+    assert "Basic " + base64.b64encode(b"bob:hunter2").decode() in _HealthStub.authorizations
+
+
+@pytest.mark.parametrize("timeout", ["1e10", "3601"])
+def test_health_timeout_longer_than_an_hour_is_a_usage_error(timeout: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["health", "127.0.0.1:1", "--timeout", timeout])
+    assert stopped.value.code == 2
+    assert "--timeout: must be at most 3600" in capsys.readouterr().err
 
 
 # ---- the parser -------------------------------------------------------------------------------------

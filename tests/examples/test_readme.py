@@ -193,6 +193,32 @@ def test_the_configuration_table_lists_every_field_with_its_default():
             f"{field.name}: README says {listed[field.name]}, the default is {shown}")
 
 
+def configuration_ranges(section: str) -> dict[str, list[float]]:
+    """Field name -> the backquoted numbers of its row's range cell (the third) in the configuration
+    table of ``section``; a row naming several fields gives each its own part of the cell, parts split
+    by ";" (one part: the same for all)."""
+    ranges: dict[str, list[float]] = {}
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            cells = line.split("|")
+            names, parts = re.findall(r"`(\w+)`", cells[1]), cells[3].split(";")
+            for name, part in zip(names, parts if len(parts) == len(names) else parts * len(names),
+                                  strict=True):
+                ranges[name] = [float(n) for n in re.findall(r"`([\d_.]+)`", part)]
+    return ranges
+
+
+def test_the_configuration_table_gives_the_range_of_every_number():
+    from upbit_sync.config import BOUNDS, OFF_AT_ZERO
+
+    section = README.read_text(encoding="utf-8").split("## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    ranges = configuration_ranges(section)
+    for name, (low, high) in BOUNDS.items():
+        expected = [0.0, low, high] if name in OFF_AT_ZERO else [low, high]
+        assert ranges.get(name) == expected, f"{name}: README's range is {ranges.get(name)}, not {expected}"
+    assert not {name for name, numbers in ranges.items() if numbers} - set(BOUNDS)
+
+
 SIGNAL_LINE = re.compile(r"(buy|sell) KRW-(?:BTC|ETH) RsiValue\(rsi=(\d+(?:\.\d+)?(?:e-?\d+)?)\) "
                          r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\n")
 

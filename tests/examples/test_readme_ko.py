@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.examples.test_readme import README, python_blocks
+from tests.examples.test_readme import README, configuration_ranges, python_blocks
 
 README_KO = README.with_name("README.ko.md")
 FENCE = re.compile(r"^```.*?^```", flags=re.S | re.M)
@@ -69,6 +69,14 @@ def test_its_configuration_table_lists_the_same_fields_with_the_same_defaults():
     assert set(ko) == set(en), (
         f"only in README.md: {sorted(set(en) - set(ko))}; only in README.ko.md: {sorted(set(ko) - set(en))}")
     assert ko == en, {name: (en[name], ko[name]) for name in en if en[name] != ko[name]}
+
+
+def test_its_configuration_table_gives_the_same_ranges():
+    index = _config_index()
+    en = configuration_ranges(_sections(_read())[index])
+    ko = configuration_ranges(_sections(_read(README_KO))[index])
+    assert any(en.values()), "README.md's configuration table gives no range"
+    assert ko == en, {name: (en[name], ko.get(name)) for name in en if en[name] != ko.get(name)}
 
 
 def test_it_has_as_many_second_level_sections_as_readme():

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import pytest
 
 from upbit_sync import Config, ConfigError, UpbitError
+from upbit_sync import config as config_module
 
 # Upbit's host (docs/upbit.md §1): compared with the defaults here, never contacted — the suite's
 # conftest refuses any connection off loopback.
@@ -416,3 +418,106 @@ def test_an_unknown_strategy_is_refused_naming_the_allowed_ones() -> None:
 def test_rest_timeout_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="rest_timeout"):
         Config(rest_timeout=0)
+
+
+# ---- every number bounded (issue 18 §6) -------------------------------------------------------------
+# Out of these ranges a value kills or blinds a thread (a wait or a socket timeout that overflows), or
+# makes no sense (a watchdog spinning on a zero interval). ping_interval and ping_timeout also take 0: off.
+
+BOUNDS: dict[str, tuple[float, float]] = {
+    "health_check_interval": (0.01, 3600.0),
+    "stale_after": (0.1, 86400.0),
+    "connect_timeout": (0.01, 3600.0),
+    "reconnect_delay": (0.001, 3600.0),
+    "reconnect_max_delay": (0.001, 86400.0),
+    "ping_interval": (0.1, 3600.0),
+    "ping_timeout": (0.1, 3600.0),
+    "block_timeout": (0.001, 60.0),
+    "snapshot_grace": (0.01, 3600.0),
+    "rest_timeout": (0.01, 3600.0),
+    "workers": (1, 1024),
+    "queue_size": (1, 10_000_000),
+    "queue_bytes": (1024, 1 << 40),
+    "connect_rate_per_second": (1, 1000),
+    "message_rate_per_second": (1, 1000),
+    "message_rate_per_minute": (1, 60_000),
+}
+
+
+def _companions(name: str, value: float) -> dict[str, Any]:
+    """Other fields set so that only ``name``'s own range decides (the cross-field rules hold)."""
+    if name == "reconnect_delay":
+        return {"reconnect_max_delay": max(value, 30.0)}
+    if name == "reconnect_max_delay":
+        return {"reconnect_delay": BOUNDS["reconnect_delay"][0]}
+    if name == "ping_interval":
+        return {"ping_timeout": 0.0}
+    if name == "ping_timeout":
+        return {"ping_interval": 0.0}
+    return {}
+
+
+def _edges(side: int) -> list[tuple[str, float, float]]:
+    """(field, a value just inside, just outside) at each field's low (side 0) or high (side 1) bound."""
+    edges = []
+    for name, bounds in BOUNDS.items():
+        bound = bounds[side]
+        if isinstance(bound, int):
+            outside: float = bound - 1 if side == 0 else bound + 1
+        else:
+            outside = math.nextafter(bound, -math.inf if side == 0 else math.inf)
+        edges.append((name, bound, outside))
+    return edges
+
+
+def _shown(bound: float) -> str:
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+
+
+def test_every_numeric_field_is_bounded_by_the_table_in_config() -> None:
+    numeric = {f.name for f in dataclasses.fields(Config) if f.type in ("int", "float")}
+    assert set(config_module.BOUNDS) == numeric
+    assert config_module.BOUNDS == BOUNDS
+
+
+@pytest.mark.parametrize(("name", "inside", "outside"), _edges(0) + _edges(1),
+                         ids=[f"{n} low" for n in BOUNDS] + [f"{n} high" for n in BOUNDS])
+def test_a_value_at_its_bound_passes(name: str, inside: float, outside: float) -> None:
+    assert getattr(Config(**{name: inside, **_companions(name, inside)}), name) == inside
+
+
+@pytest.mark.parametrize(("name", "inside", "outside"), _edges(0),
+                         ids=[f"{n} low" for n in BOUNDS])
+def test_a_value_just_below_its_low_bound_is_refused_naming_the_field_and_the_bound(
+        name: str, inside: float, outside: float) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config(**{name: outside, **_companions(name, outside)})
+    message = str(caught.value)
+    assert message.startswith(f"{name} must be ") and f"at least {_shown(inside)}" in message, message
+
+
+@pytest.mark.parametrize(("name", "inside", "outside"), _edges(1),
+                         ids=[f"{n} high" for n in BOUNDS])
+def test_a_value_just_above_its_high_bound_is_refused_naming_the_field_and_the_bound(
+        name: str, inside: float, outside: float) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config(**{name: outside, **_companions(name, outside)})
+    message = str(caught.value)
+    assert message.startswith(f"{name} must be ") and f"at most {_shown(inside)}" in message, message
+
+
+@pytest.mark.parametrize("name", ["ping_interval", "ping_timeout"])
+def test_zero_keeps_turning_keepalive_off_below_the_low_bound(name: str) -> None:
+    assert getattr(Config(**{name: 0.0, **_companions(name, 0.0)}), name) == 0.0
+
+
+@pytest.mark.parametrize(("name", "value"), [("health_check_interval", 1e10), ("connect_timeout", 1e20),
+                                             ("workers", 10**9)])
+def test_the_values_that_killed_a_thread_are_refused_at_once(name: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Config(**{name: value})
+
+
+def test_from_env_refuses_a_duration_beyond_its_bound() -> None:
+    with pytest.raises(ConfigError, match="stale_after must be at most 86400"):
+        Config.from_env({"UPBIT_STALE_AFTER": "1e9"})
