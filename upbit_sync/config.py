@@ -352,7 +352,8 @@ class Backoff:
             return self.immediate_jitter * rand()
         if failures == 1:
             return min(self.first_delay, self.max_delay)
-        ceiling: float = min(self.max_delay, self.first_delay * 2.0 ** (failures - 1))
+        # past 2**64 the cap has long been reached; a larger exponent would overflow the float
+        ceiling: float = min(self.max_delay, self.first_delay * 2.0 ** min(failures - 1, 64))
         return ceiling * rand()
 
 

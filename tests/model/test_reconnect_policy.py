@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from upbit_sync import AuthenticationError, ConnectError, RateLimitError
-from upbit_sync.config import Config, Decision, Ending, ReconnectPolicy
+from upbit_sync.config import Backoff, Config, Decision, Ending, ReconnectPolicy
 
 POLICY = ReconnectPolicy(first_delay=1.0, max_delay=30.0, healthy_after=60.0)
 HALF = lambda: 0.5  # noqa: E731 - the jitter, fixed: full jitter draws from [0, 1)
@@ -107,3 +107,11 @@ def test_the_config_gives_its_policy() -> None:
     policy = Config(reconnect_delay=0.5, reconnect_max_delay=8.0, stale_after=20.0).reconnect_policy
     assert policy == ReconnectPolicy(0.5, 8.0, 20.0)
     assert isinstance(policy.decide(ending()), Decision)
+
+
+def test_the_delay_stays_at_its_cap_after_any_number_of_failures():
+    """An outage of hours (thousands of failed attempts in a row) keeps the cap: the exponent never
+    overflows a float and kills the connection thread that asked."""
+    backoff = Backoff(1.0, 30.0)
+    assert all(0.0 <= backoff.delay(n, rand=lambda: 1.0) <= 30.0 for n in (1025, 1100, 10**6))
+    assert backoff.delay(10**6, rand=lambda: 1.0) == 30.0
