@@ -103,33 +103,23 @@ def redis_url() -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         _unavailable("TEST_REDIS_URL is not set and redis-server is not installed")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    assert binary is not None
+    server = RedisProcess(binary)
     try:
-        deadline = time.monotonic() + 10.0
-        while not _answers("127.0.0.1", port):
-            if time.monotonic() > deadline or server.poll() is not None:
-                _unavailable(f"redis-server did not start on port {port}")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        server.start()
+    except RuntimeError as exc:
+        server.stop()
+        _unavailable(str(exc))
+    try:
+        yield server.url
     finally:
-        server.terminate()
-        try:
-            server.wait(5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
+        server.stop()
 
 
 class RedisProcess:
-    """A redis-server of one test's own, on a port of its own: stopped and started again on the same
-    port when the behaviour under a restart is what the test claims (a restart empties its script
-    cache, as a production restart without persistence does)."""
+    """A redis-server on a port of its own (the session's, or one test's): a test may stop it and start
+    it again on the same port when the behaviour under a restart is what it claims (a restart empties
+    the script cache, as a production restart without persistence does)."""
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
