@@ -19,16 +19,10 @@ from .indicators import Candle
 from .market import MarketSimulator, TradeRecord
 from .markets import DEFAULT_MARKETS, Market
 from .replay import Recording
-from .rest import REST_LIMITS, RestRequest
-from .server import (
-    INFO_PATH,
-    PRIVATE_PATH,
-    PUBLIC_PATH,
-    Attempt,
-    ConnInfo,
-    FakeUpbitServer,
-    Request,
-)
+from .rest import RestRequest
+from .server import FakeUpbitServer
+from .session import INFO_PATH, PRIVATE_PATH, PUBLIC_PATH, Attempt, ConnInfo, Request
+from .state import REST_LIMITS
 from .tokens import TEST_ACCESS_KEY, TEST_SECRET_KEY, bearer, make_token
 from .wire import FORMATS, encode, server_frame
 

@@ -443,7 +443,7 @@ def indicator_message(item: Item, code: str, timeframe: str, value: Mapping[str,
 
 # -- the feed: who gets which message when -------------------------------------------------------
 
-C = TypeVar("C", bound=Hashable)  # what a connection is to the server (its ConnInfo)
+C = TypeVar("C", bound=Hashable)  # what a connection is to the server (its Session)
 SeriesKey = tuple[str, str]  # (code, timeframe)
 
 

@@ -36,7 +36,7 @@ from typing import Any, Generic, TypeVar
 
 from ..recording import ReadReport, RecordingError, is_index, read_lines, recording_files
 
-C = TypeVar("C", bound=Hashable)  # what a connection is to the server (its ConnInfo)
+C = TypeVar("C", bound=Hashable)  # what a connection is to the server (its Session)
 StreamKey = tuple[str, str, float]  # (type, code, orderbook level; 0 for the other types)
 Speed = float | str
 

@@ -1,0 +1,131 @@
+"""ExchangeState: what the fake exchange's WebSocket and REST sides share, in the one object both import.
+
+The settings a test may change while the fake runs (limits, keys, the 418 rule, what ``/v1/accounts``
+answers...), the markets listed, the market simulator whose tapes both sides serve, the JWT nonces
+spent, the Origin window and the orders placed. :class:`~upbit_sync.testing.server.FakeUpbitServer`
+keeps its settings here (its attributes read and write them), so neither side reaches the other.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from .channels import ChannelRules
+from .market import MarketSimulator
+from .markets import Market, market_list
+from .orders import Orders
+from .tokens import Nonces
+
+# group -> (requests, per seconds) (docs/upbit.md §5)
+REST_LIMITS: dict[str, tuple[int, float]] = {
+    "market": (10, 1.0), "candle": (10, 1.0), "trade": (10, 1.0), "ticker": (10, 1.0),
+    "orderbook": (10, 1.0),
+    "default": (30, 1.0), "order": (12, 1.0), "order-test": (8, 1.0), "order-cancel-all": (1, 2.0),
+}
+TEAPOT_WINDOW = 10.0  # 429s of one group within this many seconds count towards a 418 block
+ORIGIN_WINDOW = 10.0  # requests carrying an Origin header: 1 per 10 s (docs/upbit.md §5)
+
+# What /v1/accounts answers unless the test sets ``server.accounts``.
+DEFAULT_ACCOUNTS: tuple[dict[str, Any], ...] = (
+    {"currency": "KRW", "balance": "1000000.0", "locked": "0.0", "avg_buy_price": "0",
+     "avg_buy_price_modified": False, "unit_currency": "KRW"},
+    {"currency": "BTC", "balance": "0.01", "locked": "0.0", "avg_buy_price": "114000000",
+     "avg_buy_price_modified": False, "unit_currency": "KRW"},
+    {"currency": "ETH", "balance": "0.5", "locked": "0.0", "avg_buy_price": "5100000",
+     "avg_buy_price_modified": False, "unit_currency": "KRW"},
+)
+
+
+class ExchangeState:
+    """The fake exchange's settings and shared records; see the module docstring.
+
+    Settings are plain attributes, read when used, so a change applies from the next request on;
+    what they mean is listed on :class:`~upbit_sync.testing.server.FakeUpbitServer`.
+    """
+
+    def __init__(
+        self,
+        *,
+        keys: dict[str, str],
+        auth_failure: str,
+        idle_timeout: float,
+        status_interval: float,
+        connect_limit: int | None,
+        message_limit: tuple[int, int] | None,
+        message_rate: float,
+        error_close_delay: float,
+        resnapshot_on_replace: bool,
+        honour_camel_case: bool,
+        origin_limit: bool,
+        markets: Iterable[str | Market] | None,
+        seed: int | None,
+        remaining_req_header: str,
+        teapot_after: int | None,
+        teapot_seconds: float,
+        teapot_retry_after: bool,
+        channel_rules: ChannelRules,
+    ) -> None:
+        # The WebSocket side's
+        self.keys = keys
+        self.auth_failure = auth_failure
+        self.idle_timeout = idle_timeout
+        self.status_interval = status_interval
+        self.connect_limit = connect_limit
+        self.message_limit = message_limit
+        self.message_rate = message_rate
+        self.error_close_delay = error_close_delay
+        self.resnapshot_on_replace = resnapshot_on_replace
+        self.honour_camel_case = honour_camel_case
+        self.send_timeout = 1.0
+        self.channel_rules = channel_rules
+        # Both sides'
+        self.origin_limit = origin_limit
+        self.origin_window = ORIGIN_WINDOW
+        self._listing: tuple[tuple[Market, ...] | None, frozenset[str] | None] = (None, None)
+        self.markets = markets
+        self.market = MarketSimulator(seed)
+        self.nonces = Nonces()  # a token's nonce spent on the private WebSocket is spent on REST too
+        # The REST side's: per-group limits {group: (requests, per seconds)}, the header name
+        # Remaining-Req is sent under, the 418 rule, what /v1/accounts answers, the orders placed.
+        self.rest_limits: dict[str, tuple[int, float]] = dict(REST_LIMITS)
+        self.remaining_req_header = remaining_req_header
+        self.teapot_after = teapot_after
+        self.teapot_seconds = teapot_seconds
+        self.teapot_window = TEAPOT_WINDOW
+        self.teapot_retry_after = teapot_retry_after
+        self.accounts: list[dict[str, Any]] = [dict(account) for account in DEFAULT_ACCOUNTS]
+        self.orders = Orders()
+        self._lock = threading.Lock()
+        self._origin_passed: float | None = None  # the last Origin-carrying request let through
+
+    @property
+    def markets(self) -> tuple[Market, ...] | None:
+        """The markets served, or None for any well-formed code."""
+        return self._listing[0]
+
+    @markets.setter
+    def markets(self, markets: Iterable[str | Market] | None) -> None:
+        listed = None if markets is None else market_list(markets)
+        # One assignment, so a request handled meanwhile never sees the records and codes disagree.
+        self._listing = (listed, None if listed is None else frozenset(m.market for m in listed))
+
+    def is_listed(self, market: str) -> bool:
+        """Whether this exchange serves ``market`` (every code when :attr:`markets` is None)."""
+        codes = self._listing[1]
+        return codes is None or market in codes
+
+    def supported_levels(self, market: str) -> tuple[float, ...]:
+        """The orderbook levels ``market`` supports at its current price, 0 (none) first."""
+        return self.market.instrument(market)[1]
+
+    def admit_origin(self, now: float) -> bool:
+        """Upbit holds requests carrying ``Origin`` to one per ``origin_window`` across the server,
+        WebSocket upgrades and REST alike (docs/upbit.md §5): may one pass now? Remembers it if so."""
+        with self._lock:
+            last = self._origin_passed
+            if self.origin_limit and last is not None and now - last < self.origin_window:
+                return False
+            self._origin_passed = now
+            return True
