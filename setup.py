@@ -8,7 +8,10 @@ HERE = Path(__file__).parent
 ABOUT: dict[str, str] = {}
 exec((HERE / "upbit_sync" / "_version.py").read_text(encoding="utf-8"), ABOUT)
 
-TESTING = [
+# The command line draws its live table, the demo's view and the recorder's status line with rich on a
+# terminal (plain lines without it); the SDK itself never imports it.
+CLI = ["rich>=13.7"]
+TESTING = CLI + [
     # 16.x is the last release for Python 3.10; 17.x needs 3.11. The fake exchange uses a few
     # websockets internals (server.py says which): pinned to the releases tested.
     "websockets>=16.0,<17; python_version < '3.11'",
@@ -65,8 +68,8 @@ setup(
         # frames decode straight into the typed messages, types checked, in C (benchmarks/results.md)
         "msgspec>=0.18,<1",
     ],
-    extras_require={"testing": TESTING, "fast": FAST, "redis": REDIS, "sqlite": SQLITE, "socks": SOCKS,
-                    "prometheus": PROMETHEUS, "dev": DEV},
+    extras_require={"cli": CLI, "testing": TESTING, "fast": FAST, "redis": REDIS, "sqlite": SQLITE,
+                    "socks": SOCKS, "prometheus": PROMETHEUS, "dev": DEV},
     entry_points={
         "console_scripts": ["upbit-sync=upbit_sync.cli:main"],
         "pytest11": ["upbit_sync=upbit_sync.testing.pytest_plugin"],

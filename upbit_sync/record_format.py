@@ -1,0 +1,86 @@
+"""The format of a recording, shared by its writer and its reader: the names of its files (one per
+type and UTC period), its index lines, how a line is written, and its errors.
+
+The recording itself is described in ``recording.py``, its public face.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import msgspec
+
+from .errors import UpbitError
+from .types import DataLoss, Reconnected
+
+COMPRESSIONS = ("gzip", "none")
+SUFFIXES = {"gzip": ".ndjson.gz", "none": ".ndjson"}
+INDEX_KEY = "_event"
+DAY = 86_400
+ACCOUNT_TYPES = frozenset({"myOrder", "myAsset"})  # the account's own orders and balances: owner-only files
+
+_PERIOD = re.compile(r"([1-9][0-9]*)([mhd])")
+_UNIT_SECONDS = {"m": 60, "h": 3_600, "d": DAY}
+
+
+class RecordingError(UpbitError, ValueError):
+    """A recording that cannot be written (a refused path, a failed write) or holds nothing readable;
+    a bad period or compression."""
+
+
+class RecordingNotFound(RecordingError, FileNotFoundError):
+    """A recording path that is not there, or a directory without recording files."""
+
+
+def parse_period(text: str) -> int:
+    """A rotation period in seconds from ``15m``, ``1h``, ``1d``: whole minutes that divide a day, so
+    every period starts at the same UTC times every day."""
+    match = _PERIOD.fullmatch(text.strip().lower())
+    if match is None:
+        raise RecordingError(f"not a period such as 15m, 1h or 1d: {text!r}")
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > DAY or DAY % seconds:
+        raise RecordingError(f"the period must divide a day evenly (e.g. 15m, 1h, 6h, 1d), not {text!r}")
+    return seconds
+
+
+def period_name(at: float, period: int) -> str:
+    """The name of the file of the period holding ``at`` (epoch seconds, UTC): its start time."""
+    start = int(at // period * period)
+    stamp = "%Y%m%d-%H" if period % 3_600 == 0 else "%Y%m%d-%H%M"
+    return time.strftime(stamp, time.gmtime(start))
+
+
+def index_line(event: Reconnected | DataLoss, at: float) -> dict[str, Any]:
+    """The index line for a gap: when it happened (``at``, epoch seconds) and what the SDK said."""
+    if isinstance(event, Reconnected):
+        return {INDEX_KEY: "Reconnected", "connection": event.connection, "downtime_s": event.downtime_s,
+                "trades_may_be_missing": event.trades_may_be_missing, "at": at}
+    return {INDEX_KEY: "DataLoss", "connection": event.connection, "type": event.type, "code": event.code,
+            "dropped": event.dropped, "policy": event.policy, "reason": event.reason, "at": at}
+
+
+_EXACT_JSON = msgspec.json.Encoder(decimal_format="number")
+
+
+def json_line(line: dict[str, Any]) -> str:
+    """One message or index line as compact JSON; a ``Decimal`` (``Config(decimal=True)``) is written
+    as the number it is, digit for digit (json.dumps knows no Decimal: only such lines take the
+    other encoder)."""
+    try:
+        return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+    except TypeError:
+        return _EXACT_JSON.encode(line).decode("utf-8")
+
+
+def is_index(line: dict[str, Any]) -> bool:
+    """Whether a line of a recording is an index line rather than a message."""
+    return INDEX_KEY in line
+
+
+def reason_of(error: OSError) -> str:
+    """An OSError in a few words ("No space left on device"), without the errno and the path."""
+    return error.strerror or str(error)
