@@ -36,7 +36,7 @@ SPECS = [make_spec("ticker", ["KRW-BTC", "KRW-ETH"]), make_spec("trade", ["KRW-B
 
 
 class FirstSnapshot:
-    """Notes when each SNAPSHOT arrives (a subscriptions.Listener)."""
+    """Notes when each SNAPSHOT arrives (a router.Listener)."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()

@@ -315,7 +315,7 @@ def main() -> None:
                              "'fast' extra")
     args = parser.parse_args()
     if args.no_orjson:
-        us.protocol._loads = json.loads
+        us.protocol.frames._loads = json.loads
         us.types._loads = json.loads
     frames = ticker_frames(2_000)
     report: dict[str, Any] = {

@@ -53,7 +53,7 @@ class EventLog:
 
 
 class Recorder(EventLog):
-    """Records what a manager reports (a subscriptions.Listener), and lets a test wait for it."""
+    """Records what a manager reports (a router.Listener), and lets a test wait for it."""
 
     def __init__(self) -> None:
         super().__init__()

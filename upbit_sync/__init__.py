@@ -6,7 +6,7 @@ so a failure never goes unseen; configuring logging in any way replaces that.
 """
 
 from ._version import __version__
-from .client import MessageStream, Snapshot, WebSocketClient
+from .client import WebSocketClient
 from .config import Config
 from .errors import (
     ApiAuthenticationError,
@@ -39,6 +39,7 @@ from .indicators import (
 )
 from .manager import WebSocketManager
 from .rest import RestClient
+from .stream import MessageStream, Snapshot
 from .subscriptions import Subscription
 from .types import (
     Account,

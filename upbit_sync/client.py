@@ -17,25 +17,16 @@ import math
 import threading
 import time
 import weakref
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Generic, Literal, TypeVar, overload
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, overload
 
 from .config import Overflow, check_overflow
-from .dispatch import LossTally
-from .errors import (
-    AuthenticationError,
-    ClosedError,
-    ConfigError,
-    DecodeError,
-    StreamTimeout,
-    SubscriptionError,
-    UpbitError,
-)
+from .errors import ClosedError, ConfigError, DecodeError, SubscriptionError, UpbitError
 from .indicators import IndicatorSpec
 from .manager import ClientPort, WebSocketManager, port_of
 from .protocol import PUBLIC, make_spec, to_message
 from .rest import RestClient
+from .stream import MessageStream, Snapshot
 from .subscriptions import Subscription, hold
 from .types import (
     Announcement,
@@ -55,7 +46,6 @@ from .types import (
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Codes = str | Iterable[str]
 CandleType = Literal["candle.1s", "candle.1m", "candle.3m", "candle.5m", "candle.10m", "candle.15m",
                      "candle.30m", "candle.60m", "candle.240m"]
@@ -69,7 +59,6 @@ IndicatorItem = IndicatorSpec | Mapping[str, Any]
 Category = Literal["notice", "trade", "wallet", "maintenance", "digital_asset", "nft", "service", "event",
                    "note", "trading", "airdrop", "feature", "disclosure"]
 
-_END = object()  # marks the end of a stream's buffer
 # A callback that keeps raising is logged once with its traceback, then at most once per this long.
 ERROR_LOG_INTERVAL = 10.0
 
@@ -110,9 +99,9 @@ class _ErrorLog:
 
 
 class _ClientCore:
-    """The part of a client the manager and its subscriptions hold (subscriptions.ClientHooks and
-    Owner); it does not keep the client alive, so a client nobody references is collected and its
-    finalizer unsubscribes."""
+    """The part of a client the manager, its subscriptions and its streams hold (subscriptions.ClientHooks
+    and Owner, stream.StreamCore); it does not keep the client alive, so a client nobody references is
+    collected and its finalizer unsubscribes."""
 
     def __init__(self, port: ClientPort, on_error: Callable[[BaseException], Any] | None,
                  on_event: Callable[[Event], Any] | None) -> None:
@@ -525,8 +514,8 @@ class WebSocketClient:
         """
         self._check_open()
         _check_timeout(timeout, optional=True)
-        return MessageStream(self, type, codes, timeout=timeout, events=events, raw=raw,
-                             depth=depth, level=level, snapshot=snapshot, timeframe=timeframe,
+        return MessageStream(self._core, self.subscribe, type, codes, timeout=timeout, events=events,
+                             raw=raw, depth=depth, level=level, snapshot=snapshot, timeframe=timeframe,
                              indicators=indicators, categories=categories, include_body=include_body)
 
     # ---- snapshot and listing -----------------------------------------------------------------------
@@ -582,200 +571,3 @@ class WebSocketClient:
         _check_timeout(timeout, optional=False)
         self._port.ensure_started()
         return self._port.list_subscriptions(PUBLIC, timeout)
-
-
-class Snapshot(dict[str, T]):
-    """What :meth:`WebSocketClient.snapshot` returns: ``{code: message}``, and the codes asked for
-    that got nothing in ``missing``."""
-
-    missing: tuple[str, ...] = ()
-
-
-class MessageStream(Generic[T]):
-    """The iterator ``WebSocketClient.stream()`` returns; also a context manager."""
-
-    def __init__(self, client: WebSocketClient, type: str, codes: Codes | None, *,
-                 timeout: float | None, events: bool, raw: bool, depth: int | None,
-                 level: float | None, snapshot: bool, **options: Any) -> None:
-        self.timeout = timeout
-        self.events = events
-        self.dropped = 0
-        # Workers append to ``_buffer`` under ``_lock``; the reader swaps the whole of it for its own
-        # empty ``_batch`` (one lock per batch, not per message) and is woken by releasing ``_wake``,
-        # which it waits on (C-level locks: no Condition on the hot path).
-        self._lock = threading.Lock()
-        self._wake = threading.Lock()
-        self._wake.acquire()
-        self._waiting = False
-        self._buffer: deque[Any] = deque()
-        self._batch: deque[Any] = deque()  # the reader's alone
-        self._limit = client._port.config.queue_size
-        self._closed = False
-        self._losses = LossTally()
-        # entries pushed and taken (messages and the rare events): held = pushed - taken, bounded by
-        # the limit; ``_pushed`` is written under the lock, ``_taken`` by the reader alone
-        self._pushed = self._taken = 0
-        self._failure: UpbitError | None = None  # ends the stream (refused keys)
-        self._client = client  # a stream in use keeps its client alive
-        self._core = client._core
-        # the subscription holds this stream's method weakly: an abandoned stream cancels itself
-        subscribe: Callable[..., Subscription] = client.subscribe
-        self.subscription = subscribe(type, codes, self._push, depth=depth, level=level, raw=raw,
-                                      snapshot=snapshot, **options)
-        self._core.streams.add(self)
-        self._finalizer = weakref.finalize(self, self.subscription.cancel)
-
-    def __repr__(self) -> str:
-        return f"<MessageStream {self.subscription!r}{' closed' if self._closed else ''}>"
-
-    def __enter__(self) -> MessageStream[T]:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """End the stream and cancel its subscription; an iterating thread gets StopIteration."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._buffer.append(_END)
-            self._wake_reader()
-        self._finalizer()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def _wake_reader(self) -> None:
-        # called with the lock held
-        if self._waiting:
-            self._waiting = False
-            self._wake.release()
-
-    def _push(self, message: Any) -> None:
-        loss = 0
-        with self._lock:
-            if self._closed:
-                return
-            if self._pushed - self._taken >= self._limit:  # the reader is behind: the oldest goes
-                self.dropped += 1
-                self._losses.add()
-                if not self._evict_oldest_message():  # all it holds is taken already: this one goes
-                    return
-                self._pushed -= 1
-            self._pushed += 1
-            self._buffer.append(message)
-            if self._waiting:  # _wake_reader, inline
-                self._waiting = False
-                self._wake.release()
-            if self._losses.pending:
-                loss = self._losses.take(time.monotonic())
-        if loss:
-            self._report_loss(loss, message)
-
-    def _evict_oldest_message(self) -> bool:
-        for i, item in enumerate(self._buffer):
-            if not isinstance(item, Event) and item is not _END:  # events say what happened: kept
-                del self._buffer[i]
-                return True
-        return False
-
-    def _error(self, error: BaseException) -> None:
-        if (isinstance(error, AuthenticationError)
-                and error.connection == self.subscription.connection):
-            with self._lock:  # the keys were refused: nothing will come, say so now
-                self._failure = error
-                self._wake_reader()
-
-    def _event(self, event: Event) -> None:
-        if self.events:  # events are rare and rate-limited: they never push data out
-            with self._lock:
-                if not self._closed:
-                    self._pushed += 1
-                    self._buffer.append(event)
-                    self._wake_reader()
-
-    def _report_loss(self, loss: int, message: Any) -> None:
-        sub = self.subscription
-        self._core.port.dispatcher.count_drops(loss, sub.connection)
-        code = sub.codes[0] if len(sub.codes) == 1 else None
-        if isinstance(message, dict):
-            code = message.get("code", code)
-        elif message is not None:
-            code = getattr(message, "code", code)
-        self._core.on_loss(sub, DataLoss(sub.connection, sub.type, code, loss, "drop_oldest"))
-
-    def _timed_out(self) -> UpbitError:
-        """What a wait that ran out raises: why the connection is down, when it is."""
-        down = self._core.port.outage_error(self.subscription.connection)
-        if down is not None:
-            return down
-        return StreamTimeout(f"no message within {self.timeout}s on {self.subscription!r}")
-
-    def __iter__(self) -> Iterator[T]:
-        try:
-            while True:
-                batch = self._batch
-                while batch:  # the usual case, inline: no call, no lock
-                    item = batch[0]
-                    if item is _END:
-                        return
-                    batch.popleft()
-                    self._taken += 1
-                    yield item
-                try:
-                    yield self._next()
-                except StopIteration:
-                    return
-        finally:  # break, an exception in the loop body, or the generator collected
-            self.close()
-
-    def __next__(self) -> T:
-        try:
-            return self._next()
-        except UpbitError:
-            self.close()
-            raise
-
-    def _next(self) -> T:
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        while True:
-            batch = self._batch
-            if batch:  # the usual case: no lock at all
-                item = batch[0]
-                if item is _END:
-                    raise StopIteration
-                batch.popleft()
-                self._taken += 1
-                return item  # type: ignore[no-any-return]
-            loss = 0
-            with self._lock:
-                if self._buffer:  # take all of it at once
-                    self._batch, self._buffer = self._buffer, batch
-                    continue
-                if self._losses.pending:  # caught up: say what was lost now, before waiting
-                    loss = self._losses.take(time.monotonic(), force=True)
-                elif self._failure is not None:
-                    raise self._failure
-                else:
-                    self._waiting = True
-            if loss:
-                self._report_loss(loss, None)
-                continue
-            self._wait(deadline)
-
-    def _wait(self, deadline: float | None) -> None:
-        """Wait to be woken (``_waiting`` is set); past ``deadline``, raise why nothing came."""
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if (remaining is None or remaining > 0) and self._wake.acquire(
-                timeout=-1 if remaining is None else remaining):
-            return
-        with self._lock:
-            if self._waiting:
-                self._waiting = False
-            else:  # woken just as the wait ran out: take the release back, and look again
-                self._wake.acquire()
-                return
-        raise self._timed_out()

@@ -17,12 +17,12 @@ import math
 import operator
 import threading
 import time
-from array import array
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
-from .metrics import DispatcherHealth
+from .health import DispatcherHealth
+from .latency import Latencies
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,9 @@ _UNSIGNALED_LIMIT = 1024
 # in place) and its entry holds ``_CONFLATED``.
 _CONFLATED = object()
 _SIZE = operator.itemgetter(3)  # an entry's bytes
-# Latency is measured on every message of a short batch and on every SAMPLE_EVERY-th of a long one,
-# over the last WINDOW measurements per worker and type.
+# Latency is measured on every message of a short batch and on every SAMPLE_EVERY-th of a long one
+# (over the last latency.WINDOW measurements per worker and type).
 SAMPLE_EVERY = 64
-WINDOW = 2048
 # While a burst keeps input pending, deferred wake-ups are made anyway after this long: a sleeping
 # worker's messages (a conflating subscriber's above all) never wait longer than this for it.
 MAX_DEFER = 0.01
@@ -71,53 +70,6 @@ class LossTally:
     def settled(self, now: float) -> bool:
         """Nothing pending, and the interval since the last report is over: it may be forgotten."""
         return not self.pending and now - self.reported_at >= DATA_LOSS_INTERVAL
-
-
-class Ring:
-    """The last ``size`` values of a measurement (a sliding window by count), for percentiles."""
-
-    __slots__ = ("_i", "count", "values")
-
-    def __init__(self, size: int = WINDOW) -> None:
-        self.values = array("d", bytes(8 * size))  # not a list: nothing for the garbage collector to walk
-        self._i = 0
-        self.count = 0  # values ever added
-
-    def add(self, value: float) -> None:
-        self.values[self._i] = value
-        self._i = (self._i + 1) % len(self.values)
-        self.count += 1
-
-    def window(self) -> list[float]:
-        return self.values[:self.count].tolist() if self.count < len(self.values) else self.values.tolist()
-
-
-class Latencies:
-    """One worker's latency windows per message type: receipt -> callback start, and exchange ->
-    receipt (from the message's own ``timestamp``). Written by the worker alone."""
-
-    __slots__ = ("by_type",)
-
-    def __init__(self) -> None:
-        self.by_type: dict[str, tuple[Ring, Ring]] = {}
-
-    def note(self, key: Hashable, payload: Any) -> None:
-        if type(payload) is dict:
-            received = payload.get("received_at")
-            sent = payload.get("tms") or payload.get("timestamp")
-        else:  # a typed message
-            received = payload.received_at
-            sent = getattr(payload, "timestamp", None)
-        if not received:
-            return
-        now = time.time()
-        kind = key[0] if type(key) is tuple else ""
-        rings = self.by_type.get(kind)
-        if rings is None:
-            rings = self.by_type[kind] = (Ring(), Ring())
-        rings[0].add(now - received)
-        if type(sent) is int:
-            rings[1].add(received - sent / 1000)
 
 
 class Target(Protocol):

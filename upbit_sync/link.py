@@ -29,7 +29,7 @@ from .formats import to_default
 from .protocol import FrameReader, StreamSpec
 from .ratelimit import RateGate, message_gate
 from .redact import redact_url
-from .subscriptions import Router
+from .router import Router
 from .types import (
     Connected,
     Disconnected,

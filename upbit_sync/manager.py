@@ -3,8 +3,8 @@
 The manager owns the links (one per logical connection), the worker pool, the subscriptions and the
 watchdog thread. The watchdog does every connect and every subscription send, never a socket
 callback: a socket thread only records what happened and wakes it. What each part does is its own
-module's business: link.py keeps one connection, subscriptions.py knows who asked for what and routes,
-dispatch.py runs the callbacks, metrics.py reports.
+module's business: link.py keeps one connection, subscriptions.py knows who asked for what, router.py
+routes, dispatch.py runs the callbacks, metrics.py reports.
 
 Applications see ``get_instance``, ``start``, ``stop``, ``health`` and ``config``. A client reaches the
 rest through :func:`port_of`, the one internal seam between the client API and the engine.
@@ -31,11 +31,13 @@ from .errors import (
     RateLimitError,
     UpbitError,
 )
+from .health import Health
 from .link import Link
-from .metrics import Health, HealthServer, health_report
+from .metrics import HealthServer, health_report
 from .protocol import INFO, PRIVATE, PUBLIC, StreamSpec, build_request, endpoint_of, is_private
 from .ratelimit import SharedBackend, backend_for, connect_limit
-from .subscriptions import ClientHooks, Clients, Listener, Subscription, SubscriptionManager
+from .router import Listener
+from .subscriptions import ClientHooks, Clients, Subscription, SubscriptionManager
 from .types import Event, SubscriptionList
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from pyrate_limiter import AbstractBucket, Decision, InMemoryBucket, Rate, RateI
 
 from .config import Config, RateStrategy
 from .errors import BackendError, ConfigError, RateLimitError
-from .metrics import BackendHealth
+from .health import BackendHealth
 from .redact import redact, redact_url
 
 log = logging.getLogger(__name__)

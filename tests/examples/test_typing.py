@@ -63,10 +63,10 @@ def test_the_overloads_give_each_type_its_message_and_refuse_a_misspelled_name(t
     revealed = [line.split("Revealed type is ", 1)[1].replace("builtins.", "")
                 for line in out.splitlines() if "Revealed type" in line]
     assert revealed == [
-        '"upbit_sync.types.Trade"',
-        '"upbit_sync.types.Ticker | upbit_sync.types.Event"',
+        '"upbit_sync.types.market.Trade"',
+        '"upbit_sync.types.market.Ticker | upbit_sync.types.events.Event"',
         '"dict[str, Any]"',
-        '"upbit_sync.client.Snapshot[upbit_sync.types.Orderbook]"',
+        '"upbit_sync.stream.Snapshot[upbit_sync.types.market.Orderbook]"',
     ], out
     errors = [int(line.split(":")[1]) for line in out.splitlines() if ": error:" in line]
     marked = [n for n, line in enumerate(probe.read_text().splitlines(), 1) if "# a ticker" in line
@@ -114,8 +114,8 @@ def test_the_new_channels_type_check_and_refuse_a_bad_timeframe_or_category(tmp_
     revealed = [line.split("Revealed type is ", 1)[1]
                 for line in out.splitlines() if "Revealed type" in line]
     assert revealed == [
-        '"upbit_sync.types.IndicatorSignal"',
-        '"upbit_sync.client.MessageStream[upbit_sync.types.Announcement]"',
+        '"upbit_sync.types.channels.IndicatorSignal"',
+        '"upbit_sync.stream.MessageStream[upbit_sync.types.channels.Announcement]"',
     ], out
     errors = sorted({int(line.split(":")[1]) for line in out.splitlines() if ": error:" in line})
     marked = [n for n, line in enumerate(probe.read_text().splitlines(), 1)

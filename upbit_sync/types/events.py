@@ -1,0 +1,60 @@
+"""Lifecycle events, delivered to ``on_event`` and to ``stream(events=True)``: frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of the lifecycle events delivered to ``on_event`` and to ``stream(events=True)``."""
+
+    connection: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connected(Event):
+    """A connection is open (and its subscriptions were sent)."""
+
+    url: str
+    """Where, with any password in it masked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected(Event):
+    """A connection ended without being asked to; recovery has been scheduled."""
+
+    code: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnected(Event):
+    """A connection is back with its subscriptions restored.
+
+    Snapshots heal ticker and orderbook state; trades during ``downtime_s`` are gone.
+    """
+
+    downtime_s: float
+    trades_may_be_missing: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DataLoss(Event):
+    """Messages were lost for one key: ``dropped`` since the last such event, to a full queue
+    (``policy`` is the overflow policy), or trades a backfill could not recover (``policy``
+    "backfill"; ``reason`` says why, and ``dropped`` counts those known, 0 when none could be)."""
+
+    type: str
+    code: str | None
+    dropped: int
+    policy: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerError(Event):
+    """The server sent an error frame."""
+
+    name: str
+    message: str
