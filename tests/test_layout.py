@@ -19,18 +19,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model", ("_version", "redact", "errors", "formats", "config", "indicators", "types", "health")),
     ("wire", ("protocol", "auth", "readahead", "ratelimit")),
     ("delivery", ("connection", "backfill", "latency", "dispatch", "router", "subscriptions", "link",
-                  "metrics", "rest", "recording")),
+                  "metrics", "rest", "record_format", "record_files", "recorder", "recording")),
     ("supervision", ("manager",)),
     ("face", ("stream", "client", "__init__")),
-    ("tools", ("cli", "terminal", "__main__", "testing")),
+    ("tools", ("cli", "__main__", "testing")),
 )
 FLOOR = {unit: floor for floor, (_, units) in enumerate(LAYERS) for unit in units}
 MAX_LINES = 600
 MAX_LINES_TESTING = 700  # the fake exchange's rooms may be a little larger
-# Files the other parts of issue 19 are splitting (the CLI, the fake exchange, the recorder): exempt
-# from the length rule, and their circle (testing/server.py <-> testing/rest.py) from the circle rule,
-# until those branches merge. Remove this at the merge.
-PENDING_SPLIT = {"cli.py", "terminal.py", "testing/server.py", "testing/rest.py", "recording.py"}
 # Modules below the threads: at run time they import nothing that runs a thread of ours or routes.
 PURE = ("types", "formats", "protocol", "auth", "ratelimit", "errors", "config", "health", "metrics")
 # The command line and the fake exchange: the library never imports them.
@@ -166,16 +162,13 @@ def test_no_module_imports_one_of_a_higher_floor(module):
 
 
 def test_no_circle_of_imports():
-    found = [group for group in circles(graph())
-             if not all(relative(module) in PENDING_SPLIT for module in group)]
+    found = circles(graph())
     assert not found, f"circles of imports: {found}"
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_no_module_is_over_its_length(module):
     path = relative(module)
-    if path in PENDING_SPLIT:
-        pytest.skip("being split on another branch of issue 19")
     limit = MAX_LINES_TESTING if unit(module) == "testing" else MAX_LINES
     lines = len(MODULES[module].read_text(encoding="utf-8").splitlines())
     assert lines <= limit, f"{path} has {lines} lines (at most {limit}): split it by its jobs"

@@ -19,8 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .health import BackendHealth, ConnectionHealth, Latency, TypeHealth
-from .health import Health as Health  # for cli/testing until they import from the new home
+from .health import BackendHealth, ConnectionHealth, Health, Latency, TypeHealth
 from .redact import redact
 
 if TYPE_CHECKING:

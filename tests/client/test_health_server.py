@@ -21,7 +21,8 @@ import requests
 
 from tests.support import wait_until
 from upbit_sync import metrics
-from upbit_sync.metrics import Health, HealthServer
+from upbit_sync.health import Health
+from upbit_sync.metrics import HealthServer
 
 REPORT: Any = {"healthy": True, "running": True, "connections": {}, "types": {}, "dispatcher": {},
                "subscriptions": 0}

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from .._version import __version__
 from ..client import WebSocketClient
 from ..config import Config
+from ..health import Health
 from ..manager import WebSocketManager
-from ..metrics import Health
 from ..types import (
     Connected,
     DataLoss,
