@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 import upbit_sync as us
 
@@ -41,15 +42,17 @@ def interrupt(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
-def worker(config: us.Config, market: str, start: float, seconds: float,
+def worker(config: us.Config, market: str, seconds: float, ready: mp.Queue[bool], start: Any,
            results: mp.Queue[list[float]]) -> None:
-    """One process: call trades() from ``start`` for ``seconds``, note when each call went out."""
+    """One process: once both are ready, call trades() from the start time the parent sets for
+    ``seconds``, noting when each call went out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the children
     calls: list[float] = []
     with us.RestClient(config) as rest:
-        while time.time() < start:
+        ready.put(True)
+        while start.value == 0.0 or time.time() < start.value:  # a slow start-up costs no call
             time.sleep(0.005)
-        while time.time() < start + seconds:
+        while time.time() < start.value + seconds:
             rest.trades(market, count=1)
             calls.append(time.time())
     results.put(calls)
@@ -96,12 +99,17 @@ def main() -> int:
                 rest.trades(args.market, count=1)          # the backend answers, the market exists
             ctx = mp.get_context("spawn")
             results: mp.Queue[list[float]] = ctx.Queue()
-            start = time.time() + 1.0
-            children = [ctx.Process(target=worker, args=(config, args.market, start, args.seconds, results))
+            ready: mp.Queue[bool] = ctx.Queue()
+            start = ctx.Value("d", 0.0)  # set once both processes are up: they begin together
+            children = [ctx.Process(target=worker,
+                                    args=(config, args.market, args.seconds, ready, start, results))
                         for _ in range(2)]
             for child in children:
                 child.start()
             stack.callback(stop_all, children)
+            for _ in children:
+                ready.get(timeout=60)
+            start.value = time.time() + 0.2
             calls = [results.get(timeout=args.seconds + 30) for _ in children]
             for child in children:
                 child.join(10)

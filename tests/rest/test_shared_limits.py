@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,14 +19,17 @@ import upbit_sync as us
 from upbit_sync.ratelimit import limits_for
 
 ROOT = Path(__file__).resolve().parents[2]
-# A child process: take permits from the "trade" group (10/s per IP) for ``seconds`` from ``start``
-# (wall clock, so both children begin together), and print the wall-clock time of each.
+# A child process: once ready, say so and read the start time (wall clock, so both children begin
+# together, however long each took to start); take permits from the "trade" group (10/s per IP) for
+# ``seconds`` from then, and print the wall-clock time of each.
 CHILD = textwrap.dedent("""
     import json, sys, time
     import upbit_sync as us
     from upbit_sync.ratelimit import limits_for
-    backend, host, start, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+    backend, host, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
     group = limits_for(us.Config(rest_url=host, rate_limit_backend=backend)).group("trade")
+    print("ready", flush=True)
+    start = float(sys.stdin.readline())
     while time.time() < start:
         time.sleep(0.001)
     taken = []
@@ -54,13 +58,29 @@ def most_in_a_second(times: list[float]) -> int:
     return best
 
 
+def start_together(children: list[subprocess.Popen[str]]) -> None:
+    """Wait until every child says it is ready (bounded), then give them all one start time."""
+    for child in children:
+        assert child.stdout is not None
+        ready = threading.Thread(target=child.stdout.readline, daemon=True)
+        ready.start()
+        ready.join(60)
+        assert not ready.is_alive(), "a child did not get ready within 60 s"
+    start = time.time() + 0.2
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write(f"{start}\n")
+        child.stdin.flush()
+
+
 def run_two(backend: str, seconds: float = 2.5) -> tuple[list[float], list[float]]:
     host = f"https://shared-{uuid.uuid4().hex[:8]}.upbit.test"
-    start = time.time() + 1.5  # both interpreters are up by then
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    children = [subprocess.Popen([sys.executable, "-c", CHILD, backend, host, str(start), str(seconds)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    children = [subprocess.Popen([sys.executable, "-c", CHILD, backend, host, str(seconds)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env=env)
                 for _ in range(2)]
+    start_together(children)
     results = []
     for child in children:
         out, err = child.communicate(timeout=60)
@@ -108,20 +128,22 @@ def test_rate_limit_key_names_a_budget_shared_by_different_keys(tmp_path):
     assert limits_for(one).pocket == "budget-desk-1"
 
 
-# A child that calls the fake exchange's REST side from ``start`` for ``seconds``: tickers (the
-# "ticker" group, 10/s per IP) or accounts (the "default" group, 30/s per key); the server notes when
-# each call arrived.
+# A child that calls the fake exchange's REST side for ``seconds`` from the start time it is given:
+# tickers (the "ticker" group, 10/s per IP) or accounts (the "default" group, 30/s per key); the server
+# notes when each call arrived.
 REST_CHILD = textwrap.dedent("""
     import sys, time
     import upbit_sync as us
     from upbit_sync import ratelimit
     from upbit_sync.testing import TEST_ACCESS_KEY, TEST_SECRET_KEY
-    backend, rest_url, call, start, seconds = sys.argv[1:4] + [float(a) for a in sys.argv[4:6]]
-    if len(sys.argv) > 6:  # an experiment: the headroom the shared budget keeps under the figure
-        ratelimit.SHARED_HEADROOM = float(sys.argv[6])
+    backend, rest_url, call, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    if len(sys.argv) > 5:  # an experiment: the headroom the shared budget keeps under the figure
+        ratelimit.SHARED_HEADROOM = float(sys.argv[5])
     config = us.Config(rest_url=rest_url, rate_limit_backend=backend, access_key=TEST_ACCESS_KEY,
                        secret_key=TEST_SECRET_KEY)
     with us.RestClient(config) as rest:
+        print("ready", flush=True)
+        start = float(sys.stdin.readline())
         while time.time() < start:
             time.sleep(0.001)
         while time.time() < start + seconds:
@@ -150,11 +172,13 @@ def test_what_two_sharing_processes_send_arrives_under_the_figure_in_every_secon
     from upbit_sync.testing import FakeUpbitServer
 
     with FakeUpbitServer(seed=3) as exchange:
-        start, seconds = time.time() + 1.5, 3.0
+        seconds = 3.0
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         children = [subprocess.Popen([sys.executable, "-c", REST_CHILD, redis_url, exchange.rest_url, call,
-                                      str(start), str(seconds), *experiment], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+                                      str(seconds), *experiment], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                    for _ in range(2)]
+        start_together(children)
         for child in children:
             _, err = child.communicate(timeout=60)
             assert child.returncode == 0, err
