@@ -32,7 +32,7 @@ def test_redact_url_masks_a_password_holding_a_delimiter(url: str) -> None:
     assert shown.endswith("@" + url.rpartition("@")[2])
 
 
-@pytest.mark.parametrize("url", ["wss://api.upbit.com/websocket/v1", "sqlite:///tmp/limits.db", "memory",
+@pytest.mark.parametrize("url", ["wss://127.0.0.1:9443/websocket/v1", "sqlite:///tmp/limits.db", "memory",
                                  "http://127.0.0.1:8080/path?x=1"])
 def test_redact_url_leaves_a_url_without_secrets_as_it_is(url: str) -> None:
     assert redact_url(url) == url
