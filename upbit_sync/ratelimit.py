@@ -325,11 +325,10 @@ class RateGate:
         counted (in memory when None; a SharedBucket falls back to memory while its store fails)."""
         self.name = name
         self.limits = tuple(limits)
-        self._shared = bucket if isinstance(bucket, SharedBucket) else None
-        if self._shared is not None:
-            self._bucket: AbstractBucket = self._shared.fallback
-        else:
-            self._bucket = bucket if bucket is not None else InMemoryBucket(_rates(limits))  # type: ignore[assignment]
+        self._shared: SharedBucket | None = None
+        if isinstance(bucket, SharedBucket):
+            self._shared, bucket = bucket, bucket.fallback
+        self._bucket: AbstractBucket = bucket if bucket is not None else InMemoryBucket(_rates(limits))
         self._lock = threading.Lock()
         self.waits = 0  # times a caller was told to wait
 
