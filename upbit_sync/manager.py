@@ -66,6 +66,7 @@ class WebSocketManager:
         self._links: dict[str, Link] = {}
         self._connect_limit = connect_limit(cfg)
         self._internal_errors: dict[str, int] = {}  # thread -> unexpected errors its loop survived
+        self._internal_told: dict[str, float] = {}  # thread -> when one was last told (monotonic)
         self._dispatcher = Dispatcher(cfg.workers, cfg.queue_size, cfg.block_timeout,
                                       queue_bytes=cfg.queue_bytes, measure=cfg.metrics,
                                       on_fault=self._internal_error)
@@ -236,11 +237,17 @@ class WebSocketManager:
         return next_check, wake_at
 
     def _internal_error(self, thread: str, error: BaseException) -> None:
-        """An SDK thread's loop met an unexpected error: logged with its traceback, counted in
-        ``health()``, and passed to every client's ``on_error`` as an InternalError."""
-        log.error("%s: unexpected error, carrying on", thread, exc_info=error)
+        """An SDK thread's loop met an unexpected error: counted in ``health()``, and, at most once a
+        second per thread (one that repeats every round would flood them), logged with its traceback
+        and passed to every client's ``on_error`` as an InternalError."""
+        now = time.monotonic()
         with self._lock:
             self._internal_errors[thread] = self._internal_errors.get(thread, 0) + 1
+            told = self._internal_told.get(thread)
+            if told is not None and now - told < 1.0:
+                return
+            self._internal_told[thread] = now
+        log.error("%s: unexpected error, carrying on", thread, exc_info=error)
         self._clients.error(InternalError(thread, error))
 
 

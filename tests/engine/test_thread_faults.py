@@ -110,3 +110,20 @@ def test_a_private_subscription_without_keys_starts_nothing(exchange):
     finally:
         client.close()
         manager.stop()
+
+
+def test_a_failure_that_repeats_every_round_is_told_once_a_second_and_counted_every_time(running,
+                                                                                        monkeypatch):
+    manager, client, log, received = running
+
+    def always(self, now):
+        raise RuntimeError("every round")
+
+    client.subscribe("ticker", [CODE], received.append)
+    assert _flowing(received)
+    monkeypatch.setattr(Link, "step", always)
+    assert wait_until(lambda: manager.health()["internal_errors"].get("upbit-watchdog", 0) >= 12,
+                      timeout=5.0)
+    told = _internal(log, "upbit-watchdog")
+    counted = manager.health()["internal_errors"]["upbit-watchdog"]
+    assert 1 <= len(told) < counted
