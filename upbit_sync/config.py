@@ -60,6 +60,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "block_timeout": (0.001, 60.0),  # the socket thread waits this long: nothing is read meanwhile
     "snapshot_grace": (0.01, 3600.0),
     "rest_timeout": (0.01, 3600.0),
+    "order_lookup_timeout": (0.1, 3600.0),
+    "candle_grace": (0.0, 600.0),
     "workers": (1, 1024),  # a thread each
     "queue_size": (1, 10_000_000),
     "queue_bytes": (1024, 1 << 40),  # below a frame's size every message would wait alone
@@ -127,6 +129,13 @@ class Config:
     # the money figures of the private messages (MyOrder, MyAsset's assets) and of accounts() as
     # decimal.Decimal, exactly as the exchange wrote them; public streams stay floats either way
     decimal: bool = False
+    # calls that move money out of the account (withdrawals) are refused unless this is True
+    allow_withdrawals: bool = False
+    # how long an order or cancel whose answer was lost is looked up (by its identifier) before the
+    # SDK gives up and raises OrderUncertainError (docs/trading.md)
+    order_lookup_timeout: float = 10.0
+    # seconds after a candle's bucket ends before the candle is called closed without a later one
+    candle_grace: float = 2.0
 
     def __post_init__(self) -> None:
         if self.venue not in VENUES:

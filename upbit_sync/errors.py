@@ -125,3 +125,86 @@ class ApiAuthenticationError(ApiError, AuthenticationError):
 
 class ApiRateLimitError(ApiError, RateLimitError):
     """A REST call refused for its rate (HTTP 429, or 418 while the group is blocked)."""
+
+
+class ApiServerError(ApiError):
+    """Upbit answered with a server error (HTTP 5xx). For a call that may have acted (an order, a
+    cancel), the SDK finds out what happened before it tells you: see :class:`OrderUncertainError`."""
+
+
+class ApiValidationError(ApiError):
+    """Upbit refused the request's parameters (``validation_error``, ``invalid_parameter``,
+    ``create_bid_error``/``create_ask_error``: a combination the order type does not allow)."""
+
+
+class InsufficientFundsError(ApiError):
+    """Not enough balance for the order (``insufficient_funds_bid``/``insufficient_funds_ask``)."""
+
+
+class UnderMinimumError(ApiError):
+    """The order's total is under the market's minimum (``under_min_total_bid``/``_ask``)."""
+
+
+class InvalidPriceError(ApiError):
+    """The price is off the market's tick grid (``invalid_price_bid``/``invalid_price_ask``)."""
+
+
+class PostOnlyError(ApiError):
+    """A ``post_only`` order would have taken liquidity (``invalid_post_only``)."""
+
+
+class DuplicateIdentifierError(ApiError):
+    """The ``identifier`` was used before (``duplicated_identifier``): Upbit never takes one twice,
+    even when the request that first carried it failed."""
+
+
+class MarketOfflineError(ApiError):
+    """The market cannot be traded now (``market_offline``: maintenance, or not yet open)."""
+
+
+class NotFoundError(ApiError):
+    """What the call names does not exist (``order_not_found``, ``deposit_not_found``, ...)."""
+
+
+class OrderNotFoundError(NotFoundError):
+    """No order of this account has that uuid or identifier (``order_not_found``)."""
+
+
+class WithdrawalError(ApiError):
+    """A withdrawal was refused (``withdraw_address_not_registered``, ``open_api_withdraw_locked``)."""
+
+
+# Upbit's error names (``error.name``) a program branches on, and the class each is raised as.
+API_ERRORS: dict[str, type[ApiError]] = {
+    "validation_error": ApiValidationError, "invalid_parameter": ApiValidationError,
+    "create_bid_error": ApiValidationError, "create_ask_error": ApiValidationError,
+    "insufficient_funds_bid": InsufficientFundsError, "insufficient_funds_ask": InsufficientFundsError,
+    "under_min_total_bid": UnderMinimumError, "under_min_total_ask": UnderMinimumError,
+    "invalid_price_bid": InvalidPriceError, "invalid_price_ask": InvalidPriceError,
+    "invalid_post_only": PostOnlyError, "duplicated_identifier": DuplicateIdentifierError,
+    "market_offline": MarketOfflineError,
+    "order_not_found": OrderNotFoundError, "deposit_not_found": NotFoundError,
+    "withdraw_not_found": NotFoundError, "currency_not_found": NotFoundError,
+    "pocket_not_found": NotFoundError,
+    "withdraw_address_not_registered": WithdrawalError, "open_api_withdraw_locked": WithdrawalError,
+}
+
+
+class OrderUncertainError(UpbitError):
+    """A request that may have placed or cancelled an order failed on the way (a timeout, a reset
+    connection, a 5xx), and the SDK could not learn within its bound what became of it. Nothing was
+    sent again blind. ``identifier`` names the order to look up later (``RestClient.order(identifier=
+    ...)``); ``known`` says what was learnt; ``cause`` is the failure of the first send."""
+
+    def __init__(self, action: str, identifier: str | None, known: str, cause: BaseException | None = None
+                 ) -> None:
+        super().__init__(f"{action} {identifier!r}: outcome unknown: {known}")
+        self.action = action
+        self.identifier = identifier
+        self.known = known
+        self.__cause__ = cause
+
+
+class WithdrawalsDisabledError(UpbitError):
+    """A call that moves money out of the account was refused before anything was sent: switch it on
+    with ``Config(allow_withdrawals=True)``."""

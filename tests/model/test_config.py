@@ -435,6 +435,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "block_timeout": (0.001, 60.0),
     "snapshot_grace": (0.01, 3600.0),
     "rest_timeout": (0.01, 3600.0),
+    "order_lookup_timeout": (0.1, 3600.0),
+    "candle_grace": (0.0, 600.0),
     "workers": (1, 1024),
     "queue_size": (1, 10_000_000),
     "queue_bytes": (1024, 1 << 40),

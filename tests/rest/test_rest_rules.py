@@ -167,7 +167,7 @@ def test_remaining_req_sec_0_makes_the_next_call_wait_for_the_next_second(rest, 
 def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The retry delays RestClient waited, without waiting them."""
     delays: list[float] = []
-    monkeypatch.setattr("upbit_sync.rest.retry_sleep", delays.append)
+    monkeypatch.setattr("upbit_sync.rest.transport.retry_sleep", delays.append)
     return delays
 
 
