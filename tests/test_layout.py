@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("delivery", ("connection", "backfill", "latency", "dispatch", "router", "subscriptions", "link",
                   "metrics", "rest", "record_format", "record_files", "recorder", "recording")),
     ("supervision", ("manager",)),
-    ("face", ("stream", "client", "__init__")),
+    ("face", ("stream", "client_core", "tracker", "client", "__init__")),
     ("tools", ("cli", "__main__", "testing")),
 )
 FLOOR = {unit: floor for floor, (_, units) in enumerate(LAYERS) for unit in units}

@@ -54,6 +54,7 @@ from .manager import WebSocketManager
 from .rest import RestClient
 from .stream import MessageStream, Snapshot
 from .subscriptions import Subscription
+from .tracker import OrderTracker
 from .types import (
     Account,
     Announcement,
@@ -181,6 +182,7 @@ __all__ = [
     "OrderChance",
     "OrderNotFoundError",
     "OrderState",
+    "OrderTracker",
     "OrderTrade",
     "OrderType",
     "OrderUncertainError",

@@ -11,34 +11,42 @@ name is a type error.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
-import threading
-import time
+import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any, Literal, overload
 
+from .client_core import ClientCore, release
 from .config import Overflow, check_overflow
-from .errors import ClosedError, ConfigError, DecodeError, SubscriptionError, UpbitError
+from .errors import (
+    AuthenticationError,
+    ClosedError,
+    ConfigError,
+    OrderUncertainError,
+    SubscriptionError,
+    UpbitError,
+)
 from .indicators import IndicatorSpec
-from .manager import ClientPort, WebSocketManager, port_of
+from .manager import WebSocketManager, port_of
 from .protocol import PUBLIC, make_spec, to_message
 from .rest import RestClient
 from .stream import MessageStream, Snapshot
-from .subscriptions import Subscription, hold
+from .subscriptions import Subscription
+from .tracker import OrderTracker
 from .types import (
     Announcement,
     Candle,
-    DataLoss,
     Event,
     Indicator,
     IndicatorSignal,
     MyAsset,
     MyOrder,
+    Order,
     Orderbook,
-    Reconnected,
+    OrderUpdate,
     SubscriptionList,
     Ticker,
     Trade,
@@ -53,15 +61,12 @@ PublicType = Literal["ticker", "trade", "orderbook", CandleType]
 InfoType = Literal["indicator", "indicator_signal"]
 MessageType = Literal[PublicType, "myOrder", "myAsset", "announcement", InfoType]
 Raw = dict[str, Any]
+Number = int | float | Decimal | str
 Timeframe = Literal["5m", "15m", "60m", "240m", "1d"]
 # an IndicatorSpec (upbit_sync.RSI(14), ...) or a dict in Upbit's own request form
 IndicatorItem = IndicatorSpec | Mapping[str, Any]
 Category = Literal["notice", "trade", "wallet", "maintenance", "digital_asset", "nft", "service", "event",
                    "note", "trading", "airdrop", "feature", "disclosure"]
-
-# A callback that keeps raising is logged once with its traceback, then at most once per this long.
-ERROR_LOG_INTERVAL = 10.0
-
 
 def _check_timeout(timeout: float | None, *, optional: bool) -> None:
     if timeout is None and optional:
@@ -69,134 +74,6 @@ def _check_timeout(timeout: float | None, *, optional: bool) -> None:
     if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
             or not math.isfinite(timeout) or timeout < 0):
         raise ConfigError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
-
-
-class _ErrorLog:
-    """Logs a repeating failure at ERROR: the first with its traceback, then at most once per
-    ``ERROR_LOG_INTERVAL`` with the count since (thousands of failures must not be thousands of lines)."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.lock = threading.Lock()
-        self.count = 0
-        self.suppressed = 0
-        self.logged_at = 0.0
-
-    def __call__(self, error: BaseException) -> None:
-        now = time.monotonic()
-        with self.lock:
-            self.count += 1
-            first = self.count == 1
-            if not first and now - self.logged_at < ERROR_LOG_INTERVAL:
-                self.suppressed += 1
-                return
-            more, self.suppressed, self.logged_at = self.suppressed, 0, now
-        if first:
-            log.error("%s raised %s: %s", self.what, type(error).__name__, error, exc_info=error)
-        else:
-            log.error("%s raised %s: %s (%d more failure(s) since the last report, %d in all)",
-                      self.what, type(error).__name__, error, more, self.count)
-
-
-class _ClientCore:
-    """The part of a client the manager, its subscriptions and its streams hold (subscriptions.ClientHooks
-    and Owner, stream.StreamCore); it does not keep the client alive, so a client nobody references is
-    collected and its finalizer unsubscribes."""
-
-    def __init__(self, port: ClientPort, on_error: Callable[[BaseException], Any] | None,
-                 on_event: Callable[[Event], Any] | None) -> None:
-        self.port = port
-        self.lock = threading.Lock()
-        self.subs: dict[int, Subscription] = {}
-        self.streams: weakref.WeakSet[MessageStream[Any]] = weakref.WeakSet()
-        self.on_error = hold(on_error) if on_error else None
-        self.on_event = hold(on_event) if on_event else None
-        self.closed = False
-        self.closing = False  # close() was called: not a garbage-collected client
-        self._on_error_failures = _ErrorLog("on_error")
-        self._callback_failures: dict[int, _ErrorLog] = {}  # subscription id -> its log
-        self.rest: RestClient | None = None
-
-    def cancel(self, sub: Subscription) -> None:
-        with self.lock:
-            self.subs.pop(sub.id, None)
-        self.port.remove_subscriptions([sub])
-
-    def cancel_all(self) -> None:
-        with self.lock:
-            subs = list(self.subs.values())
-            self.subs.clear()
-        if subs:
-            self.port.remove_subscriptions(subs)
-
-    def handle_event(self, event: Event) -> None:
-        if isinstance(event, Reconnected):  # this client's own view: are any of its trades gone?
-            with self.lock:
-                trades = [s for s in self.subs.values() if s.type == "trade"
-                          and s.connection == event.connection]
-            event = dataclasses.replace(event, trades_may_be_missing=any(not s.backfill for s in trades))
-        for stream in list(self.streams):
-            stream._event(event)
-        callback = self.on_event() if self.on_event else None
-        if callback is not None:
-            callback(event)
-
-    def manager_stopped(self) -> None:
-        for stream in list(self.streams):
-            stream.close()
-
-    def handle_error(self, error: BaseException) -> None:
-        for stream in list(self.streams):
-            stream._error(error)
-        self.tell(error)
-
-    def tell(self, error: BaseException) -> bool:
-        """Pass ``error`` to the application's ``on_error``; False if it has none."""
-        callback = self.on_error() if self.on_error else None
-        if callback is None:
-            return False
-        try:
-            callback(error)
-        except Exception as exc:
-            self._on_error_failures(exc)
-        return True
-
-    # Subscription reports (worker thread)
-
-    def on_loss(self, sub: Subscription, event: DataLoss) -> None:
-        log.warning("data lost on %r: %d message(s) of %s %s dropped (%s)",
-                    sub, event.dropped, event.type, event.code, event.policy)
-        self.handle_event(event)
-
-    def on_callback_error(self, sub: Subscription, error: BaseException) -> None:
-        if self.tell(error):
-            log.debug("callback of %r raised %r (given to on_error)", sub, error)
-        else:  # nobody else will hear of it
-            failures = self._callback_failures.get(sub.id)
-            if failures is None:
-                failures = self._callback_failures.setdefault(sub.id, _ErrorLog(f"callback of {sub!r}"))
-            failures(error)
-
-    def on_bad_message(self, sub: Subscription, error: DecodeError, item: dict[str, Any]) -> None:
-        self.port.bad_message(sub.connection, error, item)
-
-
-def _release(core: _ClientCore) -> None:
-    if not core.closing:
-        active = [sub for sub in core.subs.values() if sub.active]
-        if active:
-            log.warning(
-                "a WebSocketClient was garbage-collected with %d active subscription(s), now "
-                "cancelled: %s; keep a reference to the client (or use it in a with block) for as "
-                "long as you want its data", len(active), ", ".join(repr(s) for s in active),
-            )
-    core.closed = True
-    core.cancel_all()
-    for stream in list(core.streams):
-        stream.close()
-    if core.rest is not None:
-        core.rest.close()
-    core.port.unregister(core)
 
 
 class WebSocketClient:
@@ -210,9 +87,9 @@ class WebSocketClient:
     ) -> None:
         self.manager = manager if manager is not None else WebSocketManager.get_instance()
         self._port = port_of(self.manager)
-        self._core = _ClientCore(self._port, on_error, on_event)
+        self._core = ClientCore(self._port, on_error, on_event)
         self._port.register(self._core)
-        self._finalizer = weakref.finalize(self, _release, self._core)
+        self._finalizer = weakref.finalize(self, release, self._core)
 
     def __repr__(self) -> str:
         state = "closed" if self._core.closed else f"{len(self._core.subs)} subscriptions"
@@ -363,6 +240,53 @@ class WebSocketClient:
             if self._core.rest is None:
                 self._core.rest = RestClient(self._port.config)
             return self._core.rest
+
+    # ---- trading --------------------------------------------------------------------------------------
+
+    def track_orders(self, on_update: Callable[[OrderUpdate], object] | None = None) -> OrderTracker:
+        """Follow the account's orders and balances (myOrder, myAsset, and REST after every private
+        reconnect): see :class:`~upbit_sync.tracker.OrderTracker`. Closed with this client."""
+        self._check_open()
+        rest, core = self.rest, self._core
+        if not rest.config.has_keys:
+            raise AuthenticationError("track_orders needs access_key and secret_key in Config")
+
+        def detach(tracker: OrderTracker) -> None:
+            with core.lock:
+                core.helpers.remove(tracker)
+                core.listeners.remove(tracker.on_event)
+
+        tracker = OrderTracker(rest, on_update, core.tell, self.manager.health, detach)
+        with core.lock:
+            core.helpers.append(tracker)
+            core.listeners.append(tracker.on_event)
+        tracker.start([self.subscribe("myOrder", None, tracker.on_my_order),
+                       self.subscribe("myAsset", None, tracker.on_my_asset)])
+        return tracker
+
+    def place_order(self, market: str, side: str, ord_type: str = "limit", price: Number | None = None,
+                    volume: Number | None = None, *, identifier: str | None = None,
+                    time_in_force: str | None = None, smp_type: str | None = None) -> Order:
+        """:meth:`RestClient.place_order` (exactly once), with every tracker of this client told at
+        once: of the identifier before the order is sent, and of the order when it is answered."""
+        rest = self.rest
+        identifier = identifier if identifier is not None else f"us-{uuid.uuid4().hex}"
+        with self._core.lock:
+            trackers = [h for h in self._core.helpers if isinstance(h, OrderTracker)]
+        for tracker in trackers:
+            tracker.expect(identifier)
+        try:
+            order = rest.place_order(market, side, ord_type, price, volume, identifier=identifier,
+                                     time_in_force=time_in_force, smp_type=smp_type)
+        except OrderUncertainError:
+            raise  # still pending: each tracker looks the identifier up when it reconciles
+        except BaseException:
+            for tracker in trackers:
+                tracker.placed(identifier, None)
+            raise
+        for tracker in trackers:
+            tracker.placed(identifier, order)
+        return order
 
     def _check_level(self, codes: tuple[str, ...], level: float) -> None:
         """An orderbook level each market supports, when Upbit's list can be had."""

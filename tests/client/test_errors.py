@@ -19,7 +19,7 @@ import pytest
 import upbit_sync as us
 from tests.client.conftest import Sink, public_conn, served
 from tests.support import wait_until
-from upbit_sync import client as client_module
+from upbit_sync import client_core
 from upbit_sync.testing import TEST_ACCESS_KEY, encode
 
 BTC, ETH = "KRW-BTC", "KRW-ETH"
@@ -127,7 +127,7 @@ def _raising(exc_type: type[Exception] = ZeroDivisionError) -> Sink:
 def test_a_raising_callback_without_on_error_is_logged_once_with_its_traceback_then_counted(
     harness, exchange, caplog, monkeypatch,
 ):
-    monkeypatch.setattr(client_module, "ERROR_LOG_INTERVAL", 0.5)
+    monkeypatch.setattr(client_core, "ERROR_LOG_INTERVAL", 0.5)
     caplog.set_level(logging.DEBUG, logger="upbit_sync")
     client = harness.client(harness.manager(exchange))
     sink = _raising()

@@ -1,0 +1,171 @@
+"""OrderTracker against the fake exchange's matching engine: placed, streamed and reconciled changes,
+each reported once and in order, across a private outage with fills and cancels during it."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+
+import upbit_sync as us
+from tests.support import wait_until
+from upbit_sync.testing import TEST_ACCESS_KEY, TEST_SECRET_KEY, FakeUpbitServer
+
+KEYS = dict(access_key=TEST_ACCESS_KEY, secret_key=TEST_SECRET_KEY)
+MARKET = "KRW-BTC"
+
+
+class Updates:
+    """on_update: every update, and the thread each came on."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.items: list[us.OrderUpdate] = []
+
+    def __call__(self, update: us.OrderUpdate) -> None:
+        with self.cond:
+            self.items.append(update)
+            self.cond.notify_all()
+
+    def of(self, uuid: str) -> list[us.OrderUpdate]:
+        with self.cond:
+            return [u for u in self.items if u.order.uuid == uuid]
+
+    def changes(self) -> Counter[tuple[str, str, Any]]:
+        with self.cond:
+            return Counter((u.order.uuid, u.order.state, u.order.executed_volume) for u in self.items)
+
+
+def _price(client: us.WebSocketClient) -> float:
+    """A bid price well under the market, on the tick grid (KRW-BTC's tick is 1,000 KRW)."""
+    (ticker,) = client.rest.tickers([MARKET])
+    return float(int(ticker.trade_price * 0.9) // 1000 * 1000)
+
+
+@pytest.fixture
+def setup(harness: Any) -> tuple[FakeUpbitServer, us.WebSocketClient, us.OrderTracker, Updates]:
+    server = harness.server()
+    server.accounts = [{"currency": "KRW", "balance": "100000000", "locked": "0", "avg_buy_price": "0",
+                        "avg_buy_price_modified": False, "unit_currency": "KRW"}]
+    manager = harness.manager(server, **KEYS)
+    client = harness.client(manager)
+    updates = Updates()
+    tracker = client.track_orders(on_update=updates)
+    assert wait_until(lambda: tracker.reconciles >= 1, 10)
+    return server, client, tracker, updates
+
+
+def test_a_placed_order_is_known_at_once_and_its_fills_arrive_once_each_in_order(setup: Any) -> None:
+    server, client, tracker, updates = setup
+    price = _price(client)
+    order = client.place_order(MARKET, "bid", "limit", price=price, volume=0.002)
+    assert order.identifier and order.identifier.startswith("us-")
+    assert tracker.get(order.uuid) is not None and tracker.get(order.identifier) is not None
+    assert [o.uuid for o in tracker.open()] == [order.uuid]
+
+    server.trade(MARKET, price=price, volume=0.0005, side="ASK")  # a partial fill
+    assert wait_until(lambda: (o := tracker.get(order.uuid)) is not None and o.executed_volume == 0.0005)
+    server.trade(MARKET, price=price, volume=0.01, side="ASK")  # the rest
+    done = tracker.wait(order.uuid, timeout=10)
+    assert done.state == "done" and done.executed_volume == 0.002
+    assert tracker.open() == []
+
+    seen = updates.of(order.uuid)
+    assert [(u.order.state, u.order.executed_volume) for u in seen] == [
+        ("wait", 0), ("wait", 0.0005), ("wait", 0.002), ("done", 0.002)] or [
+        (u.order.state, u.order.executed_volume) for u in seen] == [
+        ("wait", 0), ("wait", 0.0005), ("done", 0.002)]
+    assert seen[0].source in ("placed", "stream") and all(u.source == "stream" for u in seen[1:])
+    assert seen[0].previous is None and all(u.previous == p.order for p, u in zip(seen, seen[1:]))
+    assert max(updates.changes().values()) == 1
+
+
+def test_fills_cancels_and_foreign_orders_during_a_private_outage_are_reconciled_once(setup: Any) -> None:
+    server, client, tracker, updates = setup
+    price = _price(client)
+    a = client.place_order(MARKET, "bid", "limit", price=price, volume=0.001)
+    b = client.place_order(MARKET, "bid", "limit", price=price, volume=0.002)
+    c = client.place_order(MARKET, "bid", "limit", price=price - 1000, volume=0.001)
+    assert wait_until(lambda: all(updates.of(o.uuid) for o in (a, b, c)))
+    done_before = tracker.reconciles
+
+    server.refuse_next(10**6)  # the private connection stays down until the refusals are cleared
+    assert server.cut_private() == 1
+    assert wait_until(lambda: client.manager.health()["connections"]["private"]["state"] != "OPEN")
+    server.trade(MARKET, price=price, volume=0.002, side="ASK")  # a fills, b half
+    client.rest.cancel_order(uuid=c.uuid)
+    # an order placed elsewhere (another program on the same keys) that opens and closes meanwhile
+    other = client.rest.place_order(MARKET, "bid", "price", price=10_000)
+    assert other.uuid not in {o.uuid for o in tracker.orders()}
+    server.clear_refusals()
+
+    assert wait_until(lambda: tracker.reconciles > done_before, 15)
+    assert tracker.get(a.uuid).state == "done"  # type: ignore[union-attr]
+    assert tracker.get(b.uuid).executed_volume == 0.001  # type: ignore[union-attr]
+    assert tracker.get(c.uuid).state == "cancel"  # type: ignore[union-attr]
+    found = tracker.get(other.uuid)
+    assert found is not None and found.is_final
+    for order in (a, b, c):
+        last = updates.of(order.uuid)[-1]
+        assert last.source == "reconciled"
+    assert [o.uuid for o in tracker.open()] == [b.uuid]
+    assert max(updates.changes().values()) == 1
+
+    # a late stream frame repeating a change already reconciled is not reported again
+    count = len(updates.items)
+    server.emit_my_order(code=MARKET, uuid=a.uuid, state="trade", ask_bid="BID", price=price, volume=0.001,
+                         executed_volume=0.001, remaining_volume=0.0, identifier=a.identifier)
+    marker = client.place_order(MARKET, "bid", "limit", price=price - 2000, volume=0.001)
+    assert wait_until(lambda: updates.of(marker.uuid))
+    assert len(updates.items) == count + 1
+
+    # balances after the reconnect equal what REST says
+    rows = client.rest.accounts()
+    assert wait_until(lambda: _balances(tracker.balances()) == _balances(client.rest.accounts()))
+    assert rows
+
+
+def _balances(accounts: list[us.Account]) -> dict[str, tuple[Any, Any]]:
+    return {a.currency: (a.balance, a.locked) for a in accounts}
+
+
+def test_wait_times_out_with_the_state_named_and_close_joins_the_thread(setup: Any) -> None:
+    server, client, tracker, updates = setup
+    order = client.place_order(MARKET, "bid", "limit", price=_price(client), volume=0.001)
+    with pytest.raises(us.StreamTimeout, match="wait"):
+        tracker.wait(order.uuid, timeout=0.2)
+    with pytest.raises(us.InvalidRequestError, match="timeout"):
+        tracker.wait(order.uuid, timeout=-1)
+    threads = {t.name for t in threading.enumerate() if t.name.startswith("upbit-orders-")}
+    assert threads
+    tracker.close()
+    assert not {t.name for t in threading.enumerate()} & threads
+    with pytest.raises(us.ClosedError):
+        tracker.wait(order.uuid, timeout=1)
+
+
+def test_an_on_update_that_raises_is_told_to_on_error_and_tracking_goes_on(harness: Any) -> None:
+    server = harness.server()
+    errors: list[BaseException] = []
+    client = harness.client(harness.manager(server, **KEYS), on_error=errors.append)
+    seen: list[us.OrderUpdate] = []
+
+    def broken(update: us.OrderUpdate) -> None:
+        seen.append(update)
+        raise RuntimeError("boom")
+
+    tracker = client.track_orders(on_update=broken)
+    order = client.place_order(MARKET, "bid", "limit", price=_price(client), volume=0.001)
+    client.rest.cancel_order(uuid=order.uuid)
+    assert tracker.wait(order.uuid, timeout=10).state == "cancel"
+    assert wait_until(lambda: len(seen) >= 2)
+    assert any(isinstance(e, RuntimeError) for e in errors)
+
+
+def test_tracking_needs_keys(harness: Any) -> None:
+    server = harness.server()
+    client = harness.client(harness.manager(server))
+    with pytest.raises(us.AuthenticationError, match="track_orders"):
+        client.track_orders()
