@@ -76,7 +76,7 @@ def order_of(message: MyOrder, known: Order | None) -> Order:
         price, volume = known.price, known.volume
     elif filling:
         price = message.avg_price or message.price
-        volume = executed + remaining if remaining is not None else None
+        volume = executed + remaining if remaining is not None else None  # type: ignore[operator]
     else:
         price, volume = message.price, message.volume
     created = known.created_at if known is not None else _iso(message.order_timestamp or message.timestamp)

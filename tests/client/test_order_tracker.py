@@ -3,6 +3,7 @@ each reported once and in order, across a private outage with fills and cancels 
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from typing import Any
@@ -78,7 +79,7 @@ def test_a_placed_order_is_known_at_once_and_its_fills_arrive_once_each_in_order
         (u.order.state, u.order.executed_volume) for u in seen] == [
         ("wait", 0), ("wait", 0.0005), ("done", 0.002)]
     assert seen[0].source in ("placed", "stream") and all(u.source == "stream" for u in seen[1:])
-    assert seen[0].previous is None and all(u.previous == p.order for p, u in zip(seen, seen[1:]))
+    assert seen[0].previous is None and all(u.previous == p.order for p, u in itertools.pairwise(seen))
     assert max(updates.changes().values()) == 1
 
 
@@ -132,7 +133,7 @@ def _balances(accounts: list[us.Account]) -> dict[str, tuple[Any, Any]]:
 
 
 def test_wait_times_out_with_the_state_named_and_close_joins_the_thread(setup: Any) -> None:
-    server, client, tracker, updates = setup
+    _, client, tracker, _updates = setup
     order = client.place_order(MARKET, "bid", "limit", price=_price(client), volume=0.001)
     with pytest.raises(us.StreamTimeout, match="wait"):
         tracker.wait(order.uuid, timeout=0.2)
