@@ -153,11 +153,10 @@ class OrderCalls:
         while windows:
             low, high = windows.pop(0)
             rows = self._order_list("/v1/orders/closed", {**params, "start_time": low, "end_time": high})
+            found.update((o.uuid, o) for o in rows if o.uuid not in found)
             if len(rows) >= CLOSED_LIMIT and high - low > 1:  # full: Upbit left some out; halve it
                 middle = (low + high) // 2
                 windows[:0] = [(low, middle), (middle, high)]
-                continue
-            found.update((o.uuid, o) for o in rows if o.uuid not in found)
         return sorted(found.values(), key=_created)
 
     # ---- cancelling ------------------------------------------------------------------------------
