@@ -282,7 +282,8 @@ def test_closed_orders_split_a_long_span_into_7_day_windows_and_a_full_window_in
     end = start + timedelta(days=10)
     full = [row(i, "done", f"2026-11-0{1 + i % 5}T00:00:00+00:00") for i in range(1000)]
     responses.get(f"{base}/v1/orders/closed", json=full)  # the first 7 days: full, so halved
-    responses.get(f"{base}/v1/orders/closed", json=[row(1, "done"), row(2000, "cancel", "2026-11-04T00:00:00+00:00")])
+    halves = [row(1, "done"), row(2000, "cancel", "2026-11-04T00:00:00+00:00")]
+    responses.get(f"{base}/v1/orders/closed", json=halves)
     responses.get(f"{base}/v1/orders/closed", json=[row(2001, "done", "2026-11-06T00:00:00+00:00")])
     responses.get(f"{base}/v1/orders/closed", json=[row(2002, "done", "2026-11-09T00:00:00+00:00")])
     found = mocked.closed_orders(start_time=start, end_time=end.isoformat())
