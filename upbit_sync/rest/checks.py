@@ -1,6 +1,6 @@
 """The arguments of the trading and wallet calls, checked before anything is sent: each refusal is an
-InvalidRequestError naming the argument. What each order type needs and forbids is UPBIT_TRADING.md
-§2.1's table (:data:`ORDER_SHAPES`); figures go out as Upbit's decimal text."""
+InvalidRequestError naming the argument. What each order type needs and forbids is Upbit's table
+(:data:`ORDER_SHAPES`, docs/trading.md "Order types"); figures go out as Upbit's decimal text."""
 
 from __future__ import annotations
 

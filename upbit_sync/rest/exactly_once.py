@@ -3,7 +3,7 @@
 A request that may have reached Upbit (the connection lost or timed out after sending, a 5xx) is never
 sent again blind. Its order is looked up by its identifier; only when Upbit says it has no such order
 is the SAME body sent again with the SAME identifier. That cannot make a second order: Upbit takes an
-identifier once, ever, even when the request that first carried it failed (UPBIT_TRADING.md §2.2, §7),
+identifier once, ever, even when the request that first carried it failed (Upbit's order docs),
 so a duplicate refusal proves the first send arrived. Each step is bounded by
 ``Config.order_lookup_timeout``; past it the SDK raises :class:`OrderUncertainError` rather than guess.
 """
