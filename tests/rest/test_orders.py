@@ -262,6 +262,13 @@ def test_open_orders_walks_every_page_and_keeps_each_order_once(mocked, base):
 
 
 @responses.activate
+def test_open_orders_stop_at_a_page_that_brings_nothing_new(mocked, base):
+    responses.get(f"{base}/v1/orders/open", json=[row(i) for i in range(100)])  # pages ignored
+    assert len(mocked.open_orders(market="KRW-BTC")) == 100
+    assert len(responses.calls) == 2
+
+
+@responses.activate
 def test_orders_by_ids_go_100_per_call_and_cancels_20(mocked, base):
     ids = [f"u{i}" for i in range(250)]
     responses.get(f"{base}/v1/orders/uuids", json=[])

@@ -121,8 +121,9 @@ class OrderCalls:
         page = 1
         while True:
             rows = self._order_list("/v1/orders/open", {**params, "page": page})
+            before = len(found)
             found.update((o.uuid, o) for o in rows if o.uuid not in found)
-            if len(rows) < OPEN_PAGE:
+            if len(rows) < OPEN_PAGE or len(found) == before:  # the last page, or one seen already
                 return list(found.values())
             page += 1
 
