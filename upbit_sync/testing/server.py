@@ -23,7 +23,8 @@ both sides share: settings, markets, the simulator, nonces, the Origin window, o
 ``session.py`` (what the fake keeps of one connection, and the records a test reads),
 ``connections.py`` (the connections, and the writing of frames), ``gateway.py`` (accepting and
 upgrading), ``subscriptions.py`` (each request answered), ``feed.py`` (the sender thread),
-``private.py`` (the private and info paths), ``faults.py`` (fault controls) and ``rest.py``.
+``private.py`` (the private and info paths), ``faults.py`` (fault controls), ``matching.py`` (the
+matching engine for the users' own orders, on the ledger and orders of ``state.py``) and ``rest.py``.
 
 The websockets internals the fake relies on (setup.py pins the releases tested):
 ``ServerConnection.process_event`` and ``recv_events_thread`` (``session.py``); ``protocol_mutex``,
@@ -32,7 +33,8 @@ run on an acceptor of ours, and the ``shutdown_watcher``/``shutdown_notifier`` i
 (``gateway.py``).
 
 Threads, all daemons named ``upbit-fake-...`` and joined by :meth:`FakeUpbitServer.stop`: one accept
-thread, one sender thread for all scheduled data and status frames and the tapes, per connection
+thread, one sender thread for all scheduled data and status frames and the tapes, the matcher
+(``upbit-fake-matcher``: the tapes' trades matched against resting orders), per connection
 the thread that runs the websockets handshake and reads requests (plus websockets' own reader
 thread), and the REST side's (``upbit-fake-rest-...``). Candle closes of the info channel are the
 sender thread's too.
