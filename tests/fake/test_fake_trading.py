@@ -119,6 +119,20 @@ def test_the_tape_s_own_trades_fill_a_resting_order(server, client, connect):
     assert server.orders[0]["uuid"] == order["uuid"]
 
 
+def test_a_scripted_trade_reaches_the_trade_listeners_and_the_history(server, connect):
+    server.message_rate = 0  # the tape waits: only the scripted trade is sent
+    session = connect(server.public_url)
+    session.subscribe({"type": "trade", "codes": ["KRW-BTC"]})
+    session.until(lambda m: m["stream_type"] == "SNAPSHOT")
+
+    tick = server.trade("KRW-BTC", 101_000_000, 0.25, side="ASK")
+    sent = session.until(lambda m: m["stream_type"] == "REALTIME")[-1]
+
+    assert (sent["trade_price"], sent["trade_volume"], sent["ask_bid"]) == (101_000_000, 0.25, "ASK")
+    assert sent["sequential_id"] == tick["sequential_id"] == server.trades("KRW-BTC")[0]["sequential_id"]
+    assert server.market.price("KRW-BTC") == 101_000_000
+
+
 def test_trades_share_their_volume_best_price_first(server, client):
     low = placed(client, **dict(BID, price="99000000"))
     high = placed(client, **BID)

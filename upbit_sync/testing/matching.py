@@ -353,7 +353,7 @@ class Matcher:
 
     def all_orders(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [o.rest() for o in self._state.orders]
+            return [{**o.rest(), "identifier": o.identifier} for o in self._state.orders]
 
     def fund(self, key: str, currency: str, amount: Decimal) -> None:
         """Credit ``amount`` (a deposit); a myAsset goes out."""

@@ -23,7 +23,8 @@ both sides share: settings, markets, the simulator, nonces, the Origin window, o
 ``session.py`` (what the fake keeps of one connection, and the records a test reads),
 ``connections.py`` (the connections, and the writing of frames), ``gateway.py`` (accepting and
 upgrading), ``subscriptions.py`` (each request answered), ``feed.py`` (the sender thread),
-``private.py`` (the private and info paths), ``faults.py`` (fault controls) and ``rest.py``.
+``private.py`` (the private and info paths), ``faults.py`` (fault controls), ``matching.py`` (the
+matching engine for the users' own orders, on the ledger and orders of ``state.py``) and ``rest.py``.
 
 The websockets internals the fake relies on (setup.py pins the releases tested):
 ``ServerConnection.process_event`` and ``recv_events_thread`` (``session.py``); ``protocol_mutex``,
@@ -32,7 +33,8 @@ run on an acceptor of ours, and the ``shutdown_watcher``/``shutdown_notifier`` i
 (``gateway.py``).
 
 Threads, all daemons named ``upbit-fake-...`` and joined by :meth:`FakeUpbitServer.stop`: one accept
-thread, one sender thread for all scheduled data and status frames and the tapes, per connection
+thread, one sender thread for all scheduled data and status frames and the tapes, the matcher
+(``upbit-fake-matcher``: the tapes' trades matched against resting orders), per connection
 the thread that runs the websockets handshake and reads requests (plus websockets' own reader
 thread), and the REST side's (``upbit-fake-rest-...``). Candle closes of the info channel are the
 sender thread's too.
@@ -66,6 +68,7 @@ from .session import INFO_PATH, PRIVATE_PATH, PUBLIC_PATH, Attempt, ConnInfo, Se
 from .state import ExchangeState
 from .subscriptions import Subscriptions
 from .tokens import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from .wire import encode
 
 log = logging.getLogger(__name__)
 
@@ -451,11 +454,21 @@ class FakeUpbitServer:
         """Make one trade of ``code`` at ``price`` for ``volume`` (``side``: the taker's, ``BID`` or
         ``ASK``) and match it: resting orders it crosses have filled (and their myOrder and myAsset
         events gone out) when this returns. The trade enters the simulator's history (what
-        ``/v1/trades/ticks`` and the candles show) and moves its price; returns it as a tick."""
+        ``/v1/trades/ticks`` and the candles show), moves its price, and goes to the connections
+        listening to the market's trades as the tape's trades do; returns it as a tick."""
         if not self._state.is_listed(code):
             raise ValueError(f"{code!r} is not a market this fake exchange lists")
         record = self._state.market.trade(code, price, volume, side)
         self._matcher.drain()
+        message = dict(self._state.market.make("trade", code, "SNAPSHOT"), stream_type="REALTIME")
+        connections = self._connections
+        with connections.lock:
+            targets = [conn for conn in connections.live.values() if not conn.closing
+                       and (stream := conn.trades.get(code)) is not None and stream.realtime
+                       and not stream.awaiting_snapshot]
+        for conn in targets:
+            connections.send(conn, encode(message, conn.format), data=True,
+                             deadline=time.monotonic() + self._state.send_timeout)
         return record.as_tick(code)
 
     @property
@@ -576,8 +589,8 @@ class FakeUpbitServer:
     @property
     def orders(self) -> list[dict[str, Any]]:
         """Every order placed over REST (``POST /v1/orders``, ``cancel_and_new``), oldest first within
-        each access key, in its current state, as ``GET /v1/order`` shows it (without ``trades``);
-        copies. Hidden orders (a ``"hide"`` fault) are listed too."""
+        each access key, in its current state, as ``GET /v1/order`` shows it (without ``trades``, with
+        ``identifier`` even when None); copies. Hidden orders (a ``"hide"`` fault) are listed too."""
         return self._matcher.all_orders()
 
     def account(self, access_key: str | None = None) -> list[dict[str, Any]]:
