@@ -262,7 +262,7 @@ def test_accounts_with_a_valid_token(server, rest, algorithm):
     assert response.status_code == 200
     accounts = response.json()
     assert accounts == server.accounts
-    assert accounts[0] == {"currency": "KRW", "balance": "1000000.0", "locked": "0.0",
+    assert accounts[0] == {"currency": "KRW", "balance": "10000000.0", "locked": "0.0",
                            "avg_buy_price": "0", "avg_buy_price_modified": False, "unit_currency": "KRW"}
     assert all(Decimal(a["balance"]) >= 0 and isinstance(a["locked"], str) for a in accounts)
 
@@ -343,19 +343,19 @@ def test_the_query_hash_of_a_post_body_is_checked_and_the_order_is_kept_open(ser
     assert order["state"] == "wait" and re.fullmatch(r"[0-9a-f-]{36}", order["uuid"])
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+09:00", order["created_at"])
     assert [o["uuid"] for o in listed] == [order["uuid"]]
-    assert server.orders == [order]
+    assert server.orders == [dict(order, identifier=None)]  # a REST order shows no null identifier
 
 
 def test_a_body_hash_covers_every_pair_in_body_order(server, rest):
-    body = {"market": "KRW-BTC", "side": "ask", "volume": 0.5, "ord_type": "market",
+    body = {"market": "KRW-BTC", "side": "ask", "volume": 0.005, "ord_type": "market",
             "identifier": "my order 1"}
-    text = "market=KRW-BTC&side=ask&volume=0.5&ord_type=market&identifier=my+order+1"
+    text = "market=KRW-BTC&side=ask&volume=0.005&ord_type=market&identifier=my+order+1"
     assert query_hash(body) == hashlib.sha512(text.encode()).hexdigest()
 
     placed = rest(server).call("POST", "/v1/orders", body=body, signed=True)
 
     assert placed.status_code == 201
-    assert placed.json()["identifier"] == "my order 1" and placed.json()["volume"] == "0.5"
+    assert placed.json()["identifier"] == "my order 1" and placed.json()["volume"] == "0.005"
 
 
 def test_a_cancelled_order_leaves_the_open_orders_and_an_unknown_one_is_404(server, rest):
@@ -369,7 +369,8 @@ def test_a_cancelled_order_leaves_the_open_orders_and_an_unknown_one_is_404(serv
     fetched = client.get("/v1/order", {"uuid": order["uuid"]}, signed=True)
 
     assert cancelled.status_code == 200
-    assert cancelled.json()["state"] == "cancel" and cancelled.json()["uuid"] == order["uuid"]
+    # the order as the cancel found it; cancelled right after (UPBIT_TRADING.md §2.9)
+    assert cancelled.json()["state"] == "wait" and cancelled.json()["uuid"] == order["uuid"]
     assert client.get("/v1/orders/open", OPEN, signed=True).json() == []
     for refused in (again, unknown):
         assert (refused.status_code, error_of(refused)[0]) == (404, "order_not_found")
@@ -404,8 +405,9 @@ def test_a_bad_order_is_400_validation_error(server, rest, body):
 def test_a_test_order_is_not_kept_and_cancel_all_cancels_the_open_ones(server, rest):
     client = rest(server)
     tested = client.call("POST", "/v1/orders/test", body=ORDER, signed=True)
-    placed = [client.call("POST", "/v1/orders", body=dict(ORDER, market=code), signed=True).json()
-              for code in ("KRW-BTC", "KRW-ETH")]
+    below_the_market = (("KRW-BTC", "100000000"), ("KRW-ETH", "5000000"))
+    placed = [client.call("POST", "/v1/orders", body=dict(ORDER, market=code, price=price),
+                          signed=True).json() for code, price in below_the_market]
 
     result = client.call("DELETE", "/v1/orders/open", {"pairs": "KRW-ETH"}, signed=True).json()
 

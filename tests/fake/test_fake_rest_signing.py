@@ -48,9 +48,9 @@ def test_a_body_whose_hash_spells_a_null_as_empty_is_refused(server, rest):
 
 
 def test_a_body_number_is_hashed_as_the_body_writes_it(server, rest):
-    body = dict(ORDER, volume=1e-05)  # requests writes the JSON number 1e-05
-    assert place(server, rest, body, UPBIT_TEXT.replace("0.01", "1e-05")).status_code == 201
-    assert refused_for_its_hash(place(server, rest, body, UPBIT_TEXT.replace("0.01", "0.00001")))
+    body = dict(ORDER, volume=5e-05)  # requests writes the JSON number 5e-05
+    assert place(server, rest, body, UPBIT_TEXT.replace("0.01", "5e-05")).status_code == 201
+    assert refused_for_its_hash(place(server, rest, body, UPBIT_TEXT.replace("0.01", "0.00005")))
 
 
 def test_a_body_array_is_hashed_with_brackets(server, rest):

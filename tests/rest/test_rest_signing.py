@@ -256,6 +256,6 @@ def test_an_order_with_none_a_boolean_and_decimals_passes_the_fake_s_hash_check(
 
 def test_a_query_in_the_path_passes_the_fake_s_hash_check(signed, fake):
     order = signed.request("POST", "/v1/orders", json={
-        "market": "KRW-BTC", "side": "bid", "ord_type": "limit", "price": 100000000.0, "volume": 1e-05})
+        "market": "KRW-BTC", "side": "bid", "ord_type": "limit", "price": 100000000.0, "volume": 1e-04})
     found = signed.request("GET", f"/v1/order?uuid={order['uuid']}")
-    assert found["uuid"] == order["uuid"] and found["volume"] == "0.00001"
+    assert found["uuid"] == order["uuid"] and found["volume"] == "0.0001"

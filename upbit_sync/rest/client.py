@@ -2,9 +2,11 @@
 
 The areas are mixins sharing the client's :class:`~upbit_sync.rest.transport.Transport`:
 ``quotation`` (markets, tickers, orderbooks, past trades), ``candles`` (history of every unit, paged),
-``orders`` (placing exactly once, finding, cancelling) and ``wallet`` (balances, deposits, withdrawals;
-money out only with ``Config(allow_withdrawals=True)``). :meth:`RestClient.request` is the way to any
-call the SDK does not type.
+``orders`` (placing exactly once, finding, cancelling; REST orderbooks and tickers by quote) and
+``wallet`` (balances, deposits, withdrawals; money out only with ``Config(allow_withdrawals=True)``).
+Under them: ``checks`` (arguments refused before sending), ``convert`` (answers as typed records),
+``exactly_once`` (a lost answer settled by identifier, docs/trading.md). :meth:`RestClient.request` is
+the way to any call the SDK does not type.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ Every failure is an UpbitError: ApiError (or the subclass named for Upbit's erro
 error answers, ConnectError for the network, never a token or a URL's password in a message.
 
 A 429 is retried: Upbit refused the call before acting on it. Nothing else is retried here; what may
-have reached Upbit (a timeout, a reset, a 5xx) is the caller's to settle (orders.py).
+have reached Upbit (a timeout, a reset, a 5xx) is the caller's to settle (exactly_once.py). A call that
+certainly never left (no connection could be made) is a :class:`NotSentError`, so a caller can tell
+it from one that may have arrived (:func:`may_have_arrived`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,21 @@ AUTH_ERRORS = frozenset({"jwt_verification", "expired_access_key", "nonce_used",
 retry_sleep = time.sleep  # how a call waits before retrying a 429 (tests replace it)
 
 Params = Mapping[str, Any]
+
+
+class NotSentError(ConnectError):
+    """A REST call that never left this machine: the connection could not be made (refused, no such
+    host, a TLS handshake failed, the connect timed out). Upbit cannot have acted on it."""
+
+
+def may_have_arrived(error: BaseException) -> bool:
+    """Whether a failed call may have been acted on by Upbit: a connection lost or timed out after
+    the request was sent, or a 5xx answer. A refusal (4xx, 429, 418) or a call never sent was not."""
+    if isinstance(error, NotSentError):
+        return False
+    if isinstance(error, ConnectError):
+        return True
+    return isinstance(error, ApiError) and error.status is not None and error.status >= 500
 
 
 class Transport:
@@ -126,7 +143,8 @@ class Transport:
                                          headers=headers, timeout=self.config.rest_timeout)
         except requests.RequestException as exc:
             where = self.base + path  # never the headers: the token stays out of the message
-            raise ConnectError("rest", where, f"{type(exc).__name__}: {_short(exc)}") from None
+            kind = NotSentError if _never_sent(exc) else ConnectError
+            raise kind("rest", where, f"{type(exc).__name__}: {_short(exc)}") from None
 
 
 def split_path(path: str, params: Params | None) -> tuple[str, Params | None]:
@@ -165,6 +183,23 @@ def split_path(path: str, params: Params | None) -> tuple[str, Params | None]:
 def whole(value: object) -> bool:
     """An int that is not a bool (True would be sent as ``true`` where Upbit expects a number)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _never_sent(exc: Exception) -> bool:
+    """Whether requests failed before the request could leave: no connection was made (connect
+    refused or timed out, no such host), or the request could not even be written. A TLS failure
+    counts as maybe sent: it is rare, and a lookup settles it."""
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(exc, (requests.exceptions.ConnectTimeout,
+                        requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)):
+        return True
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return False  # the proxy may have passed it on
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
 
 
 def _short(exc: BaseException) -> str:

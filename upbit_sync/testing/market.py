@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -206,6 +207,8 @@ class MarketSimulator:
         self._history = history
         self._lock = threading.Lock()
         self._markets: dict[str, _Market] = {}
+        # Told of every trade, the simulator's lock held (the fake's matching engine listens).
+        self.on_trade: Callable[[str, TradeRecord], None] | None = None
 
     @property
     def seed(self) -> int:
@@ -244,6 +247,16 @@ class MarketSimulator:
         """The code's kept trades, oldest first (sequential ids increase)."""
         with self._lock:
             return list(self._market(code).history)
+
+    def trade(self, code: str, price: float, volume: float, side: str) -> TradeRecord:
+        """Make one trade of ``code`` at this price and volume (``side`` ``BID`` or ``ASK``, the
+        taker's): a test's scripted trade, which moves the price and enters the history."""
+        if side not in ("BID", "ASK"):
+            raise ValueError("side must be BID or ASK")
+        with self._lock:
+            market = self._market(code)
+            self._trade(market, time.time(), (price, volume, side))
+            return market.history[-1]
 
     def has_traded(self, code: str) -> bool:
         """Whether any trade of this code has happened (is in its history)."""
@@ -410,25 +423,29 @@ class MarketSimulator:
         notional = _NOTIONAL.get(quote, 100.0)
         return max(1e-8, round(rng.expovariate(1.0) * notional / price, _VOLUME_DIGITS))
 
-    def _trade(self, market: _Market, now: float) -> None:
-        """One trade: the price walks a few ticks; a buy lifts the ask, a sell hits the bid."""
+    def _trade(self, market: _Market, now: float,
+               scripted: tuple[float, float, str] | None = None) -> None:
+        """One trade: the price walks a few ticks; a buy lifts the ask, a sell hits the bid.
+        ``scripted``: (price, volume, side) of a test's trade instead of the walk's."""
         rng = market.rng
         tick = market.tick
         # A few ticks per trade, pulled gently back to the starting price so long runs stay sane.
         spread_ticks = max(1.0, market.price * 0.0001 / tick)
         pull = (market.anchor - market.price) * 0.001
         moved = market.snap(market.price + pull + round(rng.gauss(0.0, spread_ticks)) * tick)
+        side = "BID" if rng.random() < 0.5 else "ASK"
+        if scripted is not None:
+            moved, side = scripted[0], scripted[2]
         tick = tick_size(market.quote, moved)
         digits = _digits(tick)
         moved = max(moved, round(2 * tick, digits))
-        side = "BID" if rng.random() < 0.5 else "ASK"
         if side == "BID":
             market.best_ask = moved
             market.best_bid = round(moved - tick, digits)
         else:
             market.best_bid = moved
             market.best_ask = round(moved + tick, digits)
-        volume = self._volume(rng, market.quote, moved)
+        volume = self._volume(rng, market.quote, moved) if scripted is None else scripted[1]
         market.price = moved
         market.last_side = side
         market.last_volume = volume
@@ -457,6 +474,8 @@ class MarketSimulator:
                                                   moved * volume)
             else:
                 candle.add(moved, volume)
+        if self.on_trade is not None:
+            self.on_trade(market.code, market.history[-1])
 
     # -- rendering -----------------------------------------------------------------------------
 

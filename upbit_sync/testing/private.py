@@ -13,7 +13,7 @@ from typing import Any
 from . import announcements, indicators
 from .connections import Connections
 from .indicators import Candle, IndicatorFeed
-from .session import Session
+from .session import PRIVATE_PATH, Session
 from .state import ExchangeState
 from .validation import AnnouncementRequest, market_of
 from .wire import encode
@@ -75,6 +75,32 @@ class PrivatePaths:
             targets = [c for c in self._connections.live.values() if c.my_asset_on and not c.closing]
         self._send_each(targets, message)
         return message
+
+    def send_my_order(self, key: str, message: dict[str, Any]) -> None:
+        """An order's myOrder event to the private connections of its access key that subscribed
+        to myOrder for its code (or for every code); nobody else hears of it."""
+        code = message["code"]
+        with self._connections.lock:
+            targets = [conn for conn in self._connections.live.values()
+                       if conn.access_key == key and conn.path == PRIVATE_PATH and conn.my_order_on
+                       and not conn.closing and (conn.my_order is None or code in conn.my_order)]
+        self._send_each(targets, message)
+
+    def send_my_asset(self, key: str, message: dict[str, Any]) -> None:
+        """A myAsset event to the private connections of ``key`` that subscribed to myAsset."""
+        with self._connections.lock:
+            targets = [conn for conn in self._connections.live.values()
+                       if conn.access_key == key and conn.path == PRIVATE_PATH and conn.my_asset_on
+                       and not conn.closing]
+        self._send_each(targets, message)
+
+    def cut_private(self) -> int:
+        """Drop every private connection at the TCP level; returns how many."""
+        with self._connections.lock:
+            targets = [conn for conn in self._connections.live.values() if conn.path == PRIVATE_PATH]
+        for conn in targets:
+            self._connections.drop(conn, "cut_private")
+        return len(targets)
 
     def emit_announcement(self, **fields: Any) -> dict[str, Any]:
         message = announcements.make_announcement(**fields)

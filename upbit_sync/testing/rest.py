@@ -5,7 +5,8 @@
 This module is the HTTP side: each request recorded (``RestRequest``), admitted (``rest_limits.py``),
 its token checked when the call is signed (``rest_signing.py``), and answered by its endpoint: the
 quotations from the market simulator the WebSocket side sends from (``rest_quotation.py``), the
-exchange calls a generic client makes on the orders the state keeps (``rest_exchange.py``).
+order calls on the matcher's orders and balances (``rest_exchange.py``) and the wallet's
+(``rest_wallet.py``).
 
 Threads, all daemons joined by :meth:`FakeRest.stop`: ``upbit-fake-rest-accept``, and one
 ``upbit-fake-rest-<n>`` per HTTP connection (HTTP/1.1 keep-alive: a connection serves many requests).
@@ -26,11 +27,14 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from .acceptor import Acceptor
+from .matching import Matcher
 from .rest_exchange import Exchange
+from .rest_faults import AnswerDropped, OrderFaults
 from .rest_limits import QUOTATION_GROUPS, RestLimits, group_of
 from .rest_params import Call, Endpoints, RestError
 from .rest_quotation import Quotation
 from .rest_signing import authorize
+from .rest_wallet import Wallet
 from .state import ExchangeState
 from .tokens import TokenCheck, check_authorization
 from .wire import dumps
@@ -120,21 +124,23 @@ class FakeRest:
       wrote it, spaces as ``+``: what ``unquote(urlencode(pairs))`` gives for the body's text). A
       nested object, a null in a list or a list in a list has no such form: the call is refused
       ``invalid_query_payload``. A token with a query hash on a call without parameters is accepted.
-    - Exchange calls answer a bad parameter with 400 ``validation_error``; a cancel of an unknown or
-      no longer open order with 404 ``order_not_found``; an order is accepted as ``wait`` and stays
-      open until cancelled (nothing fills). An unknown path is 404 (named 404 under a quotation
-      prefix, ``not_found`` elsewhere).
+    - Exchange calls answer a bad parameter with 400 ``validation_error``; orders follow the
+      matcher's rules (:mod:`upbit_sync.testing.matching`; ``FakeUpbitServer`` lists the choices).
+      A request a fault drops is recorded with status 0. An unknown path is 404 (named 404 under a
+      quotation prefix, ``not_found`` elsewhere).
     - ``/v1/trades/ticks`` without ``days_ago`` serves the UTC day of the latest trade, with it that
       many UTC days before today; a market that never traded trades once on the spot.
     """
 
-    def __init__(self, state: ExchangeState) -> None:
+    def __init__(self, state: ExchangeState, matcher: Matcher, faults: OrderFaults) -> None:
         self._state = state
         self._lock = threading.Lock()
         self._acceptor = Acceptor(self._serve_connection, "upbit-fake-rest", "upbit-fake-rest-accept")
         self._requests: list[RestRequest] = []
         self._limits = RestLimits(state)
-        self._endpoints: Endpoints = {**Quotation(state).endpoints(), **Exchange(state).endpoints()}
+        self._endpoints: Endpoints = {**Quotation(state).endpoints(),
+                                      **Exchange(state, matcher, faults).endpoints(),
+                                      **Wallet(state, matcher).endpoints()}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -215,6 +221,9 @@ class FakeRest:
                 status, payload = endpoint.serve(call)
             except RestError as error:
                 status, payload = error.status, _error(error.name, error.message)
+            except AnswerDropped:  # a fault: the call was carried out, its answer never goes
+                handler.close_connection = True
+                return
             except Exception:
                 log.exception("fake Upbit REST: %s %s failed", method, path)
                 status, payload = 500, _error(500, "Internal Server Error")

@@ -23,7 +23,8 @@ both sides share: settings, markets, the simulator, nonces, the Origin window, o
 ``session.py`` (what the fake keeps of one connection, and the records a test reads),
 ``connections.py`` (the connections, and the writing of frames), ``gateway.py`` (accepting and
 upgrading), ``subscriptions.py`` (each request answered), ``feed.py`` (the sender thread),
-``private.py`` (the private and info paths), ``faults.py`` (fault controls) and ``rest.py``.
+``private.py`` (the private and info paths), ``faults.py`` (fault controls), ``matching.py`` (the
+matching engine for the users' own orders, on the ledger and orders of ``state.py``) and ``rest.py``.
 
 The websockets internals the fake relies on (setup.py pins the releases tested):
 ``ServerConnection.process_event`` and ``recv_events_thread`` (``session.py``); ``protocol_mutex``,
@@ -32,7 +33,8 @@ run on an acceptor of ours, and the ``shutdown_watcher``/``shutdown_notifier`` i
 (``gateway.py``).
 
 Threads, all daemons named ``upbit-fake-...`` and joined by :meth:`FakeUpbitServer.stop`: one accept
-thread, one sender thread for all scheduled data and status frames and the tapes, per connection
+thread, one sender thread for all scheduled data and status frames and the tapes, the matcher
+(``upbit-fake-matcher``: the tapes' trades matched against resting orders), per connection
 the thread that runs the websockets handshake and reads requests (plus websockets' own reader
 thread), and the REST side's (``upbit-fake-rest-...``). Candle closes of the info channel are the
 sender thread's too.
@@ -45,6 +47,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Generic, TypeVar, cast, overload
 
 from ..config import Config
@@ -56,13 +59,16 @@ from .gateway import Gateway
 from .indicators import Candle, IndicatorFeed, InfoClock
 from .market import MarketSimulator
 from .markets import DEFAULT_MARKETS, Market
+from .matching import Matcher
 from .private import PrivatePaths
 from .replay import Recording, Replayer, Speed
 from .rest import FakeRest, RestRequest
+from .rest_faults import OrderFaults
 from .session import INFO_PATH, PRIVATE_PATH, PUBLIC_PATH, Attempt, ConnInfo, Session
 from .state import ExchangeState
 from .subscriptions import Subscriptions
 from .tokens import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from .wire import encode
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +129,18 @@ class FakeUpbitServer:
       no data and no error, as on Upbit; the rule for which levels a market supports is the fake's
       own (see :meth:`MarketSimulator.instrument`).
     - The REST side's choices are listed on :class:`~upbit_sync.testing.rest.FakeRest`.
+    - Trading (:mod:`~upbit_sync.testing.matching`): each access key is an account, its balances
+      starting from ``accounts`` (setting it resets every account); fees 0.05%, maker and taker. The
+      book an order takes from is the simulator's price minus (bid) and plus (ask) one tick, as deep
+      as ``book_depth``. Identifiers are unique per access key (OPEN point 3), burnt forever, by a
+      refused request too (so ``duplicated_identifier``, 400, for any reuse); ``/orders/test`` burns
+      none (OPEN 5). A cancel of an order no longer open is 404 ``order_not_found`` (OPEN 9), and a
+      cancel answers the order still ``wait``; it is ``cancel`` right after. A partly filled ``ioc``
+      ends ``cancel``; a ``fok`` that cannot fill whole is made and cancelled unfilled; a crossing
+      ``post_only`` is refused, 400 ``invalid_post_only`` (OPEN 10). ``cancel_and_new`` on an order no
+      longer open makes nothing and answers ``new_order_uuid`` null (OPEN 8); otherwise the old order
+      is cancelled first, so a new order refused for funds leaves it cancelled. Orders are visible at
+      once unless a ``"hide"`` fault holds them (OPEN 4).
     - ``idle_timeout`` 0 disables idle drops; pings, pongs and status frames all count as traffic.
     - ``/websocket/v1/info`` checks the JWT as the private path does (same keys, nonces and
       ``auth_failure`` mode), counts toward ``connect_limit`` and the Origin rule, and holds its
@@ -215,7 +233,10 @@ class FakeUpbitServer:
         self._gateway = Gateway(state, self._connections,
                                 Subscriptions(state, self._connections, self._feed, info))
         self._faults = Faults(self._connections)
-        self._rest = FakeRest(state)
+        self._matcher = Matcher(state, self._private)
+        state.market.on_trade = self._matcher.on_trade
+        self._order_faults = OrderFaults()
+        self._rest = FakeRest(state, self._matcher, self._order_faults)
         self._phase = "new"
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -237,6 +258,7 @@ class FakeUpbitServer:
             self._phase = "running"
         self._gateway.start()
         self._feed.start()
+        self._matcher.start()
         log.info("fake Upbit listening on %s:%d (REST on %d)", self.host, self.port, self.rest_port)
         return self
 
@@ -252,7 +274,9 @@ class FakeUpbitServer:
             connections.wake.notify_all()
         self._gateway.stop_accepting()
         self._feed.join()
+        self._order_faults.stopping.set()
         self._rest.stop()
+        self._matcher.stop()
         connections.end_all(time.monotonic())
         self._gateway.stop()  # every connection ended, its thread joined
         connections.join_threads()
@@ -424,6 +448,79 @@ class FakeUpbitServer:
         """
         return self._faults.firehose(n, frames, conn_id)
 
+    # -- trading -------------------------------------------------------------------------------
+
+    def trade(self, code: str, price: float, volume: float, side: str = "BID") -> dict[str, Any]:
+        """Make one trade of ``code`` at ``price`` for ``volume`` (``side``: the taker's, ``BID`` or
+        ``ASK``) and match it: resting orders it crosses have filled (and their myOrder and myAsset
+        events gone out) when this returns. The trade enters the simulator's history (what
+        ``/v1/trades/ticks`` and the candles show), moves its price, and goes to the connections
+        listening to the market's trades as the tape's trades do; returns it as a tick."""
+        if not self._state.is_listed(code):
+            raise ValueError(f"{code!r} is not a market this fake exchange lists")
+        record = self._state.market.trade(code, price, volume, side)
+        self._matcher.drain()
+        message = dict(self._state.market.make("trade", code, "SNAPSHOT"), stream_type="REALTIME")
+        connections = self._connections
+        with connections.lock:
+            targets = [conn for conn in connections.live.values() if not conn.closing
+                       and (stream := conn.trades.get(code)) is not None and stream.realtime
+                       and not stream.awaiting_snapshot]
+        for conn in targets:
+            connections.send(conn, encode(message, conn.format), data=True,
+                             deadline=time.monotonic() + self._state.send_timeout)
+        return record.as_tick(code)
+
+    @property
+    def book_depth(self) -> float | None:
+        """The base volume an order taking liquidity finds at the best price (one level; None,
+        the default: as much as it wants). Set it to make ``ioc`` fill partly and ``fok`` fail."""
+        depth = self._matcher.book_depth
+        return None if depth is None else float(depth)
+
+    @book_depth.setter
+    def book_depth(self, depth: float | None) -> None:
+        self._matcher.book_depth = None if depth is None else Decimal(repr(depth))
+
+    @property
+    def withdraw_addresses(self) -> list[dict[str, Any]]:
+        """The allow-listed withdrawal addresses (``/v1/withdraws/coin_addresses`` rows: at least
+        ``currency``, ``net_type``, ``withdraw_address``, and ``secondary_address`` when the address
+        needs one); a withdrawal elsewhere is 400 ``withdraw_address_not_registered``. Empty at start."""
+        with self._state.trading_lock:
+            return [dict(row) for row in self._state.withdraw_addresses]
+
+    @withdraw_addresses.setter
+    def withdraw_addresses(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        with self._state.trading_lock:
+            self._state.withdraw_addresses = [dict(row) for row in rows]
+
+    def fail_next_order(self, mode: str, *, seconds: float = 0.0, count: int = 1,
+                        path: str = "/v1/orders", burn: bool = True) -> None:
+        """Play a fault on the next ``count`` calls of ``path`` (``/v1/orders``,
+        ``/v1/orders/cancel_and_new``, or ``/v1/order``: DELETE, a cancel) that pass the token check.
+
+        - ``"drop"``: the call is carried out (the order made, its myOrder sent), then the HTTP
+          connection is closed without an answer.
+        - ``"500"``: carried out, then answered 500 (``{"error": {"name": 500, ...}}``).
+        - ``"delay"``: carried out, answered normally ``seconds`` later.
+        - ``"500_before"``: answered 500 and nothing done; the identifier (``new_identifier`` for
+          cancel_and_new) is burnt all the same unless ``burn=False`` (UPBIT_TRADING.md §2.2: burnt
+          even if the request failed).
+        - ``"hide"``: the order made is left out of every lookup and list (``/v1/order``,
+          ``/orders/uuids``, ``/orders/open``, ``/orders/closed``, cancels) for ``seconds`` (OPEN
+          point 4: a visibility delay); not for ``/v1/order``.
+
+        A refused call (its error answer) is dropped, replaced or delayed alike.
+        """
+        self._order_faults.fail_next(mode, seconds=seconds, count=count, path=path, burn=burn)
+
+    def cut_private(self) -> int:
+        """End every private connection abruptly (as :meth:`drop_all` does, private ones only); the
+        client will reconnect. Events of orders that fill meanwhile reach nobody, as on Upbit (myOrder
+        has no snapshot). Returns how many were cut."""
+        return self._private.cut_private()
+
     # -- the private and info paths ------------------------------------------------------------
 
     def emit_my_order(self, **fields: Any) -> dict[str, Any]:
@@ -491,8 +588,22 @@ class FakeUpbitServer:
 
     @property
     def orders(self) -> list[dict[str, Any]]:
-        """Every order placed over REST (``POST /v1/orders``), oldest first, in its current state."""
-        return self._state.orders.all()
+        """Every order placed over REST (``POST /v1/orders``, ``cancel_and_new``), oldest first within
+        each access key, in its current state, as ``GET /v1/order`` shows it (without ``trades``, with
+        ``identifier`` even when None); copies. Hidden orders (a ``"hide"`` fault) are listed too."""
+        return self._matcher.all_orders()
+
+    def account(self, access_key: str | None = None) -> list[dict[str, Any]]:
+        """The balances of one access key (the first of :attr:`keys` when None), as
+        ``/v1/accounts`` answers them."""
+        return self._matcher.accounts(access_key or next(iter(self.keys)))
+
+    @property
+    def withdrawals(self) -> list[dict[str, Any]]:
+        """Every withdrawal made (``POST /v1/withdraws/coin`` and ``/krw``), oldest first, as answered
+        plus the ``access_key`` that made it; copies."""
+        with self._state.trading_lock:
+            return [dict(record) for record in self._state.withdrawals]
 
     def open_connections(self) -> list[ConnInfo]:
         return self._connections.open_views()

@@ -2,8 +2,9 @@
 
 The settings a test may change while the fake runs (limits, keys, the 418 rule, what ``/v1/accounts``
 answers...), the markets listed, the market simulator whose tapes both sides serve, the JWT nonces
-spent, the Origin window and the orders placed. :class:`~upbit_sync.testing.server.FakeUpbitServer`
-keeps its settings here (its attributes read and write them), so neither side reaches the other.
+spent, the Origin window, and the accounts' balances and orders.
+:class:`~upbit_sync.testing.server.FakeUpbitServer` keeps its settings here (its attributes read and
+write them), so neither side reaches the other.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .channels import ChannelRules
+from .ledger import Ledger
 from .market import MarketSimulator
 from .markets import Market, market_list
 from .orders import Orders
@@ -29,7 +31,7 @@ ORIGIN_WINDOW = 10.0  # requests carrying an Origin header: 1 per 10 s (docs/upb
 
 # What /v1/accounts answers unless the test sets ``server.accounts``.
 DEFAULT_ACCOUNTS: tuple[dict[str, Any], ...] = (
-    {"currency": "KRW", "balance": "1000000.0", "locked": "0.0", "avg_buy_price": "0",
+    {"currency": "KRW", "balance": "10000000.0", "locked": "0.0", "avg_buy_price": "0",
      "avg_buy_price_modified": False, "unit_currency": "KRW"},
     {"currency": "BTC", "balance": "0.01", "locked": "0.0", "avg_buy_price": "114000000",
      "avg_buy_price_modified": False, "unit_currency": "KRW"},
@@ -95,10 +97,27 @@ class ExchangeState:
         self.teapot_seconds = teapot_seconds
         self.teapot_window = TEAPOT_WINDOW
         self.teapot_retry_after = teapot_retry_after
-        self.accounts: list[dict[str, Any]] = [dict(account) for account in DEFAULT_ACCOUNTS]
+        # The accounts' balances and orders (one lock for both: the matcher's), and the wallet's
+        # records: withdrawals made, addresses withdrawals may go to, deposits.
+        self.trading_lock = threading.RLock()
+        self.ledger = Ledger(DEFAULT_ACCOUNTS)
         self.orders = Orders()
+        self.withdrawals: list[dict[str, Any]] = []
+        self.withdraw_addresses: list[dict[str, Any]] = []
+        self.deposits: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._origin_passed: float | None = None  # the last Origin-carrying request let through
+
+    @property
+    def accounts(self) -> list[dict[str, Any]]:
+        """The rows every account starts from (copies); setting them resets every account."""
+        with self.trading_lock:
+            return [dict(row) for row in self.ledger.template]
+
+    @accounts.setter
+    def accounts(self, rows: list[dict[str, Any]]) -> None:
+        with self.trading_lock:
+            self.ledger.reset(rows)
 
     @property
     def markets(self) -> tuple[Market, ...] | None:

@@ -9,7 +9,8 @@ do not know as a plain string (``values``).
 - ``channels``: announcements, indicator values and signals, and their records
 - ``replies``: the server's status, error and LIST_SUBSCRIPTIONS frames
 - ``events``: the lifecycle events;  ``records``: what the REST calls return
-- ``trading``: orders, their fills, what a market allows, closed candle bars, order updates
+- ``trading``: orders, their fills, what a market allows, closed candle bars, order updates, batch
+  cancels, REST orderbooks;  ``wallet``: deposits, withdrawals, addresses, wallet state, API keys
 """
 
 from __future__ import annotations
@@ -42,7 +43,18 @@ from .message import Message, raw_of
 from .private import Asset, MyAsset, MyOrder
 from .records import Account, MarketInfo, MarketTicker, OrderbookInstrument, TradeTick
 from .replies import ErrorMessage, ListedSubscription, Status, SubscriptionList
-from .trading import CandleBar, ChanceMarket, Order, OrderChance, OrderTrade, OrderUpdate
+from .trading import (
+    BatchCancelResult,
+    CandleBar,
+    ChanceMarket,
+    MarketOrderbook,
+    Order,
+    OrderbookLevel,
+    OrderChance,
+    OrderRef,
+    OrderTrade,
+    OrderUpdate,
+)
 from .values import (
     AskBid,
     AskBidValue,
@@ -66,6 +78,21 @@ from .values import (
     TimeInForce,
     TimeInForceValue,
 )
+from .wallet import (
+    AddressRequest,
+    ApiKey,
+    CoinAddress,
+    Deposit,
+    DepositChance,
+    MemberLevel,
+    TravelRuleVasp,
+    WalletStatus,
+    WithdrawAddress,
+    Withdrawal,
+    WithdrawChance,
+    WithdrawCurrency,
+    WithdrawLimit,
+)
 
 DataMessage = (Ticker | Trade | Orderbook | Candle | MyOrder | MyAsset | Announcement | Indicator
                | IndicatorSignal)
@@ -74,10 +101,13 @@ ServerMessage = DataMessage | Status | ErrorMessage | SubscriptionList
 __all__ = [
     "INDICATOR_RECORDS",
     "Account",
+    "AddressRequest",
     "Announcement",
+    "ApiKey",
     "AskBid",
     "AskBidValue",
     "Asset",
+    "BatchCancelResult",
     "BollingerBandsParams",
     "BollingerBandsValue",
     "Candle",
@@ -85,9 +115,12 @@ __all__ = [
     "ChanceMarket",
     "Change",
     "ChangeValue",
+    "CoinAddress",
     "Connected",
     "DataLoss",
     "DataMessage",
+    "Deposit",
+    "DepositChance",
     "Disconnected",
     "ErrorMessage",
     "Event",
@@ -105,11 +138,13 @@ __all__ = [
     "MacdParams",
     "MacdValue",
     "MarketInfo",
+    "MarketOrderbook",
     "MarketState",
     "MarketStateValue",
     "MarketTicker",
     "MarketWarning",
     "MarketWarningValue",
+    "MemberLevel",
     "Message",
     "Money",
     "MovingAverageParams",
@@ -118,6 +153,7 @@ __all__ = [
     "MyOrder",
     "Order",
     "OrderChance",
+    "OrderRef",
     "OrderState",
     "OrderStateValue",
     "OrderTrade",
@@ -126,6 +162,7 @@ __all__ = [
     "OrderUpdate",
     "Orderbook",
     "OrderbookInstrument",
+    "OrderbookLevel",
     "OrderbookUnit",
     "Reconnected",
     "RsiParams",
@@ -143,7 +180,14 @@ __all__ = [
     "TimeInForceValue",
     "Trade",
     "TradeTick",
+    "TravelRuleVasp",
     "VolumeParams",
     "VolumeValue",
+    "WalletStatus",
+    "WithdrawAddress",
+    "WithdrawChance",
+    "WithdrawCurrency",
+    "WithdrawLimit",
+    "Withdrawal",
     "raw_of",
 ]

@@ -156,3 +156,55 @@ class OrderUpdate:
     order: Order
     source: UpdateSource
     previous: Order | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRef:
+    """An order named in a batch cancel's answer: its uuid, market and identifier."""
+
+    uuid: str
+    market: str
+    identifier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCancelResult:
+    """What a batch cancel did (``DELETE /v1/orders/uuids``, ``/v1/orders/open``): the orders whose
+    cancel was accepted and those refused (already done, already cancelled, market suspended). A
+    cancel accepted is not yet final: the order turns ``cancel`` a moment later. Chunked calls are
+    summed into one result."""
+
+    success: tuple[OrderRef, ...]
+    failed: tuple[OrderRef, ...]
+
+    @property
+    def success_count(self) -> int:
+        return len(self.success)
+
+    @property
+    def failed_count(self) -> int:
+        return len(self.failed)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderbookLevel:
+    """One pair of levels of a REST orderbook, best first."""
+
+    ask_price: Money
+    bid_price: Money
+    ask_size: Money
+    bid_size: Money
+
+
+@dataclass(frozen=True, slots=True)
+class MarketOrderbook:
+    """A market's orderbook over REST (``GET /v1/orderbook``); ``level`` is the price grouping
+    (0: the plain tick)."""
+
+    market: str
+    timestamp: int
+    total_ask_size: Money
+    total_bid_size: Money
+    orderbook_units: tuple[OrderbookLevel, ...]
+    level: Money = 0.0
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
