@@ -80,6 +80,14 @@ def test_refuse_next_answers_that_many_upgrades_with_the_status(server):
     assert [a.reason for a in server.connect_attempts[:2]] == ["refuse_next"] * 2
 
 
+def test_clear_refusals_ends_an_outage_made_with_refuse_next(server):
+    server.refuse_next(1000)
+    assert try_connect(server.public_url) == 429
+
+    assert server.clear_refusals() == 999
+    assert try_connect(server.public_url) == 101
+
+
 def test_refuse_next_defaults_to_429(server):
     server.refuse_next(1)
 

@@ -140,6 +140,12 @@ class Gateway:
         with self._connections.lock:
             self._refusals.extend([status] * n)
 
+    def clear_refusals(self) -> int:
+        with self._connections.lock:
+            left = len(self._refusals)
+            self._refusals.clear()
+            return left
+
     @property
     def attempts(self) -> list[Attempt]:
         with self._connections.lock:

@@ -422,6 +422,11 @@ class FakeUpbitServer:
         """Answer the next ``n`` upgrade attempts (on Upbit's paths) with this HTTP status."""
         self._gateway.refuse_next(n, status)
 
+    def clear_refusals(self) -> int:
+        """Forget the upgrade refusals :meth:`refuse_next` still holds (an outage made with a large
+        ``n`` ends here); returns how many were left."""
+        return self._gateway.clear_refusals()
+
     def refuse_rest_next(self, n: int, status: int = 429, group: str | None = None) -> None:
         """Answer the next ``n`` REST requests (of this rate-limit ``group``, or any) with this HTTP
         status and the body Upbit would send with it; they are not counted against any limit."""
