@@ -9,9 +9,10 @@ A code's series is cut at the bucket its simulated market was born in (first tou
   REST's bar of it are equal); a bucket without a trade has no bar. The history keeps the last
   ``TRADE_HISTORY`` trades: buckets older than the oldest kept trade have no bar either.
 - before it, a synthetic past: a price curve fixed by the simulator's seed and the code (a sum of
-  waves from minutes to a year long, equal to the market's anchor price at its birth), each bar's
+  waves from minutes to a year long, meeting the market's anchor price at its birth), each bar's
   open and close read off the curve at the bucket's ends, its high, low and volume from a draw seeded
-  by the bucket. Every bucket has a bar, back to :data:`LISTED`, except those wholly inside a quiet
+  by the bucket (the curve bends to meet the anchor over the hours before the birth; a day back, it
+  is the seed's alone). Every bucket has a bar, back to :data:`LISTED`, except those wholly inside a quiet
   period (``FakeUpbitServer.quiet_period``). Seconds bars reach back :data:`SECONDS_REACH` only.
 
 ``count`` counts returned candles or time slots (UPBIT_TRADING.md §3.3, OPEN): the fake does either,
@@ -38,6 +39,7 @@ _VOLUME_DIGITS = 8
 # (period in seconds, amplitude of log price): the synthetic past's waves
 _WAVES = ((420.0, 0.0015), (3_180.0, 0.004), (21_960.0, 0.012), (285_120.0, 0.03),
           (3_542_400.0, 0.08), (34_700_000.0, 0.25))
+_BEND = 3600.0  # seconds: how fast the past's bend towards the anchor price fades going back
 _TYPICAL_NOTIONAL = {"KRW": 200_000.0, "BTC": 0.003, "USDT": 150.0}  # per trade, one a second
 
 
@@ -146,11 +148,15 @@ class CandleHistory:
             start = self.period.shift(start, -1)
 
     def _curve(self, t: float) -> float:
-        """The synthetic price at second ``t``: the anchor price at the market's birth."""
-        log_price = sum(amplitude * (math.sin(2 * math.pi * t / period + phase)
-                                     - math.sin(2 * math.pi * self.born / period + phase))
-                        for (period, amplitude), phase in zip(_WAVES, self.phases, strict=True))
-        return self.anchor * math.exp(log_price)
+        """The synthetic price at second ``t``: the seed's waves, bent over the last hours before the
+        market's birth so as to meet its anchor price there (further back, the bend is below a tick,
+        so the past is the same whenever the market was born)."""
+        bend = math.exp(-max(0.0, self.born - t) / _BEND)
+        return self.anchor * math.exp(self._waves(t) - self._waves(self.born) * bend)
+
+    def _waves(self, t: float) -> float:
+        return sum(amplitude * math.sin(2 * math.pi * t / period + phase)
+                   for (period, amplitude), phase in zip(_WAVES, self.phases, strict=True))
 
     def _snap(self, price: float) -> float:
         tick = tick_size(self.quote, price)
