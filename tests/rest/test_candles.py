@@ -146,3 +146,31 @@ def test_a_bad_argument_is_refused_naming_it_before_anything_is_sent(rest, fake,
     with pytest.raises(us.InvalidRequestError, match=named):
         rest.candles(**call)
     assert candle_calls(fake) == []
+
+
+def test_to_frame_gives_a_frame_indexed_by_the_utc_start(rest, fake):
+    import pandas
+
+    bars = rest.candles("KRW-BTC", "1m", count=5, to=PAST)
+    frame = us.to_frame(bars)
+    assert isinstance(frame, pandas.DataFrame)
+    assert list(frame.columns) == ["open", "high", "low", "close", "volume", "value", "market", "unit"]
+    assert frame.index.name == "start" and str(frame.index.tz) == "UTC"
+    assert list(frame.index) == [pandas.Timestamp(bar.start) for bar in bars]
+    assert list(frame["close"]) == [bar.trade_price for bar in bars]
+    assert list(frame["volume"]) == [bar.candle_acc_trade_volume for bar in bars]
+    assert set(frame["market"]) == {"KRW-BTC"} and set(frame["unit"]) == {"1m"}
+    assert us.to_frame([]).empty
+
+
+def test_to_frame_keeps_decimals_exact(fake):
+    with us.RestClient(us.Config(rest_url=fake.rest_url, decimal=True)) as rest:
+        bars = rest.candles("KRW-BTC", "1m", count=3, to=PAST)
+    frame = us.to_frame(bars)
+    assert list(frame["value"]) == [bar.candle_acc_trade_price for bar in bars]
+    assert all(isinstance(value, Decimal) for value in frame["value"])
+
+
+def test_to_frame_refuses_what_is_not_a_bar():
+    with pytest.raises(us.InvalidRequestError, match="CandleBar"):
+        us.to_frame([{"open": 1}])  # type: ignore[list-item]
