@@ -241,6 +241,8 @@ class CandleSeries:
                           error, self._failures, exc_info=self._failures == 1)
 
     def _deliver(self, bar: CandleBar) -> None:
+        if self._closed:  # closed while these bars were being settled: nothing more goes out
+            return
         if self._callback is None:
             with self._cond:
                 self._out.append(bar)
