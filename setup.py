@@ -26,7 +26,8 @@ SQLITE = ["filelock>=3.12"]
 # through PySocks
 SOCKS = ["python-socks>=2.4", "PySocks>=1.7"]
 PROMETHEUS = ["prometheus-client>=0.20"]  # manager.serve_health(): /metrics in Prometheus' format
-DEV = TESTING + REDIS + SQLITE + PROMETHEUS + [
+PANDAS = ["pandas>=2.0"]  # upbit_sync.to_frame(bars): candle bars as a DataFrame
+DEV = TESTING + REDIS + SQLITE + PROMETHEUS + PANDAS + [
     "pytest>=8.0",
     "pytest-timeout>=2.2",
     "responses>=0.25",
@@ -69,7 +70,7 @@ setup(
         "msgspec>=0.18,<1",
     ],
     extras_require={"cli": CLI, "testing": TESTING, "fast": FAST, "redis": REDIS, "sqlite": SQLITE,
-                    "socks": SOCKS, "prometheus": PROMETHEUS, "dev": DEV},
+                    "socks": SOCKS, "prometheus": PROMETHEUS, "pandas": PANDAS, "dev": DEV},
     entry_points={
         "console_scripts": ["upbit-sync=upbit_sync.cli:main"],
         "pytest11": ["upbit_sync=upbit_sync.testing.pytest_plugin"],

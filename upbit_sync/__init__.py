@@ -6,6 +6,7 @@ so a failure never goes unseen; configuring logging in any way replaces that.
 """
 
 from ._version import __version__
+from .candles import CandleSeries
 from .client import WebSocketClient
 from .config import Config
 from .errors import (
@@ -39,6 +40,7 @@ from .errors import (
     WithdrawalError,
     WithdrawalsDisabledError,
 )
+from .frames import to_frame
 from .indicators import (
     EMA,
     MACD,
@@ -156,6 +158,7 @@ __all__ = [
     "BollingerBandsValue",
     "Candle",
     "CandleBar",
+    "CandleSeries",
     "ChanceMarket",
     "Change",
     "ClosedError",
@@ -254,4 +257,5 @@ __all__ = [
     "WithdrawalError",
     "WithdrawalsDisabledError",
     "__version__",
+    "to_frame",
 ]

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal, overload
 
+from .candles import CandleSeries
 from .client_core import ClientCore, release
 from .config import Overflow, check_overflow
 from .errors import (
@@ -33,12 +34,14 @@ from .indicators import IndicatorSpec
 from .manager import WebSocketManager, port_of
 from .protocol import PUBLIC, make_spec, to_message
 from .rest import RestClient
+from .rest.candles import CandleUnit
 from .stream import MessageStream, Snapshot
 from .subscriptions import Subscription
 from .tracker import OrderTracker
 from .types import (
     Announcement,
     Candle,
+    CandleBar,
     Event,
     Indicator,
     IndicatorSignal,
@@ -441,6 +444,19 @@ class WebSocketClient:
         return MessageStream(self._core, self.subscribe, type, codes, timeout=timeout, events=events,
                              raw=raw, depth=depth, level=level, snapshot=snapshot, timeframe=timeframe,
                              indicators=indicators, categories=categories, include_body=include_body)
+
+    def candles(self, market: str, unit: CandleUnit, history: int = 200,
+                callback: Callable[[CandleBar], object] | None = None, *,
+                timeout: float | None = None) -> CandleSeries:
+        """The closed bars of ``market``: the last ``history`` from REST, then each live one once its
+        bucket has closed, never twice nor out of order, bars missed while the connection was down
+        fetched from REST (see :mod:`upbit_sync.candles`). ``unit`` "1s" to "240m" (the WebSocket's).
+        With ``callback``: called with each bar on the series' thread, and the handle has ``close()``.
+        Without: iterate it (``timeout`` bounds the wait for each bar, as in :meth:`stream`)."""
+        self._check_open()
+        return CandleSeries(self._core, self.subscribe, self.rest, market, unit, history=history,
+                            callback=callback, timeout=timeout, grace=self._port.config.candle_grace,
+                            decimal=self._port.config.decimal)
 
     # ---- snapshot and listing -----------------------------------------------------------------------
 

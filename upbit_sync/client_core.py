@@ -23,7 +23,6 @@ from .types import DataLoss, Event, Reconnected
 
 if TYPE_CHECKING:
     from .rest import RestClient
-    from .stream import MessageStream
 
 log = logging.getLogger("upbit_sync.client")
 
@@ -74,7 +73,7 @@ class ClientCore:
         self.port = port
         self.lock = threading.Lock()
         self.subs: dict[int, Subscription] = {}
-        self.streams: weakref.WeakSet[MessageStream[Any]] = weakref.WeakSet()
+        self.streams: weakref.WeakSet[Any] = weakref.WeakSet()  # MessageStream, CandleSeries
         self.on_error = hold(on_error) if on_error else None
         self.on_event = hold(on_event) if on_event else None
         self.closed = False

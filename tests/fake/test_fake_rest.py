@@ -95,7 +95,7 @@ def test_an_unknown_market_is_404_code_not_found(server, rest, path, params):
 def test_an_unknown_path_is_404_with_an_error_body_and_remaining_req(server, rest):
     client = rest(server)
 
-    quotation = client.get("/v1/candles/minutes/1", {"market": "KRW-BTC"})
+    quotation = client.get("/v1/candles/minutes/2", {"market": "KRW-BTC"})
     other = client.get("/v1/nothing")
 
     assert (quotation.status_code, error_of(quotation)[0]) == (404, 404)

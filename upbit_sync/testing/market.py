@@ -185,6 +185,7 @@ class _Market:
     candles: dict[int, _Candle] = field(default_factory=dict)
     # The trade message rendered for the last trade, so a SNAPSHOT repeats it exactly.
     last_trade_message: dict[str, Any] | None = None
+    born: float = 0.0  # when the simulator first made this market: its candles' history starts there
 
     @property
     def tick(self) -> float:
@@ -257,6 +258,12 @@ class MarketSimulator:
             market = self._market(code)
             self._trade(market, time.time(), (price, volume, side))
             return market.history[-1]
+
+    def born(self, code: str) -> float:
+        """When this code's market was first made (seconds): its candles before that bucket are the
+        synthetic past of ``candle_history.py``, those from it on its trades'."""
+        with self._lock:
+            return self._market(code).born
 
     def has_traded(self, code: str) -> bool:
         """Whether any trade of this code has happened (is in its history)."""
@@ -414,7 +421,7 @@ class MarketSimulator:
             high_52w_date=(today - timedelta(days=rng.randint(1, 360))).isoformat(),
             low_52w=round(max(tick, round(low_52w / tick) * tick), digits),
             low_52w_date=(today - timedelta(days=rng.randint(1, 360))).isoformat(),
-            history=deque(maxlen=self._history),
+            history=deque(maxlen=self._history), born=now,
         )
         return market
 
@@ -468,7 +475,7 @@ class MarketSimulator:
         ))
         # Only the units someone asked for are kept up to date: a trade costs less.
         for seconds, candle in market.candles.items():
-            start = int(now // seconds * seconds)
+            start = _ms(now) // 1000 // seconds * seconds  # from the ms the history keeps, as REST's
             if candle.start != start:
                 market.candles[seconds] = _Candle(start, moved, moved, moved, moved, volume,
                                                   moved * volume)
@@ -606,11 +613,10 @@ class MarketSimulator:
     def _candle(self, market: _Market, now: float, stream_type: str, type: str) -> dict[str, Any]:
         seconds = CANDLE_SECONDS[type]
         candle = market.candles.get(seconds)
-        if candle is None:  # first use of this unit: a candle holding the last trade
-            price, volume = market.price, market.last_volume
-            first = int(market.last_trade_s // seconds * seconds)
-            candle = market.candles[seconds] = _Candle(first, price, price, price, price, volume,
-                                                       price * volume)
+        if candle is None:  # first use of this unit: the bucket of the last trade, from the history
+            if not market.history:
+                self._trade(market, now)  # Upbit's markets have always traded: one on the spot
+            candle = market.candles[seconds] = self._bucket(market, seconds)
         start = _utc(candle.start)
         return {
             "type": type,
@@ -626,3 +632,20 @@ class MarketSimulator:
             "timestamp": _ms(now),
             "stream_type": stream_type,
         }
+
+    @staticmethod
+    def _bucket(market: _Market, seconds: int) -> _Candle:
+        """The candle of the last trade's bucket, every trade of it added in order (as ``_trade``
+        adds them, so it equals the REST bar ``candle_history.py`` makes of the same trades)."""
+        history = market.history
+        start = history[-1].timestamp // 1000 // seconds * seconds
+        first = len(history) - 1
+        while first > 0 and history[first - 1].timestamp >= start * 1000:
+            first -= 1
+        trades = [history[i] for i in range(first, len(history))]
+        head = trades[0]
+        price, volume = head.trade_price, head.trade_volume
+        candle = _Candle(start, price, price, price, price, volume, price * volume)
+        for trade in trades[1:]:
+            candle.add(trade.trade_price, trade.trade_volume)
+        return candle

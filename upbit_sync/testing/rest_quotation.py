@@ -1,14 +1,22 @@
-"""The REST side's quotation endpoints (markets, tickers, trades, orderbooks, orderbook instruments),
-served from the same market simulator as the WebSocket side: the trades ``/v1/trades/ticks`` lists
-are the ones its tapes sent."""
+"""The REST side's quotation endpoints (markets, tickers, trades, orderbooks, orderbook instruments,
+candles), served from the same market simulator as the WebSocket side: the trades ``/v1/trades/ticks``
+lists are the ones its tapes sent, and the candles are made of them (``candle_history.py``).
+
+Candles: ``count`` 1-200 (default 1; above 200, OPEN on Upbit: 400 ``validation_error``); ``to`` is
+exclusive, in any form of UPBIT_TRADING.md §3.1 (no zone: UTC); an epoch in ms (OPEN) is refused,
+400 ``validation_error``. Newest first; a bucket without a trade is left out.
+"""
 
 from __future__ import annotations
 
 import bisect
 import math
+import re
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .candle_history import PERIODS, CandleHistory, page, row
 from .markets import DEFAULT_MARKETS
 from .rest_params import (
     CODE,
@@ -27,6 +35,14 @@ from .rest_params import (
 from .state import ExchangeState
 
 MAX_TICKS = 500  # /v1/trades/ticks: the most trades one call returns
+MAX_CANDLES = 200  # /v1/candles/*: the most candles one call returns
+CANDLE_PATHS: dict[str, str] = {  # path -> unit
+    "/v1/candles/seconds": "1s",
+    **{f"/v1/candles/minutes/{n}": f"{n}m" for n in (1, 3, 5, 10, 15, 30, 60, 240)},
+    "/v1/candles/days": "1d", "/v1/candles/weeks": "1w", "/v1/candles/months": "1M",
+    "/v1/candles/years": "1y",
+}
+_TO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
 _KST = timezone(timedelta(hours=9))
 
 _CAUTIONS = ("PRICE_FLUCTUATIONS", "TRADING_VOLUME_SOARING", "DEPOSIT_AMOUNT_SOARING",
@@ -53,6 +69,7 @@ class Quotation:
             ("GET", "/v1/trades/ticks"): Endpoint("trade", False, self._ticks),
             ("GET", "/v1/orderbook"): Endpoint("orderbook", False, self._orderbook),
             ("GET", "/v1/orderbook/instruments"): Endpoint("orderbook", False, self._instruments),
+            **{("GET", path): Endpoint("candle", False, self._candles) for path in CANDLE_PATHS},
         }
 
     def _market_all(self, call: Call) -> tuple[int, Any]:
@@ -138,6 +155,33 @@ class Quotation:
                          "supported_levels": [decimal_text(level) for level in levels]})
         return 200, rows
 
+    def _candles(self, call: Call) -> tuple[int, Any]:
+        code = self._code(call.param("market"))
+        period = PERIODS[CANDLE_PATHS[call.path]]
+        count = integer(call.param("count"), "count", 1, 1, MAX_CANDLES, "validation_error")
+        now = time.time()
+        before = _candle_to(call.param("to"), now)
+        converting = call.param("converting_price_unit")
+        if converting is not None and (period.name != "1d" or converting != "KRW"):
+            raise RestError(400, "validation_error", "converting_price_unit must be KRW (days only).")
+        state = self._state
+        history = CandleHistory(state.market, code, period, state.quiet_periods.get(code, ()), now)
+        bars = page(history, before, count, state.candle_count == "slots")
+        older = next(history.newest(bars[-1].start), None) if bars and period.name == "1d" else None
+        rows = [row(code, period, bar, bars[i + 1] if i + 1 < len(bars) else older)
+                for i, bar in enumerate(bars)]
+        if converting is not None:
+            self._convert(code, rows)
+        return 200, rows
+
+    def _convert(self, code: str, rows: list[dict[str, Any]]) -> None:
+        """``converted_trade_price``: the close in KRW (a KRW market's own; others' at the KRW price of
+        their quote currency now)."""
+        quote = code.split("-", 1)[0]
+        rate = 1.0 if quote == "KRW" else self._state.market.price(f"KRW-{quote}")
+        for found in rows:
+            found["converted_trade_price"] = round(found["trade_price"] * rate, 8)
+
     def _codes(self, codes: str | None) -> list[str]:
         return [self._code(code) for code in split(codes, "markets")]
 
@@ -148,3 +192,21 @@ class Quotation:
         if CODE.fullmatch(code) is None or not self._state.is_listed(code):
             raise RestError(404, 404, "Code not found")
         return code
+
+
+def _candle_to(value: str | None, now: float) -> int:
+    """``to`` as the second candles must start before (exclusive); ``now`` (the latest) when absent."""
+    if value is None:
+        return math.floor(now) + 1
+    if _TO.fullmatch(value) is None:
+        raise RestError(400, "validation_error", "to must be yyyy-MM-ddTHH:mm:ss, with Z or an offset "
+                                                 "or none (UTC).")
+    text = value.replace(" ", "T").replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise RestError(400, "validation_error", "to is not a date and time.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return math.ceil(moment.timestamp())
+

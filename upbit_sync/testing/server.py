@@ -47,6 +47,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar, cast, overload
 
@@ -141,6 +142,10 @@ class FakeUpbitServer:
       longer open makes nothing and answers ``new_order_uuid`` null (OPEN 8); otherwise the old order
       is cancelled first, so a new order refused for funds leaves it cancelled. Orders are visible at
       once unless a ``"hide"`` fault holds them (OPEN 4).
+    - REST candles (``candle_history.py``) come from the trades the WebSocket candles show, over a
+      synthetic past; ``candle_count`` says what ``count`` counts (OPEN): ``"candles"`` (default, the
+      bars returned) or ``"slots"`` (buckets, empty ones included); :meth:`quiet_period` empties
+      a stretch of that past.
     - ``idle_timeout`` 0 disables idle drops; pings, pongs and status frames all count as traffic.
     - ``/websocket/v1/info`` checks the JWT as the private path does (same keys, nonces and
       ``auth_failure`` mode), counts toward ``connect_limit`` and the Origin rule, and holds its
@@ -182,6 +187,7 @@ class FakeUpbitServer:
     teapot_window = _Setting[float]()
     teapot_retry_after = _Setting[bool]()
     accounts = _Setting[list[dict[str, Any]]]()
+    candle_count = _Setting[str]()
 
     def __init__(
         self,
@@ -564,6 +570,13 @@ class FakeUpbitServer:
         otherwise a typical one), instead of the random walk's; each opens at the previous close.
         Queued after closes scripted before; the walk resumes from the last one."""
         self._private.script_candles(code, timeframe, closes, volumes)
+
+    def quiet_period(self, code: str, start: datetime, end: datetime) -> None:
+        """No trade of ``code`` from ``start`` to ``end`` (aware datetimes) in the synthetic past of
+        its candles: a bucket wholly inside has no REST candle (a quiet market's gap)."""
+        if start.tzinfo is None or end.tzinfo is None or end <= start:
+            raise ValueError("quiet_period takes aware datetimes, start before end")
+        self._state.quiet_periods.setdefault(code, []).append((start.timestamp(), end.timestamp()))
 
     # -- introspection -------------------------------------------------------------------------
 

@@ -88,6 +88,10 @@ class ExchangeState:
         self._listing: tuple[tuple[Market, ...] | None, frozenset[str] | None] = (None, None)
         self.markets = markets
         self.market = MarketSimulator(seed)
+        # REST candles (candle_history.py): what ``count`` counts ("candles" or "slots"), and the
+        # quiet periods of each code's synthetic past ({code: [(start, end) in seconds]})
+        self.candle_count = "candles"
+        self.quiet_periods: dict[str, list[tuple[float, float]]] = {}
         self.nonces = Nonces()  # a token's nonce spent on the private WebSocket is spent on REST too
         # The REST side's: per-group limits {group: (requests, per seconds)}, the header name
         # Remaining-Req is sent under, the 418 rule, what /v1/accounts answers, the orders placed.
