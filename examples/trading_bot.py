@@ -285,11 +285,11 @@ def main() -> int:
 
             manager = stack.enter_context(us.WebSocketManager(config))
             client = stack.enter_context(us.WebSocketClient(manager))
+            tracker = client.track_orders(on_update=on_update)   # before the first order: it sees all
+            trader = Trader(client, tracker, args.market, args.krw, stopper)
             rsi = us.RSI(14)
             client.subscribe("indicator_signal", [args.market], on_signal, timeframe=args.timeframe,
                              indicators=[rsi.oversold(30), rsi.overbought(70)])
-            tracker = client.track_orders(on_update=on_update)   # before the first order: it sees all
-            trader = Trader(client, tracker, args.market, args.krw, stopper)
 
             if mover is not None and not mover.wait_for_listener(10.0):
                 print("the signal subscription did not reach the fake exchange in 10 s", file=sys.stderr)
