@@ -316,7 +316,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.no_orjson:
         us.protocol.frames._loads = json.loads
-        us.types._loads = json.loads
     frames = ticker_frames(2_000)
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),

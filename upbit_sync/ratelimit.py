@@ -63,7 +63,7 @@ def group_of(method: str, path: str) -> str:
         if path.startswith(prefix):
             return group
     method = method.upper()
-    if method == "POST" and path.rstrip("/") == "/v1/orders":
+    if method == "POST" and path.rstrip("/") in ("/v1/orders", "/v1/orders/cancel_and_new"):
         return "order"
     if method == "POST" and path.rstrip("/") == "/v1/orders/test":
         return "order-test"

@@ -172,6 +172,8 @@ def runs(health_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                               signal_on=(signal.SIGTERM, NDJSON_LINE)),
         "stream | head": Run(["-c", f"set -o pipefail; '{sys.executable}' -m upbit_sync stream ticker "
                                     "KRW-BTC --fake | head -3"], program="/bin/bash"),
+        "demo | head": Run(["-c", f"set -o pipefail; '{sys.executable}' -m upbit_sync demo | head -2"],
+                           program="/bin/bash"),
         "record all markets": Run([*CLI, "record", "ticker", "--all-markets", "BTC", "--fake", "--seconds",
                                    "1.5", "--out", str(tmp_path_factory.mktemp("all-markets"))]),
         "record bad rotate": Run([*CLI, "record", "trade", "KRW-BTC", "--out", "x", "--rotate", "7h"]),
@@ -251,6 +253,13 @@ def test_a_closed_stdout_ends_stream_quietly_with_exit_0(runs: dict[str, Run]) -
     out = runs["stream | head"].clean_exit()  # pipefail: the status is the stream's
     assert len(out.splitlines()) == 3
     assert runs["stream | head"].result()[2] == ""  # no traceback, no "Exception ignored"
+
+
+def test_a_closed_stdout_ends_the_demo_quietly_with_exit_0(runs: dict[str, Run]) -> None:
+    # events are told on the SDK's worker threads: the pipe may close under one of them
+    out = runs["demo | head"].clean_exit()
+    assert len(out.splitlines()) == 2
+    assert runs["demo | head"].result()[2] == ""
 
 
 # ---- record -----------------------------------------------------------------------------------------

@@ -283,3 +283,15 @@ class FakeClock:
 def _memory(count: int, seconds: float = 1.0) -> Any:
     from pyrate_limiter import InMemoryBucket, Rate
     return InMemoryBucket([Rate(count, int(seconds * 1100))])
+
+
+@pytest.mark.parametrize("method, path, group", [
+    ("POST", "/v1/orders", "order"), ("POST", "/v1/orders/cancel_and_new", "order"),
+    ("POST", "/v1/orders/test", "order-test"), ("DELETE", "/v1/orders/open", "order-cancel-all"),
+    ("DELETE", "/v1/order", "default"), ("GET", "/v1/orders/uuids", "default"),
+    ("GET", "/v1/candles/minutes/1", "candle"),
+])
+def test_each_call_is_counted_in_upbits_group_for_it(method: str, path: str, group: str) -> None:
+    from upbit_sync.ratelimit import group_of
+
+    assert group_of(method, path) == group

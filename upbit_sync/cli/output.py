@@ -15,10 +15,27 @@ from ..recording import json_line
 PRINT_LOCK = threading.RLock()
 
 
+# Set once stdout's reader has hung up: later lines are dropped, and the main thread learns of it.
+PIPE_CLOSED = threading.Event()
+
+
 def say(text: str) -> None:
-    """Print whole lines on stdout, flushed."""
+    """Print whole lines on stdout, flushed. A closed stdout raises BrokenPipeError in the main thread
+    (``main`` ends the command quietly); on the SDK's threads (an event told on a worker) it is noted,
+    stdout pointed at /dev/null, and the main thread's next line raises it."""
+    main = threading.current_thread() is threading.main_thread()
     with PRINT_LOCK:
-        print(text, flush=True)
+        if PIPE_CLOSED.is_set():
+            if main:
+                raise BrokenPipeError("stdout was closed by its reader")
+            return
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            PIPE_CLOSED.set()
+            stdout_to_devnull()
+            if main:
+                raise
 
 
 def stdout_to_devnull() -> None:
