@@ -152,13 +152,15 @@ class Trader:
         fill = self.place("ask", ord_type="market", volume=bought.volume)
         if fill is None:
             return
-        self.bought = None
+        share = fill.volume / bought.volume       # 1, unless the book was too thin for all of it
+        cost = (bought.funds + bought.fee) * share
+        self.bought = None if share >= 1 else Fill(bought.volume - fill.volume, bought.funds * (1 - share),
+                                                   bought.fee * (1 - share))
         self.rounds += 1
-        pnl = fill.funds - fill.fee - bought.funds - bought.fee
+        pnl = fill.funds - fill.fee - cost
         self.total += pnl
         say(f"sold {fill.volume:f} {self.base} for {krw(fill.funds)}, fee {krw(fill.fee)}")
-        say(f"profit and loss: {pnl:+,.2f} KRW ({pnl / (bought.funds + bought.fee):+.3%}) after fees, "
-            f"round {self.rounds}")
+        say(f"profit and loss: {pnl:+,.2f} KRW ({pnl / cost:+.3%}) after fees, round {self.rounds}")
 
     @property
     def base(self) -> str:
