@@ -144,3 +144,18 @@ def test_orders_help_shows_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert stopped.value.code == 0
     help_text = capsys.readouterr().out
     assert "\nexamples:\n" in help_text and "  upbit-sync orders --market KRW-BTC --table" in help_text
+
+
+def test_an_order_without_its_json_is_spelled_with_upbits_names_and_decimal_text() -> None:
+    from decimal import Decimal
+
+    from upbit_sync.cli.orders import wire_fields
+
+    order = us.Order(uuid="u-1", market="KRW-BTC", side="bid", ord_type="limit", state="wait",
+                     price=1e-05, volume=Decimal("0.00100000"), remaining_volume=0.001, executed_volume=0.0,
+                     trades_count=0, paid_fee=0.0, locked=Decimal("50025"),
+                     created_at="2026-12-05T10:00:00+09:00", identifier="x")
+    spelled = wire_fields(order)
+    assert spelled["price"] == "0.00001" and spelled["volume"] == "0.00100000", spelled
+    assert spelled["executed_volume"] == "0.0" and spelled["trades_count"] == 0, spelled
+    assert "raw" not in spelled and "trades" not in spelled and "reserved_fee" not in spelled, spelled
