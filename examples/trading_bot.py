@@ -287,11 +287,11 @@ def main() -> int:
 
             manager = stack.enter_context(us.WebSocketManager(config))
             client = stack.enter_context(us.WebSocketClient(manager))
-            tracker = client.track_orders(on_update=on_update)   # before the first order: it sees all
-            trader = Trader(client, tracker, args.market, args.krw, stopper)
-            rsi = us.RSI(14)
+            rsi = us.RSI(14)                       # a bad market code is refused here, before any order
             client.subscribe("indicator_signal", [args.market], on_signal, timeframe=args.timeframe,
                              indicators=[rsi.oversold(30), rsi.overbought(70)])
+            tracker = client.track_orders(on_update=on_update)   # before the first order: it sees all
+            trader = Trader(client, tracker, args.market, args.krw, stopper)
 
             if mover is not None and not mover.wait_for_listener(10.0):
                 print("the signal subscription did not reach the fake exchange in 10 s", file=sys.stderr)
@@ -319,9 +319,10 @@ def main() -> int:
         status = 1
     except Interrupted as stop:
         status = stop.exit_code
-    if trader is not None:                        # the SDK is closed: no callback runs any more
-        for line in trader.summary():
-            say(line)
+    # the SDK is closed: no callback runs any more
+    summary = ["0 round trips, profit and loss +0.00 KRW after fees"] if trader is None else trader.summary()
+    for line in summary:
+        say(line)
     return status
 
 
