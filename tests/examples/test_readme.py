@@ -1,7 +1,7 @@
-"""The README's code works as written: its four ten-line programs, run against ``upbit-sync
-fake-server`` with ``UPBIT_WS_URL`` pointing there (and, for the indicator-signal bot and the
-announcement watcher, ``UPBIT_WS_PRIVATE_URL``, ``UPBIT_INFO_URL`` and the fake's test keys), print
-data."""
+"""The README's code works as written: its five ten-line programs, run against ``upbit-sync
+fake-server`` with ``UPBIT_WS_URL`` pointing there (and, for the indicator-signal bot, the
+announcement watcher and the trading lines, ``UPBIT_WS_PRIVATE_URL``, ``UPBIT_INFO_URL``,
+``UPBIT_REST_URL`` and the fake's test keys), print data."""
 
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def fake_channels() -> Iterator[dict[str, str]]:
     """``upbit-sync fake-server`` with ``--time-scale`` and ``--announce-every``, as the README says to
     run it for the signal bot and the announcement watcher (a faster clock and more notices, so that
     the test is short); yields the environment that points a program there: the URLs its first two
-    lines name, and the test keys it accepts."""
+    lines name (WebSocket and REST), and the test keys it accepts."""
     from upbit_sync.testing import TEST_ACCESS_KEY, TEST_SECRET_KEY
 
     command = [sys.executable, "-m", "upbit_sync", "fake-server", "--port", str(_free_port()),
@@ -135,9 +135,11 @@ def fake_channels() -> Iterator[dict[str, str]]:
         public = [url for url in urls if url.endswith("/v1")]
         private = [url for url in urls if url.endswith("/private")]
         info = [url for url in urls if url.endswith("/info")]
-        assert public and private and info, f"the fake server's first lines name no URLs: {banner!r}"
+        rest = re.findall(r"REST: (http://127\.0\.0\.1:\d+)", banner)
+        assert public and private and info and rest, f"the fake server's first lines name no URLs: {banner!r}"
         yield {"UPBIT_WS_URL": public[0], "UPBIT_WS_PRIVATE_URL": private[0], "UPBIT_INFO_URL": info[0],
-               "UPBIT_ACCESS_KEY": TEST_ACCESS_KEY, "UPBIT_SECRET_KEY": TEST_SECRET_KEY}
+               "UPBIT_REST_URL": rest[0], "UPBIT_ACCESS_KEY": TEST_ACCESS_KEY,
+               "UPBIT_SECRET_KEY": TEST_SECRET_KEY}
     finally:
         _stop(server)
 
@@ -247,3 +249,24 @@ def test_the_announcement_example_prints_the_notices_of_its_categories_only(fake
     # the fake posts the four categories in turn (numbered notices); the wallet ones never arrive
     numbers = [int(m[2]) for m in notices]
     assert numbers == sorted(numbers) and set(range(numbers[0], numbers[-1] + 1)) - set(numbers), lines
+
+
+UPDATE_LINE = re.compile(r"(placed|stream|reconciled) bid KRW-BTC (wait|done|cancel) (\d[\d.e-]*)\n")
+OVER_LINE = re.compile(r"(\S+) (done|cancel) (\d[\d.e-]*) (\S+) (\d[\d.e-]*)\n")
+
+
+def test_the_trading_example_places_a_market_buy_and_waits_until_the_tracker_sees_it_over(fake_channels):
+    def over(lines: list[str]) -> bool:  # wait() returned, and on_update heard the end too (either first)
+        return (any(OVER_LINE.fullmatch(line) for line in lines)
+                and any((m := UPDATE_LINE.fullmatch(line)) and m[2] != "wait" for line in lines))
+
+    lines, err = _run(example("Ten lines: trading"), None, over, fake_channels)
+    final = [m for line in lines if (m := OVER_LINE.fullmatch(line))]
+    assert final, f"stdout: {lines}\nstderr: {err}"
+    identifier, _, executed, _, fee = final[0].groups()
+    assert float(executed) > 0 and float(fee) > 0, lines
+    updates = [m.groups() for line in lines if (m := UPDATE_LINE.fullmatch(line))]
+    assert updates and updates[-1][1] == final[0][2], lines     # on_update heard the end wait() returned
+    changes = [(state, float(volume)) for _, state, volume in updates]
+    assert len(set(changes)) == len(changes), f"a change was told twice: {lines}"
+    assert identifier != "None", "the order carries no identifier"
