@@ -112,6 +112,7 @@ def test_a_limit_ask_fills_when_a_trade_reaches_its_price(server, client):
 def test_the_tape_s_own_trades_fill_a_resting_order(server, client, connect):
     bid, _ = book(server)
     order = placed(client, **dict(BID, price=str(bid + 1000), volume="0.0001"))  # at the price: rests
+    server.message_rate = 200.0  # a fast tape: the walk crosses the price sooner
     session = connect(server.public_url)
     session.subscribe({"type": "trade", "codes": ["KRW-BTC"]})  # starts the tape
 
