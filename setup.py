@@ -11,7 +11,8 @@ exec((HERE / "upbit_sync" / "_version.py").read_text(encoding="utf-8"), ABOUT)
 # The command line draws its live table, the demo's view and the recorder's status line with rich on a
 # terminal (plain lines without it); the SDK itself never imports it.
 CLI = ["rich>=13.7"]
-TESTING = CLI + [
+TESTING = [
+    *CLI,
     # 16.x is the last release for Python 3.10; 17.x needs 3.11. The fake exchange uses a few
     # websockets internals (server.py says which): pinned to the releases tested.
     "websockets>=16.0,<17; python_version < '3.11'",
@@ -27,7 +28,8 @@ SQLITE = ["filelock>=3.12"]
 SOCKS = ["python-socks>=2.4", "PySocks>=1.7"]
 PROMETHEUS = ["prometheus-client>=0.20"]  # manager.serve_health(): /metrics in Prometheus' format
 PANDAS = ["pandas>=2.0"]  # upbit_sync.to_frame(bars): candle bars as a DataFrame
-DEV = TESTING + REDIS + SQLITE + PROMETHEUS + PANDAS + [
+DEV = [
+    *TESTING, *REDIS, *SQLITE, *PROMETHEUS, *PANDAS,
     "pytest>=8.0",
     "pytest-timeout>=2.2",
     "responses>=0.25",
