@@ -132,6 +132,31 @@ def _balances(accounts: list[us.Account]) -> dict[str, tuple[Any, Any]]:
     return {a.currency: (a.balance, a.locked) for a in accounts}
 
 
+def test_a_placement_left_uncertain_is_learnt_at_the_next_reconcile_and_made_once(harness: Any) -> None:
+    server = harness.server()
+    client = harness.client(harness.manager(server, **KEYS, order_lookup_timeout=0.3))
+    updates = Updates()
+    tracker = client.track_orders(on_update=updates)
+    assert wait_until(lambda: tracker.reconciles >= 1, 10)
+    price = _price(client)
+    server.refuse_next(10**6)  # the private connection down: the stream cannot tell of the order
+    assert server.cut_private() == 1
+    assert wait_until(lambda: client.manager.health()["connections"]["private"]["state"] != "OPEN")
+    server.fail_next_order("drop")  # the order is made, its answer lost...
+    server.refuse_rest_next(10**6, status=500, group="default")  # ...and every lookup fails
+
+    with pytest.raises(us.OrderUncertainError) as caught:
+        client.place_order(MARKET, "bid", "limit", price=price, volume=0.001, identifier="intent-7")
+    assert caught.value.identifier == "intent-7" and tracker.get("intent-7") is None
+
+    server.clear_refusals()
+    assert wait_until(lambda: tracker.get("intent-7") is not None, 15)
+    order = tracker.get("intent-7")
+    assert order is not None and order.is_open
+    assert [u.source for u in updates.of(order.uuid)] == ["reconciled"]
+    assert [o["uuid"] for o in server.orders if o.get("identifier") == "intent-7"] == [order.uuid]
+
+
 def test_wait_times_out_with_the_state_named_and_close_joins_the_thread(setup: Any) -> None:
     _, client, tracker, _updates = setup
     order = client.place_order(MARKET, "bid", "limit", price=_price(client), volume=0.001)

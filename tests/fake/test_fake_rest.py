@@ -569,6 +569,15 @@ def test_refuse_rest_next_answers_the_next_requests_of_any_group(server, rest):
     assert all("Remaining-Req" in a.headers for a in answers)
 
 
+def test_clear_refusals_ends_the_rest_refusals_too(server, rest):
+    client = rest(server)
+    server.refuse_rest_next(1000, status=500)
+    assert client.get("/v1/market/all").status_code == 500
+
+    assert server.clear_refusals() == 999
+    assert client.get("/v1/market/all").status_code == 200
+
+
 def test_refuse_rest_next_of_one_group_leaves_the_others_alone(server, rest):
     client = rest(server)
     server.refuse_rest_next(1, status=429, group="trade")

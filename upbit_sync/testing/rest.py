@@ -172,6 +172,9 @@ class FakeRest:
     def refuse_next(self, n: int, status: int = 429, group: str | None = None) -> None:
         self._limits.refuse_next(n, status, group)
 
+    def clear_refusals(self) -> int:
+        return self._limits.clear_refusals()
+
     # -- one request ---------------------------------------------------------------------------
 
     def serve(self, handler: _Handler) -> None:

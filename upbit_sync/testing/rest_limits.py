@@ -55,6 +55,12 @@ class RestLimits:
         with self._lock:
             self._refusals.extend([(status, group)] * n)
 
+    def clear_refusals(self) -> int:
+        with self._lock:
+            left = len(self._refusals)
+            self._refusals.clear()
+            return left
+
     def admit(self, group: str, scope: str, now: float, origin: bool) -> tuple[Refusal | None, int, int]:
         """``(refusal or None, sec, min)`` for Remaining-Req; counts the request when admitted."""
         state = self._state

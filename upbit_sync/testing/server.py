@@ -429,9 +429,9 @@ class FakeUpbitServer:
         self._gateway.refuse_next(n, status)
 
     def clear_refusals(self) -> int:
-        """Forget the upgrade refusals :meth:`refuse_next` still holds (an outage made with a large
-        ``n`` ends here); returns how many were left."""
-        return self._gateway.clear_refusals()
+        """Forget the refusals :meth:`refuse_next` and :meth:`refuse_rest_next` still hold (an outage
+        made with a large ``n`` ends here); returns how many were left."""
+        return self._gateway.clear_refusals() + self._rest.clear_refusals()
 
     def refuse_rest_next(self, n: int, status: int = 429, group: str | None = None) -> None:
         """Answer the next ``n`` REST requests (of this rate-limit ``group``, or any) with this HTTP
