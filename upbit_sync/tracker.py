@@ -126,6 +126,8 @@ class OrderTracker:
         self._asset_time = 0  # ms: the newest balances applied (a myAsset's, or a REST read's start)
         self._outbox: deque[OrderUpdate] = deque()
         self._delivering = False
+        self._deliverer: threading.Thread | None = None  # the thread handing updates out, while one does
+        self._told: dict[str, tuple[str, Any]] = {}  # uuid -> the last change on_update has returned from
         self._subscriptions: list[Subscription] = []
         self._wanted = True  # a reconcile is due (at start)
         self._down_since: float | None = None  # wall clock: the private connection's last end
@@ -165,15 +167,18 @@ class OrderTracker:
             return list(self._balances.values())
 
     def wait(self, key: str, timeout: float = 10.0) -> Order:
-        """Block until the order with this uuid or identifier is ``done`` or ``cancel``; returns it.
-        Raises StreamTimeout (a TimeoutError) if it is still open after ``timeout`` seconds."""
+        """Block until the order with this uuid or identifier is ``done`` or ``cancel``, and
+        ``on_update`` has returned from that change (what it did is done when this returns); returns
+        the order. Raises StreamTimeout (a TimeoutError) if it is still open after ``timeout`` seconds."""
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
             raise InvalidRequestError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
                 order = self._orders.get(self._by_identifier.get(key, key))
-                if order is not None and order.is_final:
+                if order is not None and order.is_final and (
+                        self._told.get(order.uuid) == _key(order)
+                        or self._deliverer is threading.current_thread()):  # asked from on_update
                     return order
                 if self._closed:
                     raise ClosedError("this order tracker is closed")
@@ -265,7 +270,7 @@ class OrderTracker:
             self._changed.notify_all()
             if self._delivering or not self._outbox:
                 return
-            self._delivering = True
+            self._delivering, self._deliverer = True, threading.current_thread()
         self._deliver()
 
     def _deliver(self) -> None:
@@ -274,16 +279,22 @@ class OrderTracker:
         while True:
             with self._lock:
                 if not self._outbox:
-                    self._delivering = False
+                    self._delivering, self._deliverer = False, None
                     return
                 update = self._outbox.popleft()
-            if self._on_update is None:
-                continue
-            try:
-                self._on_update(update)
-            except Exception as exc:
-                if not self._tell(exc):
-                    log.exception("on_update of the order tracker raised")
+            if self._on_update is not None:
+                try:
+                    self._on_update(update)
+                except Exception as exc:
+                    if not self._tell(exc):
+                        log.exception("on_update of the order tracker raised")
+                except BaseException:  # (KeyboardInterrupt...) the next merge must still deliver
+                    with self._lock:
+                        self._delivering, self._deliverer = False, None
+                    raise
+            with self._changed:
+                self._told[update.order.uuid] = _key(update.order)
+                self._changed.notify_all()
 
     # ---- the REST side ----------------------------------------------------------------------------------
 

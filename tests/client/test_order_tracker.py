@@ -157,6 +157,34 @@ def test_a_placement_left_uncertain_is_learnt_at_the_next_reconcile_and_made_onc
     assert [o["uuid"] for o in server.orders if o.get("identifier") == "intent-7"] == [order.uuid]
 
 
+def test_wait_returns_only_once_on_update_has_returned_from_the_final_change(setup: Any) -> None:
+    _, client, tracker, updates = setup
+    entered, release = threading.Event(), threading.Event()
+    hook = updates.__call__
+
+    def slow(update: us.OrderUpdate) -> None:  # the final change takes a while to handle
+        if update.order.is_final:
+            entered.set()
+            release.wait(10)
+        hook(update)
+
+    tracker._on_update = slow  # the fixture's tracker, with a slower callback
+    order = client.place_order(MARKET, "bid", "limit", price=_price(client), volume=0.001)
+    returned = threading.Event()
+    waiter = threading.Thread(target=lambda: (tracker.wait(order.uuid, timeout=10), returned.set()),
+                              name="test-waiter", daemon=True)
+    waiter.start()
+    try:
+        client.rest.cancel_order(uuid=order.uuid)
+        assert entered.wait(10)
+        assert not returned.wait(0.3)  # the order is over, but its callback has not returned yet
+    finally:
+        release.set()
+    assert returned.wait(10)
+    waiter.join(5)
+    assert updates.of(order.uuid)[-1].order.state == "cancel"  # handled before wait returned
+
+
 def test_wait_times_out_with_the_state_named_and_close_joins_the_thread(setup: Any) -> None:
     _, client, tracker, _updates = setup
     order = client.place_order(MARKET, "bid", "limit", price=_price(client), volume=0.001)

@@ -256,7 +256,7 @@ OVER_LINE = re.compile(r"(\S+) (done|cancel) (\d[\d.e-]*) (\S+) (\d[\d.e-]*)\n")
 
 
 def test_the_trading_example_places_a_market_buy_and_waits_until_the_tracker_sees_it_over(fake_channels):
-    def over(lines: list[str]) -> bool:  # wait() returned, and on_update heard the end too (either first)
+    def over(lines: list[str]) -> bool:  # wait() returned, and on_update heard the end
         return (any(OVER_LINE.fullmatch(line) for line in lines)
                 and any((m := UPDATE_LINE.fullmatch(line)) and m[2] != "wait" for line in lines))
 
@@ -267,6 +267,9 @@ def test_the_trading_example_places_a_market_buy_and_waits_until_the_tracker_see
     assert float(executed) > 0 and float(fee) > 0, lines
     updates = [m.groups() for line in lines if (m := UPDATE_LINE.fullmatch(line))]
     assert updates and updates[-1][1] == final[0][2], lines     # on_update heard the end wait() returned
+    last_update = max(i for i, line in enumerate(lines) if UPDATE_LINE.fullmatch(line))
+    first_over = min(i for i, line in enumerate(lines) if OVER_LINE.fullmatch(line))
+    assert last_update < first_over, f"wait() returned before on_update had handled the end: {lines}"
     changes = [(state, float(volume)) for _, state, volume in updates]
     assert len(set(changes)) == len(changes), f"a change was told twice: {lines}"
     assert identifier != "None", "the order carries no identifier"
