@@ -1,7 +1,7 @@
 """``client.candles()``: one market's closed candle bars, from history to live, each once, in order.
 
 The history comes from REST (:meth:`RestClient.candles`); then each bar from the WebSocket
-``candle.<unit>`` type once its bucket has closed (UPBIT_TRADING.md §3.4): when a message for a later
+``candle.<unit>`` type once its bucket has closed (docs/trading.md): when a message for a later
 bucket of the market arrives, or once the clock passes the bucket's end plus ``Config.candle_grace``
 (the bar is then REST's, which has the exact one; a bucket REST has nothing for had no trade and
 gives no bar). What the WebSocket cannot vouch for comes from REST: the buckets between the last bar
@@ -163,7 +163,7 @@ class CandleSeries:
         def n(value: float) -> Any:
             return Decimal(repr(value)) if self._decimal else value
 
-        # timestamp 0: the message's is its own time, not the last trade's (UPBIT_TRADING.md §3.4)
+        # timestamp 0: the message's is its own time, not the last trade's (docs/trading.md)
         return CandleBar(message.code, self.unit, message.candle_date_time_utc,
                          message.candle_date_time_kst, n(message.opening_price), n(message.high_price),
                          n(message.low_price), n(message.trade_price),

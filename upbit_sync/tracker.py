@@ -1,7 +1,7 @@
 """OrderTracker: the account's orders and balances, kept true across every private reconnect.
 
 Upbit's ``myOrder`` has no snapshot: a fill while the private connection is down is never sent. So the
-tracker merges three sources into one view per order (docs/trading.md §3):
+tracker merges three sources into one view per order (docs/trading.md, "Tracking orders"):
 
 - ``"placed"``: the answer to a placement made through the client;
 - ``"stream"``: ``myOrder`` messages (and ``myAsset`` for balances);

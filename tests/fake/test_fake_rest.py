@@ -369,7 +369,7 @@ def test_a_cancelled_order_leaves_the_open_orders_and_an_unknown_one_is_404(serv
     fetched = client.get("/v1/order", {"uuid": order["uuid"]}, signed=True)
 
     assert cancelled.status_code == 200
-    # the order as the cancel found it; cancelled right after (UPBIT_TRADING.md §2.9)
+    # the order as the cancel found it; cancelled right after (docs/trading.md)
     assert cancelled.json()["state"] == "wait" and cancelled.json()["uuid"] == order["uuid"]
     assert client.get("/v1/orders/open", OPEN, signed=True).json() == []
     for refused in (again, unknown):

@@ -1,4 +1,4 @@
-"""The fake exchange's wallet endpoints (UPBIT_TRADING.md §5): withdrawals only to allow-listed
+"""The fake exchange's wallet endpoints (docs/trading.md): withdrawals only to allow-listed
 addresses, moving the balance out and kept for tests to inspect; deposits, addresses, chances, the
 wallets' status, API keys and the travel rule's exchanges, with every money figure a decimal string."""
 

@@ -1,6 +1,6 @@
 """Candle history of every unit, paged backwards past Upbit's 200 per call, oldest first.
 
-Paging (UPBIT_TRADING.md §3.3): each call asks for the candles before ``to`` (exclusive), newest
+Paging (docs/trading.md): each call asks for the candles before ``to`` (exclusive), newest
 first; the next ``to`` is the oldest start received plus ``Z``, and bars are kept by their start, so
 none comes twice. Whether ``count`` counts candles or time slots is OPEN: under the second reading a
 quiet stretch gives an empty page in mid-history, so an empty page moves ``to`` back by ``count``

@@ -15,7 +15,7 @@ A code's series is cut at the bucket its simulated market was born in (first tou
   is the seed's alone). Every bucket has a bar, back to :data:`LISTED`, except those wholly inside a quiet
   period (``FakeUpbitServer.quiet_period``). Seconds bars reach back :data:`SECONDS_REACH` only.
 
-``count`` counts returned candles or time slots (UPBIT_TRADING.md §3.3, OPEN): the fake does either,
+``count`` counts returned candles or time slots (docs/trading.md, OPEN): the fake does either,
 as ``FakeUpbitServer.candle_count`` says.
 """
 
@@ -32,7 +32,7 @@ from datetime import datetime, timedelta, timezone
 from .market import MarketSimulator, TradeRecord, tick_size
 
 LISTED = int(datetime(2017, 10, 24, tzinfo=timezone.utc).timestamp())  # Upbit opened for trading
-SECONDS_REACH = 90 * 86_400  # seconds candles: only the last 3 months (UPBIT_TRADING.md §3.1)
+SECONDS_REACH = 90 * 86_400  # seconds candles: only the last 3 months (docs/trading.md)
 _WEEK_ORIGIN = 4 * 86_400  # 1970-01-05, a Monday: weeks start on Monday (UTC)
 _KST = timezone(timedelta(hours=9))
 _VOLUME_DIGITS = 8
@@ -194,7 +194,7 @@ def page(history: CandleHistory, before: int, count: int, slots: bool) -> list[B
 
 
 def row(code: str, period: Period, bar: Bar, previous: Bar | None) -> dict[str, object]:
-    """One bar as REST writes it (UPBIT_TRADING.md §3.2); ``previous``: the bar before (days)."""
+    """One bar as REST writes it (docs/trading.md); ``previous``: the bar before (days)."""
     start = datetime.fromtimestamp(bar.start, tz=timezone.utc)
     found: dict[str, object] = {
         "market": code,

@@ -298,7 +298,7 @@ class Matcher:
 
     def cancel_and_new(self, key: str, param: Callable[[str], str | None], *,
                        hide: float = 0.0) -> dict[str, Any]:
-        """Cancel an order and place another on the same market and side (UPBIT_TRADING.md §2.12):
+        """Cancel an order and place another on the same market and side (docs/trading.md):
         the old order as the cancel found it, plus ``new_order_uuid`` and ``new_order_identifier``
         (both None when the old order was no longer open: nothing new is placed)."""
         with self._lock:

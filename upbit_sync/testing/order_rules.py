@@ -1,4 +1,4 @@
-"""What an order must be before the fake exchange takes it (UPBIT_TRADING.md §2.1, §6): the fields
+"""What an order must be before the fake exchange takes it (docs/trading.md): the fields
 each type and side needs and allows, the tick grid, the minimum total, and the answers Upbit gives a
 bad one. Funds and the book are the matcher's to check; this is what a body alone decides."""
 

@@ -3,7 +3,7 @@
 :class:`OrderRecord` is one order (exact ``Decimal`` figures), rendered as Upbit's REST order object
 (:meth:`OrderRecord.rest`) or as a myOrder event (:meth:`OrderRecord.my_order`). :class:`Orders`
 keeps them per access key in the order they were placed, with the identifiers each account has
-used (burnt forever, UPBIT_TRADING.md §2.2) and the orders a fault keeps out of sight for a while.
+used (burnt forever, docs/trading.md) and the orders a fault keeps out of sight for a while.
 It has no lock of its own: the matcher uses it under its lock.
 """
 
@@ -95,7 +95,7 @@ class OrderRecord:
 
     def rest(self, *, trades: bool = False, funds: bool = False) -> dict[str, Any]:
         """The REST order object; ``trades`` for ``GET /v1/order``, ``funds`` (``executed_funds``)
-        for the list endpoints (UPBIT_TRADING.md §2.3)."""
+        for the list endpoints (docs/trading.md)."""
         order: dict[str, Any] = {
             "uuid": self.uuid, "side": self.side, "ord_type": self.ord_type, "price": _text(self.price),
             "state": self.state, "market": self.market, "created_at": self.created_at(),

@@ -1,4 +1,4 @@
-"""The REST side's order endpoints (UPBIT_TRADING.md §1-§2), each signed, on the matcher's orders
+"""The REST side's order endpoints (docs/trading.md), each signed, on the matcher's orders
 and balances per access key: balances, placing, testing, finding, listing and cancelling orders,
 cancel-and-new and the order chance. The faults a test set for an order call are played here."""
 

@@ -3,7 +3,7 @@ candles), served from the same market simulator as the WebSocket side: the trade
 lists are the ones its tapes sent, and the candles are made of them (``candle_history.py``).
 
 Candles: ``count`` 1-200 (default 1; above 200, OPEN on Upbit: 400 ``validation_error``); ``to`` is
-exclusive, in any form of UPBIT_TRADING.md §3.1 (no zone: UTC); an epoch in ms (OPEN) is refused,
+exclusive, in any form of docs/trading.md (no zone: UTC); an epoch in ms (OPEN) is refused,
 400 ``validation_error``. Newest first; a bucket without a trade is left out.
 """
 

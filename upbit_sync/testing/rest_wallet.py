@@ -1,4 +1,4 @@
-"""The REST side's wallet endpoints (UPBIT_TRADING.md §5), each signed, per access key: deposits and
+"""The REST side's wallet endpoints (docs/trading.md), each signed, per access key: deposits and
 their addresses, withdrawals (which move the balance out, and only to an allow-listed address), the
 wallets' status, the API keys and the travel rule's exchanges. Every money figure is a decimal
 string; every withdrawal made is kept in ``state.withdrawals`` (with the ``access_key`` that made

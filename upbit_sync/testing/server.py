@@ -516,7 +516,7 @@ class FakeUpbitServer:
         - ``"500"``: carried out, then answered 500 (``{"error": {"name": 500, ...}}``).
         - ``"delay"``: carried out, answered normally ``seconds`` later.
         - ``"500_before"``: answered 500 and nothing done; the identifier (``new_identifier`` for
-          cancel_and_new) is burnt all the same unless ``burn=False`` (UPBIT_TRADING.md §2.2: burnt
+          cancel_and_new) is burnt all the same unless ``burn=False`` (docs/trading.md: burnt
           even if the request failed).
         - ``"hide"``: the order made is left out of every lookup and list (``/v1/order``,
           ``/orders/uuids``, ``/orders/open``, ``/orders/closed``, cancels) for ``seconds`` (OPEN
