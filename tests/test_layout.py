@@ -211,7 +211,8 @@ def test_the_manager_only_supervises():
 def test_no_module_sends_readers_to_notes_that_do_not_ship():
     for path in [*PACKAGE.rglob("*.py"), PACKAGE.parent / "README.md", *PACKAGE.parent.glob("docs/*.md")]:
         text = path.read_text(encoding="utf-8")
-        for name in ("DESIGN.md", "UPBIT_PROTOCOL.md", "LIBRARY_FACTS.md", "UPBIT_CHANNELS.md", "UPBIT_TRADING.md",
+        for name in ("DESIGN.md", "UPBIT_PROTOCOL.md", "LIBRARY_FACTS.md", "UPBIT_CHANNELS.md",
+                     "UPBIT_TRADING.md",
                      "STYLE.md"):
             assert name not in text, f"{path.relative_to(PACKAGE.parent)} names {name}, which is not shipped"
 
