@@ -5,6 +5,8 @@ a test injects into order calls. Driven with plain ``requests`` and raw sockets,
 
 from __future__ import annotations
 
+import threading
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -132,6 +134,34 @@ def test_a_scripted_trade_reaches_the_trade_listeners_and_the_history(server, co
     assert (sent["trade_price"], sent["trade_volume"], sent["ask_bid"]) == (101_000_000, 0.25, "ASK")
     assert sent["sequential_id"] == tick["sequential_id"] == server.trades("KRW-BTC")[0]["sequential_id"]
     assert server.market.price("KRW-BTC") == 101_000_000
+
+
+def test_a_scripted_trade_right_after_the_snapshot_reaches_a_subscriber(server, connect, monkeypatch):
+    # The feed thread may be held up right after writing a snapshot: the subscriber already has it and
+    # must get the next trade. (The window is widened here so the race shows every time.)
+    from upbit_sync.testing.connections import Connections
+
+    write = Connections.write_frames
+    snapshot_written = threading.Event()
+
+    def slow_after_snapshot(self, conn, data, *args):
+        done = write(self, conn, data, *args)
+        if b"SNAPSHOT" in data and threading.current_thread().name.startswith("upbit-fake"):
+            snapshot_written.set()
+            time.sleep(0.5)  # widens the window after the write; not a synchronisation
+        return done
+
+    monkeypatch.setattr(Connections, "write_frames", slow_after_snapshot)
+    server.message_rate = 0
+    session = connect(server.public_url)
+    session.subscribe({"type": "trade", "codes": ["KRW-BTC"]})
+    session.until(lambda m: m["stream_type"] == "SNAPSHOT")
+    assert snapshot_written.is_set()
+
+    server.trade("KRW-BTC", 101_000_000, 0.25, side="ASK")
+
+    sent = session.until(lambda m: m["stream_type"] == "REALTIME")[-1]
+    assert (sent["trade_price"], sent["trade_volume"]) == (101_000_000, 0.25)
 
 
 def test_trades_share_their_volume_best_price_first(server, client):

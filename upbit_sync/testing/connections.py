@@ -14,6 +14,7 @@ import select
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from websockets.protocol import State
 from websockets.sync.server import ServerConnection
@@ -103,21 +104,29 @@ class Connections:
 
     # -- sending -------------------------------------------------------------------------------
 
-    def send(self, conn: Session, payload: bytes, *, data: bool, deadline: float | None = None) -> bool:
-        """Send one binary frame unless silenced; see :meth:`write_frames` for ``deadline``."""
+    def send(self, conn: Session, payload: bytes, *, data: bool, deadline: float | None = None,
+             before: Callable[[], object] | None = None) -> bool:
+        """Send one binary frame unless silenced; see :meth:`write_frames` for ``deadline`` and
+        ``before``."""
         if self.silenced or conn.closed_at is not None:
             return False
-        return self.write_frames(conn, server_frame(payload), 1 if data else 0, deadline)
+        return self.write_frames(conn, server_frame(payload), 1 if data else 0, deadline, before)
 
-    def write_frames(self, conn: Session, data: bytes, count: int, deadline: float | None) -> bool:
+    def write_frames(self, conn: Session, data: bytes, count: int, deadline: float | None,
+                     before: Callable[[], object] | None = None) -> bool:
         """Write complete pre-encoded frames to the socket, holding websockets' write lock.
 
         Without a deadline the write blocks until done. With one, a client that cannot take the
         data by then is dropped as a slow consumer: the one sender thread must keep moving.
+        ``before`` runs under the write lock just before the write: what it changes is in place
+        before the client can have the frame, and a frame another thread writes after seeing the
+        change follows this one.
         """
         ws = conn.ws
         written = 0
         with ws.protocol_mutex:
+            if before is not None:
+                before()
             if ws.protocol.state is not State.OPEN:
                 return False
             # Counted before the write, so a client that has a frame sees it counted.

@@ -263,9 +263,9 @@ class Feed:
         # A taped market trades on its tape only; _tapes only grows, so reading it unlocked is safe.
         message = market.make(stream.type, stream.market, stream_type, stream.depth,
                               stream.level, trade=stream.market not in self._tapes)
-        connections.send(conn, encode(message, conn.format), data=True, deadline=deadline)
-        if kind == "snapshot":
-            stream.awaiting_snapshot = False
+        # a snapshot's stream takes REALTIME messages from the moment the client can have the snapshot
+        done = (lambda: setattr(stream, "awaiting_snapshot", False)) if kind == "snapshot" else None
+        connections.send(conn, encode(message, conn.format), data=True, deadline=deadline, before=done)
 
     # -- status frames -------------------------------------------------------------------------
 
