@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -35,6 +34,7 @@ from .manager import WebSocketManager, port_of
 from .protocol import PUBLIC, make_spec, to_message
 from .rest import RestClient
 from .rest.candles import CandleUnit
+from .rest.orders import make_identifier
 from .stream import MessageStream, Snapshot
 from .subscriptions import Subscription
 from .tracker import OrderTracker
@@ -273,7 +273,7 @@ class WebSocketClient:
         """:meth:`RestClient.place_order` (exactly once), with every tracker of this client told at
         once: of the identifier before the order is sent, and of the order when it is answered."""
         rest = self.rest
-        identifier = identifier if identifier is not None else f"us-{uuid.uuid4().hex}"
+        identifier = identifier if identifier is not None else make_identifier()
         with self._core.lock:
             trackers = [h for h in self._core.helpers if isinstance(h, OrderTracker)]
         for tracker in trackers:

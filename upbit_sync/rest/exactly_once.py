@@ -128,23 +128,22 @@ class Settling:
         return order
 
 
-def _first(send: Send) -> tuple[Order | None, UpbitError | None]:
+def _first(send: Send, action: str, name: str, timeout: float) -> Order | Settling:
+    """The first send: its order, or (its answer lost on the way) the settling of that loss."""
     try:
-        return send(), None
+        return send()
     except UpbitError as exc:
         if not may_have_arrived(exc):
             raise
-        return None, exc
+        return Settling(action, name, timeout, exc)
 
 
 def place(send: Send, find: Send, identifier: str, timeout: float) -> Order:
     """POST /v1/orders exactly once: ``send`` places (always the same body, with ``identifier``),
     ``find`` looks the identifier up (GET /v1/order)."""
-    order, first = _first(send)
-    if first is None:
-        assert order is not None
-        return order
-    settling = Settling("place", identifier, timeout, first)
+    settling = _first(send, "place", identifier, timeout)
+    if isinstance(settling, Order):
+        return settling
     while True:
         found, learnt = settling.look(find)
         if found is not None:
@@ -164,11 +163,9 @@ def place(send: Send, find: Send, identifier: str, timeout: float) -> Order:
 def cancel(send: Send, find: Send, name: str, timeout: float) -> Order:
     """DELETE /v1/order exactly once in effect: after a lost answer the order is looked up; over
     (cancel, or done: the fill won) it is returned; still open, it is cancelled again (harmless)."""
-    order, first = _first(send)
-    if first is None:
-        assert order is not None
-        return order
-    settling = Settling("cancel", name, timeout, first)
+    settling = _first(send, "cancel", name, timeout)
+    if isinstance(settling, Order):
+        return settling
     while True:
         found, _ = settling.look(find)
         if found is not None and not found.is_open:
@@ -193,11 +190,9 @@ def replace(send: Send, find_new: Send, find_old: Send, new_identifier: str, tim
     """POST /v1/orders/cancel_and_new exactly once: after a lost answer the new order is looked up by
     ``new_identifier``; found, the old order is returned with ``new_order_uuid``/``_identifier`` set.
     Not found while the old order is still open, the same body is sent again."""
-    order, first = _first(send)
-    if first is None:
-        assert order is not None
-        return order
-    settling = Settling("cancel_and_new", new_identifier, timeout, first)
+    settling = _first(send, "cancel_and_new", new_identifier, timeout)
+    if isinstance(settling, Order):
+        return settling
     while True:
         new, learnt = settling.look(find_new, "new order")
         if new is not None:
