@@ -160,6 +160,28 @@ def test_a_placement_left_uncertain_is_learnt_at_the_next_reconcile_and_made_onc
     assert [o["uuid"] for o in server.orders if o.get("identifier") == "intent-7"] == [order.uuid]
 
 
+@pytest.mark.parametrize("mode, seconds", [("drop", 0.0), ("500", 0.0), ("delay", 1.0), ("500_before", 0.0)])
+def test_a_placement_whose_answer_fails_is_one_order_and_one_update(harness: Any, mode: str,
+                                                                    seconds: float) -> None:
+    server = harness.server()
+    client = harness.client(harness.manager(server, **KEYS, rest_timeout=0.3, order_lookup_timeout=3.0))
+    updates = Updates()
+    tracker = client.track_orders(on_update=updates)
+    assert wait_until(lambda: tracker.reconciles >= 1, 10)
+    server.fail_next_order(mode, seconds=seconds, burn=False)  # 500_before: nothing made, sent again
+
+    order = client.place_order(MARKET, "bid", "limit", price=_price(client), volume=0.001,
+                               identifier=f"intent-{mode}")
+
+    assert [o["uuid"] for o in server.orders if o.get("identifier") == f"intent-{mode}"] == [order.uuid]
+    assert len(server.orders) == 1
+    assert wait_until(lambda: updates.of(order.uuid))
+    tracker.reconcile()  # a reconcile after it all must not tell the same change again
+    done = tracker.reconciles
+    assert wait_until(lambda: tracker.reconciles > done, 10)
+    assert [(u.order.state, u.order.executed_volume) for u in updates.of(order.uuid)] == [("wait", 0)]
+
+
 def test_wait_returns_only_once_on_update_has_returned_from_the_final_change(setup: Any) -> None:
     _, client, tracker, updates = setup
     entered, release = threading.Event(), threading.Event()
