@@ -156,7 +156,8 @@ def test_a_scripted_trade_right_after_the_snapshot_reaches_a_subscriber(server, 
     session = connect(server.public_url)
     session.subscribe({"type": "trade", "codes": ["KRW-BTC"]})
     session.until(lambda m: m["stream_type"] == "SNAPSHOT")
-    assert snapshot_written.is_set()
+    # the client can read the snapshot before the feed thread is back from writing it
+    assert snapshot_written.wait(5)
 
     server.trade("KRW-BTC", 101_000_000, 0.25, side="ASK")
 
