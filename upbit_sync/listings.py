@@ -244,13 +244,13 @@ class MarketFollow:
                         log.error("could not subscribe %s %s: %s", self.type, info.market, exc)
                     continue
                 self._subs[info.market] = sub
-                events.append(MarketListed(sub.connection, info.market, self.quote, info.korean_name,
-                                           info.english_name, now))
+                events.append(MarketListed(sub.connection, self.type, info.market, self.quote,
+                                           info.korean_name, info.english_name, now))
             for info in delisted:
                 gone = self._subs.pop(info.market, None)
                 if gone is not None:
                     gone.cancel()
-                events.append(MarketDelisted(gone.connection if gone is not None else "",
+                events.append(MarketDelisted(gone.connection if gone is not None else "", self.type,
                                              info.market, self.quote, info.korean_name,
                                              info.english_name, now))
         self._listing = listing

@@ -63,8 +63,10 @@ class ServerError(Event):
 @dataclass(frozen=True, slots=True)
 class MarketListed(Event):
     """``subscribe_markets(follow=True)`` found ``market`` newly listed in ``quote`` and subscribed
-    it; ``at`` is when the re-read found it (epoch seconds). ``connection`` carries it."""
+    it for ``type`` (one event per follow); ``at`` is when the re-read found it (epoch seconds).
+    ``connection`` carries it."""
 
+    type: str
     market: str
     quote: str
     korean_name: str | None
@@ -75,8 +77,9 @@ class MarketListed(Event):
 @dataclass(frozen=True, slots=True)
 class MarketDelisted(Event):
     """``subscribe_markets(follow=True)`` found ``market`` gone from ``quote``'s listing and dropped
-    it from the subscription; the names are those it was last listed under."""
+    it from ``type``'s subscription; the names are those it was last listed under."""
 
+    type: str
     market: str
     quote: str
     korean_name: str | None
