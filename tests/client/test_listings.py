@@ -158,3 +158,21 @@ def test_bad_arguments_are_refused_before_anything_is_sent(harness, fake, option
         client.subscribe_markets("ticker", quote="KRW", callback=Sink(), **options)
     assert market_reads(fake) == reads and fake.connections_opened == opened
     assert not follow_threads()
+
+
+def test_the_fake_stops_a_delisted_markets_data_even_for_a_request_that_still_names_it(harness, fake):
+    sink = Sink()
+    client = harness.client(harness.manager(fake))
+    client.subscribe("ticker", ["KRW-BTC", "KRW-XRP"], sink)
+    assert sink.wait(lambda: sink.codes()["KRW-XRP"] > 0)
+    fake.delist_market("KRW-XRP")
+    assert "KRW-XRP" not in {m.market for m in client.rest.markets(quote="KRW")}
+    btc = sink.codes()["KRW-BTC"]
+    assert sink.wait(lambda: sink.codes()["KRW-BTC"] >= btc + 3)  # what was on its way has come
+    xrp, btc = sink.codes()["KRW-XRP"], sink.codes()["KRW-BTC"]
+    assert sink.wait(lambda: sink.codes()["KRW-BTC"] >= btc + 10)
+    assert sink.codes()["KRW-XRP"] == xrp
+    with pytest.raises(ValueError, match="not listed"):
+        fake.delist_market("KRW-XRP")
+    with pytest.raises(ValueError, match="listed already"):
+        fake.list_market("KRW-BTC")
