@@ -33,7 +33,7 @@ from .errors import (
 from .indicators import IndicatorSpec
 from .listings import DEFAULT_INTERVAL, CoreHooks, MarketFollow, check_interval
 from .manager import WebSocketManager, port_of
-from .protocol import PUBLIC, make_spec, to_message
+from .protocol import PUBLIC, PUBLIC_TYPES, make_spec, to_message
 from .rest import RestClient
 from .rest.candles import CandleUnit
 from .rest.orders import make_identifier
@@ -249,6 +249,9 @@ class WebSocketClient:
         :class:`MarketDelisted`. It returns a :class:`MarketFollow` (``markets``, ``refresh()``,
         ``cancel()``), closed with this client."""
         self._check_open()
+        if type not in PUBLIC_TYPES:
+            raise SubscriptionError(f"subscribe_markets takes a public type ({', '.join(PUBLIC_TYPES)}), "
+                                    f"not {type!r}")
         if not isinstance(follow, bool):
             raise InvalidRequestError(f"follow must be True or False, not {follow!r}")
         if not isinstance(quote, str) or not quote.strip():

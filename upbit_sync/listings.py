@@ -103,7 +103,7 @@ class MarketFollow:
         self._hooks, self._subscribe, self._rest = hooks, subscribe, rest
         self._callback, self._options = callback, options
         self._cond = threading.Condition()
-        self._change = threading.Lock()  # one change of the subscriptions at a time (thread, cancel)
+        self._change = threading.RLock()  # one change at a time (thread, cancel: on_error may cancel)
         self._closed = False
         self._asked = False
         self._reads = 0
