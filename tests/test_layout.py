@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("delivery", ("connection", "backfill", "latency", "dispatch", "router", "subscriptions", "link",
                   "metrics", "rest", "record_format", "record_files", "recorder", "recording")),
     ("supervision", ("manager",)),
-    ("face", ("stream", "client_core", "candles", "frames", "tracker", "client", "__init__")),
+    ("face", ("stream", "client_core", "candles", "frames", "tracker", "listings", "client", "__init__")),
     ("tools", ("cli", "__main__", "testing")),
 )
 FLOOR = {unit: floor for floor, (_, units) in enumerate(LAYERS) for unit in units}
@@ -32,7 +32,7 @@ PURE = ("types", "formats", "protocol", "auth", "ratelimit", "errors", "config",
 # The command line and the fake exchange: the library never imports them.
 TOOLS = ("cli", "__main__", "testing")
 THREADED = {"connection", "link", "manager", "dispatch", "subscriptions", "router", "client", "stream",
-            "candles", "readahead"}
+            "candles", "readahead", "listings"}
 
 
 def _name(path: Path) -> str:

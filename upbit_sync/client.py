@@ -25,13 +25,15 @@ from .errors import (
     AuthenticationError,
     ClosedError,
     ConfigError,
+    InvalidRequestError,
     OrderUncertainError,
     SubscriptionError,
     UpbitError,
 )
 from .indicators import IndicatorSpec
+from .listings import DEFAULT_INTERVAL, CoreHooks, MarketFollow, check_interval
 from .manager import WebSocketManager, port_of
-from .protocol import PUBLIC, make_spec, to_message
+from .protocol import PUBLIC, PUBLIC_TYPES, make_spec, to_message
 from .rest import RestClient
 from .rest.candles import CandleUnit
 from .rest.orders import make_identifier
@@ -225,14 +227,49 @@ class WebSocketClient:
             self._core.subs[sub.id] = sub
         return sub
 
+    @overload
     def subscribe_markets(self, type: PublicType, *, quote: str, callback: Callable[[Any], object],
-                          **options: Any) -> Subscription:
+                          follow: Literal[False] = False, interval: float = DEFAULT_INTERVAL,
+                          **options: Any) -> Subscription: ...
+    @overload
+    def subscribe_markets(self, type: PublicType, *, quote: str, callback: Callable[[Any], object],
+                          follow: Literal[True], interval: float = DEFAULT_INTERVAL,
+                          **options: Any) -> MarketFollow: ...
+
+    def subscribe_markets(self, type: PublicType, *, quote: str, callback: Callable[[Any], object],
+                          follow: bool = False, interval: float = DEFAULT_INTERVAL,
+                          **options: Any) -> Subscription | MarketFollow:
         """Subscribe ``type`` for every market Upbit lists in ``quote`` ("KRW", "BTC", "USDT"), in one
-        merged request; ``options`` as for :meth:`subscribe`."""
+        merged request; ``options`` as for :meth:`subscribe`.
+
+        ``follow=True`` keeps following the listing (see :mod:`upbit_sync.listings`): the market list
+        is read again every ``interval`` seconds (0.1 to 86400), and at once on a ``trade``
+        announcement when keys are set; new markets are subscribed and delisted ones dropped, each
+        told once to ``on_event`` and to ``stream(events=True)`` as :class:`MarketListed` or
+        :class:`MarketDelisted`. It returns a :class:`MarketFollow` (``markets``, ``refresh()``,
+        ``cancel()``), closed with this client."""
+        self._check_open()
+        if type not in PUBLIC_TYPES:
+            raise SubscriptionError(f"subscribe_markets takes a public type ({', '.join(PUBLIC_TYPES)}), "
+                                    f"not {type!r}")
+        if not isinstance(follow, bool):
+            raise InvalidRequestError(f"follow must be True or False, not {follow!r}")
+        if not isinstance(quote, str) or not quote.strip():
+            raise InvalidRequestError(f"quote must be a currency code such as 'KRW', not {quote!r}")
+        if not callable(callback):
+            raise InvalidRequestError(f"callback must be callable, not {callback!r}")
+        quote = quote.strip().upper()
+        subscribe: Callable[..., Subscription] = self.subscribe
+        if follow:
+            seconds = check_interval(interval)
+            hooks = CoreHooks(self._core)
+            tracked = MarketFollow(hooks, subscribe, self.rest, type, quote, callback, options,
+                                   interval=seconds, announcements=self._port.config.has_keys)
+            hooks.attach(tracked)
+            return tracked.start()
         codes = [market.market for market in self.rest.markets(quote=quote)]
         if not codes:
             raise SubscriptionError(f"Upbit lists no market quoted in {quote!r}")
-        subscribe: Callable[..., Subscription] = self.subscribe
         return subscribe(type, codes, callback, **options)
 
     @property

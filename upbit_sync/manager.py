@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from . import link as link_module
@@ -343,6 +344,10 @@ class ClientPort:
 
     def remove_subscriptions(self, subs: Sequence[Subscription]) -> None:
         self._m._subscriptions.remove_many(subs)
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Subscriptions added and cancelled inside reach each connection in one request."""
+        return self._m._subscriptions.batch()
 
     def outage_error(self, connection: str) -> UpbitError | None:
         link = self.link(connection)

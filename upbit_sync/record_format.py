@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from .errors import UpbitError
-from .types import DataLoss, Reconnected
+from .types import DataLoss, Event, MarketDelisted, MarketListed, Reconnected
 
 COMPRESSIONS = ("gzip", "none")
 SUFFIXES = {"gzip": ".ndjson.gz", "none": ".ndjson"}
@@ -54,13 +54,42 @@ def period_name(at: float, period: int) -> str:
     return time.strftime(stamp, time.gmtime(start))
 
 
-def index_line(event: Reconnected | DataLoss, at: float) -> dict[str, Any]:
-    """The index line for a gap: when it happened (``at``, epoch seconds) and what the SDK said."""
+IndexEvent = Reconnected | DataLoss | MarketListed | MarketDelisted  # what an index line records
+_LISTINGS: dict[str, type[MarketListed] | type[MarketDelisted]] = {
+    "MarketListed": MarketListed, "MarketDelisted": MarketDelisted}
+
+
+def index_line(event: IndexEvent, at: float) -> dict[str, Any]:
+    """The index line for a gap, or a market listed or delisted (``record --follow``): when it
+    happened (``at``, epoch seconds) and what the SDK said."""
+    if isinstance(event, (MarketListed, MarketDelisted)):
+        return {INDEX_KEY: type(event).__name__, "connection": event.connection, "type": event.type,
+                "market": event.market, "quote": event.quote, "korean_name": event.korean_name,
+                "english_name": event.english_name, "at": at}
     if isinstance(event, Reconnected):
         return {INDEX_KEY: "Reconnected", "connection": event.connection, "downtime_s": event.downtime_s,
                 "trades_may_be_missing": event.trades_may_be_missing, "at": at}
     return {INDEX_KEY: "DataLoss", "connection": event.connection, "type": event.type, "code": event.code,
             "dropped": event.dropped, "policy": event.policy, "reason": event.reason, "at": at}
+
+
+def index_event(line: dict[str, Any]) -> Event | None:
+    """The event an index line records (``at`` becomes a listing's ``at``), or None for a line that
+    is no index line or one of a kind or shape this version does not know."""
+    kind = line.get(INDEX_KEY)
+    try:
+        if kind == "Reconnected":
+            return Reconnected(line["connection"], float(line["downtime_s"]),
+                               bool(line["trades_may_be_missing"]))
+        if kind == "DataLoss":
+            return DataLoss(line["connection"], line["type"], line["code"], int(line["dropped"]),
+                            line["policy"], line.get("reason", ""))
+        if kind in _LISTINGS:
+            return _LISTINGS[kind](line["connection"], line["type"], line["market"], line["quote"],
+                                   line.get("korean_name"), line.get("english_name"), float(line["at"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None
 
 
 _EXACT_JSON = msgspec.json.Encoder(decimal_format="number")

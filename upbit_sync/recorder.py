@@ -25,6 +25,7 @@ from .record_format import (
     ACCOUNT_TYPES,
     COMPRESSIONS,
     SUFFIXES,
+    IndexEvent,
     RecordingError,
     index_line,
     json_line,
@@ -113,10 +114,12 @@ class Recorder:
             item = {**item, "received_at": self.clock()}
         self._put((kind, item))
 
-    def event(self, event: Reconnected | DataLoss) -> None:
+    def event(self, event: IndexEvent) -> None:
         """Queue the index line of a gap: a DataLoss goes into its type's file, a Reconnected (which
-        concerns every stream of its connection) into every type's."""
-        kinds = (event.type,) if isinstance(event, DataLoss) and event.type in self.types else self.types
+        concerns every stream of its connection) into every type's; a market listed or delisted
+        into the file of the type it was followed for."""
+        kind = None if isinstance(event, Reconnected) else event.type
+        kinds = (kind,) if kind in self.types else self.types
         self._put((kinds, event, index_line(event, self.clock())))
 
     def _put(self, entry: object) -> None:
@@ -218,7 +221,7 @@ class Recorder:
             self._stats.current = paths[-1] if paths else self._stats.current
             if isinstance(event, Reconnected):
                 self._stats.reconnects += 1
-            else:
+            elif isinstance(event, DataLoss):
                 self._stats.losses += 1
                 self._stats.dropped += event.dropped
 

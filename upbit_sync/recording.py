@@ -14,6 +14,13 @@ the data, told apart by its ``_event`` key::
     {"_event": "DataLoss", "connection": "public", "type": "trade", "code": "KRW-BTC", "dropped": 3,
      "policy": "drop_oldest", "reason": "", "at": 1796141824.5}
 
+``record --follow`` also marks each market listed or delisted while it ran, in the file of the
+type it was followed for (:func:`index_event` reads any index line back as its event)::
+
+    {"_event": "MarketListed", "connection": "public", "type": "trade", "market": "KRW-NEW",
+     "quote": "KRW", "korean_name": "...", "english_name": "...", "at": 1796141824.5}
+    {"_event": "MarketDelisted", ...the same fields}
+
 A file belongs to the period in which its lines were written. Gzip files are closed (trailer written,
 flushed, fsynced) when their period ends and when the recorder stops; in between they are flushed
 every second, so a crash loses at most that last second and every reader still gets what came before
@@ -54,6 +61,7 @@ from .record_format import (
     SUFFIXES,
     RecordingError,
     RecordingNotFound,
+    index_event,
     index_line,
     is_index,
     json_line,
@@ -66,7 +74,8 @@ from .recorder import FLUSH_INTERVAL, QUEUE_LINES, Recorder, RecorderStats
 __all__ = [
     "ACCOUNT_TYPES", "COMPRESSIONS", "DAY", "FLUSH_INTERVAL", "INDEX_KEY", "MAX_LINE", "QUEUE_LINES",
     "SUFFIXES", "ReadReport", "Recorder", "RecorderStats", "RecordingError", "RecordingNotFound",
-    "index_line", "is_index", "json_line", "parse_period", "period_name", "read_lines", "recording_files",
+    "index_event", "index_line", "is_index", "json_line", "parse_period", "period_name", "read_lines",
+    "recording_files",
 ]
 
 log = logging.getLogger(__name__)

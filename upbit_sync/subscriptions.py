@@ -14,11 +14,12 @@ every client.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .backfill import Backfill, Fetch
@@ -269,6 +270,23 @@ class SubscriptionManager:
         self._routers: dict[str, Router] = {}
         self._counts: dict[str, dict[str, list[Any]]] = {}  # connection -> type -> its counters
         self.listeners: list[Listener] = []  # changed in place: routers share it
+        self._held = 0  # batches open: the sets wait for the last to end
+        self._held_change = False
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """The adds and removals made inside (by any thread) reach each connection as one change of
+        its set: one request, not one per subscription. Routing follows each change at once."""
+        with self._lock:
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held -= 1
+                if not self._held and self._held_change:
+                    self._held_change = False
+                    self._rebuild()
 
     def __len__(self) -> int:
         return len(self._subs)
@@ -350,7 +368,10 @@ class SubscriptionManager:
                 index.setdefault(key, []).append(sub._delivery)
                 wish = wishes.setdefault((*key, spec.options), [spec.depth, spec.level, False])
                 wish[2] = wish[2] or sub.snapshot
-        self._publish_sets(wishes)
+        if self._held:
+            self._held_change = True
+        else:
+            self._publish_sets(wishes)
         tables: dict[str, DeliveryTable] = {}
         for (connection, kind, code), members in index.items():
             counts = self._counts.setdefault(connection, {}).setdefault(kind, new_counters())

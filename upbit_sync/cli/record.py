@@ -7,14 +7,18 @@ import argparse
 import contextlib
 import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..client import WebSocketClient
+from ..errors import InvalidRequestError, UpbitError
+from ..listings import DEFAULT_INTERVAL, MarketFollow, check_interval
 from ..manager import WebSocketManager
 from ..protocol import PRIVATE_TYPES
 from ..recording import COMPRESSIONS, Recorder, RecorderStats, RecordingError, parse_period
 from ..rest import RestClient
+from ..types import Event, MarketDelisted, MarketListed
 from .drawing import status_line
 from .exchange import (
     check_keys,
@@ -38,6 +42,10 @@ Gaps are marked in the same files by index lines:
   {"_event": "Reconnected", "connection": ..., "downtime_s": ..., "trades_may_be_missing": ..., "at": ...}
   {"_event": "DataLoss", "connection": ..., "type": ..., "code": ..., "dropped": n, "policy": ...,
    "reason": ..., "at": ...}
+With --all-markets QUOTE --follow the market list is read again every --follow-interval seconds:
+markets listed meanwhile are recorded too, delisted ones dropped, each marked in the type's file:
+  {"_event": "MarketListed", "connection": ..., "type": ..., "market": ..., "quote": ...,
+   "korean_name": ..., "english_name": ..., "at": ...}   (and "MarketDelisted", the same fields)
 Trades are subscribed with backfill: trades missed in a reconnect are fetched over REST and recorded
 (stream_type BACKFILL). A progress line goes to stderr. Record into a folder of your own, not a shared
 one such as /tmp: a symbolic link where a file or type folder goes is refused, and myOrder/myAsset
@@ -48,6 +56,7 @@ _EXAMPLES = """\
 examples:
   upbit-sync record trade,orderbook KRW-BTC KRW-ETH --out data/
   upbit-sync record ticker --all-markets KRW --out data/ --rotate 15m
+  upbit-sync record trade --all-markets KRW --follow --out data/   # new listings recorded too
   upbit-sync record trade KRW-BTC --out ~/upbit-recordings --fake --seconds 10
   upbit-sync replay data/ --speed max        # play it back to a bot"""
 
@@ -61,6 +70,11 @@ def register(cli: CommandLine) -> None:
                         help="a new file per type every PERIOD, e.g. 15m, 1h (default), 1d")
     record.add_argument("--compress", choices=COMPRESSIONS, default="gzip", help="gzip (default) or none")
     record.add_argument("--all-markets", metavar="QUOTE", help="every market quoted in QUOTE, e.g. KRW")
+    record.add_argument("--follow", action="store_true",
+                        help="with --all-markets: record markets listed while it runs, drop delisted ones")
+    record.add_argument("--follow-interval", type=positive, default=DEFAULT_INTERVAL, metavar="SECONDS",
+                        help=f"seconds between reads of the market list with --follow "
+                             f"(default {DEFAULT_INTERVAL:g})")
     record.add_argument("--depth", type=depth, help="orderbook units: 1, 5, 15 or 30")
     record.add_argument("--fake", action="store_true", help="against an embedded fake exchange")
     record.add_argument("--seconds", type=positive, help="stop after this long (default: until Ctrl-C)")
@@ -131,6 +145,15 @@ def _plan(args: argparse.Namespace) -> tuple[list[str], list[str], dict[str, dic
     kinds, wanted = _types(args.types), market_codes(args.codes)
     if args.all_markets and wanted:
         raise usage("give market codes or --all-markets, not both")
+    if args.follow and not args.all_markets:
+        raise usage("--follow follows the listing of --all-markets QUOTE: give --all-markets")
+    if args.follow_interval != DEFAULT_INTERVAL and not args.follow:
+        raise usage("--follow-interval applies with --follow")
+    if args.follow:
+        try:
+            check_interval(args.follow_interval)
+        except InvalidRequestError as exc:
+            raise usage(f"--follow-interval: {exc}") from None
     if args.depth is not None and "orderbook" not in kinds:
         raise usage("--depth applies to orderbook, which is not among the types")
     plans: dict[str, dict[str, Any]] = {}
@@ -171,11 +194,15 @@ def run(args: argparse.Namespace) -> int:
         stack.push(functools.partial(_finish_recording, recorder, progress))
         watch = Watch(on_gap=recorder.event)
         manager = stack.enter_context(WebSocketManager(config))
-        client = stack.enter_context(WebSocketClient(manager, on_error=watch.on_error,
-                                                     on_event=watch.on_event))
+        client = stack.enter_context(WebSocketClient(
+            manager, on_error=watch.on_error,
+            on_event=functools.partial(_on_event, recorder, watch) if args.follow else watch.on_event))
         for kind in kinds:
             own = None if kind == "myAsset" else (wanted or None)
-            subscribe(client, kind, own, functools.partial(recorder.message, kind), **plans[kind])
+            if args.follow:
+                _follow(client, kind, quote, args.follow_interval, recorder, plans[kind])
+            else:
+                subscribe(client, kind, own, functools.partial(recorder.message, kind), **plans[kind])
         ends = deadline(args.seconds)  # --seconds count from the subscriptions
         while running(ends):
             for line in watch.lines(left(ends)):
@@ -188,6 +215,27 @@ def run(args: argparse.Namespace) -> int:
     if recorder.failure is not None:
         raise Failure(f"cannot finish the recording: {recorder.failure}")
     return 0
+
+
+def _follow(client: WebSocketClient, kind: str, quote: str | None, interval: float, recorder: Recorder,
+            options: dict[str, Any]) -> MarketFollow:
+    """Every market of ``quote`` for ``kind``, listings followed (closed with the client)."""
+    assert quote is not None  # --follow needs --all-markets (_plan)
+    follow: Callable[..., MarketFollow] = client.subscribe_markets  # kind: a public type (_plan)
+    try:
+        return follow(kind, quote=quote, callback=functools.partial(recorder.message, kind), follow=True,
+                      interval=interval, raw=True, **options)
+    except InvalidRequestError as exc:
+        raise usage(str(exc)) from None
+    except UpbitError as exc:  # the market list could not be read
+        raise Failure(f"cannot follow the {quote} markets: {exc}") from None
+
+
+def _on_event(recorder: Recorder, watch: Watch, event: Event) -> None:
+    """The client's events with ``--follow``: a listing change into the index, and its line shown."""
+    if isinstance(event, (MarketListed, MarketDelisted)):
+        recorder.event(event)
+    watch.on_event(event)
 
 
 def _left_to_main(error: RecordingError) -> None:

@@ -10,7 +10,16 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..types import Connected, DataLoss, Disconnected, Event, Reconnected, ServerError
+from ..types import (
+    Connected,
+    DataLoss,
+    Disconnected,
+    Event,
+    MarketDelisted,
+    MarketListed,
+    Reconnected,
+    ServerError,
+)
 
 
 def width(text: str) -> int:
@@ -66,4 +75,8 @@ def describe(event: Event) -> str:
         return f"data lost: {event.dropped} {event.type} message(s){code} ({event.policy}){reason}"
     if isinstance(event, ServerError):
         return f"server error {event.name}: {event.message}"
+    if isinstance(event, (MarketListed, MarketDelisted)):
+        name = f" ({event.english_name})" if event.english_name else ""
+        done = "listed: subscribed" if isinstance(event, MarketListed) else "delisted: dropped"
+        return f"{event.market}{name} {done} for {event.type}"
     return str(event)

@@ -192,8 +192,8 @@ class Feed:
             if following < now - 1.0:  # fell far behind (or was silenced): no catch-up burst
                 following = now + interval
             heapq.heappush(heap, (following, next(self._seq), conn, stream, generation))
-            if not silent and not stream.awaiting_snapshot:
-                jobs.append(("realtime", conn, stream))
+            if not silent and not stream.awaiting_snapshot and state.is_listed(stream.market):
+                jobs.append(("realtime", conn, stream))  # a market delisted since: nothing more
         return jobs
 
     def _due_replays(self, now: float) -> list[tuple[Session, dict[str, Any]]]:
@@ -227,6 +227,8 @@ class Feed:
     def _trade_on_tape(self, market: str) -> None:
         """One trade of ``market``: into its history, and to every connection listening REALTIME."""
         connections = self._connections
+        if not self._state.is_listed(market):  # delisted: its tape stops
+            return
         message = self._state.market.make("trade", market)
         with connections.lock:
             if connections.silenced:

@@ -246,6 +246,25 @@ DEFAULT_MARKETS: tuple[Market, ...] = _listing()
 _DEFAULT_BY_CODE = {m.market: m for m in DEFAULT_MARKETS}
 
 
+_QUOTE_NAMES = {"KRW": "원화", "BTC": "BTC", "USDT": "USDT"}
+
+
+def new_market(code: str, korean_name: str | None = None, english_name: str | None = None) -> Market:
+    """The record of ``code`` about to be listed: the names given, else Upbit's from
+    :data:`DEFAULT_MARKETS`' coins, else the coin's code (a malformed code is a ValueError)."""
+    (record,) = market_list([code])
+    return Market(record.market, korean_name if korean_name is not None else record.korean_name,
+                  english_name if english_name is not None else record.english_name)
+
+
+def listing_notice(market: Market) -> dict[str, str]:
+    """The fields of the announcement Upbit makes when it lists ``market`` (category ``trade``;
+    the title in the form of Upbit's notices, docs/channels.md §5)."""
+    where = _QUOTE_NAMES.get(market.quote, market.quote)
+    return {"category": "trade",
+            "title": f"[거래] {where} 마켓 디지털 자산 추가 ({market.korean_name}({market.base}))"}
+
+
 def market_list(markets: Iterable[str | Market]) -> tuple[Market, ...]:
     """Normalise a list of markets given as codes or records, in order, repeats dropped.
 

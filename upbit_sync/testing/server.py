@@ -59,7 +59,7 @@ from .feed import Feed
 from .gateway import Gateway
 from .indicators import Candle, IndicatorFeed, InfoClock
 from .market import MarketSimulator
-from .markets import DEFAULT_MARKETS, Market
+from .markets import DEFAULT_MARKETS, Market, listing_notice, new_market
 from .matching import Matcher
 from .private import PrivatePaths
 from .replay import Recording, Replayer, Speed
@@ -341,6 +341,24 @@ class FakeUpbitServer:
     @markets.setter
     def markets(self, markets: Iterable[str | Market] | None) -> None:
         self._state.markets = markets
+
+    def list_market(self, code: str, *, korean_name: str | None = None, english_name: str | None = None,
+                    announce: bool = False) -> Market:
+        """List ``code`` now (names: Upbit's for a known coin, else the coin's code): ``/v1/market/all``
+        includes it and requests naming it get its data from now on (one made before got nothing
+        for it, as from Upbit). ``announce``: also a ``trade`` announcement of the listing, to the
+        private connections that asked for one. Returns the record; ValueError if listed already."""
+        market = new_market(code, korean_name, english_name)
+        self._state.list_market(market)
+        if announce:
+            self.emit_announcement(**listing_notice(market))
+        return market
+
+    def delist_market(self, code: str) -> Market:
+        """Delist ``code`` now: gone from ``/v1/market/all``, and no more data for it on any
+        connection, even one whose request still names it. Returns its record; ValueError if it is
+        not listed."""
+        return self._state.delist_market(code)
 
     def is_listed(self, market: str) -> bool:
         """Whether this exchange serves ``market`` (every code when :attr:`markets` is None)."""

@@ -134,6 +134,28 @@ class ExchangeState:
         # One assignment, so a request handled meanwhile never sees the records and codes disagree.
         self._listing = (listed, None if listed is None else frozenset(m.market for m in listed))
 
+    def list_market(self, market: Market) -> None:
+        """Add ``market`` to the markets served (a ValueError when it is listed already, or when
+        every code is served: :attr:`markets` None)."""
+        with self._lock:
+            listed = self._listing[0]
+            if listed is None:
+                raise ValueError("every code is served (markets=None): set markets to list one")
+            if any(m.market == market.market for m in listed):
+                raise ValueError(f"{market.market} is listed already")
+            self.markets = (*listed, market)
+
+    def delist_market(self, code: str) -> Market:
+        """Remove ``code`` from the markets served and return its record (a ValueError when it is
+        not listed)."""
+        with self._lock:
+            listed = self._listing[0]
+            found = [m for m in listed or () if m.market == code]
+            if listed is None or not found:
+                raise ValueError(f"{code!r} is not listed")
+            self.markets = tuple(m for m in listed if m.market != code)
+            return found[0]
+
     def is_listed(self, market: str) -> bool:
         """Whether this exchange serves ``market`` (every code when :attr:`markets` is None)."""
         codes = self._listing[1]

@@ -37,7 +37,16 @@ from .channels import (
     VolumeParams,
     VolumeValue,
 )
-from .events import Connected, DataLoss, Disconnected, Event, Reconnected, ServerError
+from .events import (
+    Connected,
+    DataLoss,
+    Disconnected,
+    Event,
+    MarketDelisted,
+    MarketListed,
+    Reconnected,
+    ServerError,
+)
 from .market import Candle, Orderbook, OrderbookUnit, Ticker, Trade
 from .message import Message, raw_of
 from .private import Asset, MyAsset, MyOrder
@@ -137,7 +146,9 @@ __all__ = [
     "MaCrossoverValue",
     "MacdParams",
     "MacdValue",
+    "MarketDelisted",
     "MarketInfo",
+    "MarketListed",
     "MarketOrderbook",
     "MarketState",
     "MarketStateValue",

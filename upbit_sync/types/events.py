@@ -58,3 +58,30 @@ class ServerError(Event):
 
     name: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarketListed(Event):
+    """``subscribe_markets(follow=True)`` found ``market`` newly listed in ``quote`` and subscribed
+    it for ``type`` (one event per follow); ``at`` is when the re-read found it (epoch seconds).
+    ``connection`` carries it."""
+
+    type: str
+    market: str
+    quote: str
+    korean_name: str | None
+    english_name: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MarketDelisted(Event):
+    """``subscribe_markets(follow=True)`` found ``market`` gone from ``quote``'s listing and dropped
+    it from ``type``'s subscription; the names are those it was last listed under."""
+
+    type: str
+    market: str
+    quote: str
+    korean_name: str | None
+    english_name: str | None
+    at: float
