@@ -17,11 +17,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "upbit_sync"
 # or from below, never from above. A new module takes one line here.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model", ("_version", "redact", "errors", "formats", "config", "indicators", "types", "health")),
-    ("wire", ("protocol", "auth", "readahead", "ratelimit")),
+    ("wire", ("protocol", "auth", "readahead", "ratelimit", "feed_entries")),
     ("delivery", ("connection", "backfill", "latency", "dispatch", "router", "subscriptions", "link",
-                  "metrics", "rest", "record_format", "record_files", "recorder", "recording")),
-    ("supervision", ("manager",)),
-    ("face", ("stream", "client_core", "candles", "frames", "tracker", "listings", "client", "__init__")),
+                  "feed_link", "metrics", "rest", "record_format", "record_files", "recorder", "recording")),
+    ("supervision", ("manager", "feed_manager")),
+    ("face", ("stream", "client_core", "candles", "frames", "tracker", "listings", "client", "publisher",
+              "__init__")),
     ("tools", ("cli", "__main__", "testing")),
 )
 FLOOR = {unit: floor for floor, (_, units) in enumerate(LAYERS) for unit in units}
@@ -31,7 +32,8 @@ MAX_LINES_TESTING = 700  # the fake exchange's rooms may be a little larger
 PURE = ("types", "formats", "protocol", "auth", "ratelimit", "errors", "config", "health", "metrics")
 # The command line and the fake exchange: the library never imports them.
 TOOLS = ("cli", "__main__", "testing")
-THREADED = {"connection", "link", "manager", "dispatch", "subscriptions", "router", "client", "stream",
+THREADED = {"connection", "link", "feed_link", "feed_manager", "publisher", "manager",
+            "dispatch", "subscriptions", "router", "client", "stream",
             "candles", "readahead", "listings"}
 
 

@@ -40,6 +40,7 @@ from .errors import (
     WithdrawalError,
     WithdrawalsDisabledError,
 )
+from .feed_manager import FeedManager
 from .frames import to_frame
 from .indicators import (
     EMA,
@@ -53,6 +54,7 @@ from .indicators import (
     Volume,
 )
 from .manager import WebSocketManager
+from .publisher import Publisher
 from .rest import RestClient
 from .stream import MessageStream, Snapshot
 from .subscriptions import Subscription
@@ -179,6 +181,7 @@ __all__ = [
     "Event",
     "EventParams",
     "EventType",
+    "FeedManager",
     "Indicator",
     "IndicatorMessage",
     "IndicatorSignal",
@@ -225,6 +228,7 @@ __all__ = [
     "OrderbookLevel",
     "OrderbookUnit",
     "PostOnlyError",
+    "Publisher",
     "RateLimitError",
     "Reconnected",
     "RestClient",

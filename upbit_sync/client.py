@@ -30,6 +30,7 @@ from .errors import (
     SubscriptionError,
     UpbitError,
 )
+from .feed_manager import FeedManager, FeedPort
 from .indicators import IndicatorSpec
 from .listings import DEFAULT_INTERVAL, CoreHooks, MarketFollow, check_interval
 from .manager import WebSocketManager, port_of
@@ -89,7 +90,20 @@ class WebSocketClient:
         manager: WebSocketManager | None = None,
         on_error: Callable[[BaseException], Any] | None = None,
         on_event: Callable[[Event], Any] | None = None,
+        *,
+        feed: str | None = None,
+        group: str | None = None,
+        consumer: str | None = None,
     ) -> None:
+        """``feed="redis://host/0"``: a ``Publisher``'s messages from Redis Streams, same API (the
+        public types; no snapshot(), list_subscriptions() or backfill); ``group``, ``consumer``: a
+        consumer group, resumed after a restart (docs/architecture.md §11)."""
+        if feed is not None and manager is not None:
+            raise ConfigError("give a manager or a feed, not both (or a FeedManager as the manager)")
+        if feed is None and (group is not None or consumer is not None):
+            raise ConfigError("group and consumer apply to a feed: give feed='redis://...' too")
+        if feed is not None:
+            manager = FeedManager.for_feed(feed, group, consumer)
         self.manager = manager if manager is not None else WebSocketManager.get_instance()
         self._port = port_of(self.manager)
         self._core = ClientCore(self._port, on_error, on_event)
@@ -109,6 +123,8 @@ class WebSocketClient:
     def close(self) -> None:
         """Cancel every subscription and end every stream of this client. Idempotent."""
         self._core.closing = True
+        if isinstance(self._port, FeedPort) and not self._core.closed:
+            self._port.client_closing(self._core)
         self._finalizer()
 
     def _check_open(self) -> None:
@@ -215,6 +231,8 @@ class WebSocketClient:
                          indicators=indicators, categories=categories, include_body=include_body)
         if backfill and spec.type != "trade":
             raise SubscriptionError(f"backfill applies to trade only, not to {spec.type!r}")
+        if isinstance(self._port, FeedPort):
+            self._port.check_subscription(spec, backfill)
         self._port.check_keys(spec.type)  # before anything starts or is asked of REST
         if level and self._port.config.validate_levels:
             self._check_level(spec.codes, level)
@@ -530,6 +548,9 @@ class WebSocketClient:
         the result, named in its ``missing`` and in a WARNING."""
         self._check_open()
         _check_timeout(timeout, optional=False)
+        if isinstance(self._port, FeedPort):
+            self._port.refuse("snapshot()", "it has no snapshot request; subscribe, and the "
+                              "publisher's snapshots come first")
         spec = make_spec(type, codes, depth=depth, level=level, is_only_snapshot=True)
         if spec.is_private:
             raise SubscriptionError(f"snapshot() serves the public types, not {type!r}")
@@ -546,5 +567,7 @@ class WebSocketClient:
         """What the server says the public connection carries (LIST_SUBSCRIPTIONS)."""
         self._check_open()
         _check_timeout(timeout, optional=False)
+        if isinstance(self._port, FeedPort):
+            self._port.refuse("list_subscriptions()", "no Upbit connection is open here")
         self._port.ensure_started()
         return self._port.list_subscriptions(PUBLIC, timeout)

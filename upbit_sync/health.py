@@ -111,6 +111,32 @@ class BackendHealth(TypedDict):
     """What the last failure was ("" if none)."""
 
 
+class FeedHealth(TypedDict):
+    """A Redis Streams feed read in place of Upbit's sockets (``health()["feed"]``)."""
+
+    url: str
+    prefix: str
+    group: str | None
+    consumer: str | None
+    connected: bool
+    streams: list[str]
+    """The type streams read."""
+    last_id: dict[str, str]
+    """The id of the last entry read, per type."""
+    lag_s: float | None
+    """From the publisher's receipt of the last message read to its reading here."""
+    messages: int
+    pending: int
+    """Entries read and not yet acknowledged (a group): at most these are delivered again after a kill."""
+    acked: int
+    redelivered: int
+    """Entries read again after a restart (read before it, never acknowledged)."""
+    lost: int
+    """Entries trimmed away (MAXLEN) or lost with Redis before they were read, as told by DataLoss."""
+    outages: int
+    last_error: str
+
+
 class Health(TypedDict):
     """What :meth:`WebSocketManager.health` returns."""
 
@@ -129,6 +155,9 @@ class Health(TypedDict):
     internal_errors: dict[str, int]
     """Unexpected errors (bugs) each SDK thread's loop met and survived, by thread name; each also
     went to ``on_error`` as an InternalError and to the log with its traceback."""
+    feed: FeedHealth | None
+    """The feed a manager made with ``feed=`` reads (then ``connections`` holds it alone, as "feed")."""
 
 
-__all__ = ["BackendHealth", "ConnectionHealth", "DispatcherHealth", "Health", "Latency", "TypeHealth"]
+__all__ = ["BackendHealth", "ConnectionHealth", "DispatcherHealth", "FeedHealth", "Health", "Latency",
+           "TypeHealth"]

@@ -109,10 +109,7 @@ class WebSocketManager:
             self._stopping.clear()
             self._running, self._stopped_explicitly = True, False
             self._dispatcher.start()
-            self._link(PUBLIC)
-            now = time.monotonic()
-            for link in self._links.values():
-                link.start(now)
+            self._start_links(time.monotonic())
             self._watchdog = threading.Thread(target=self._watch, name="upbit-watchdog", daemon=True)
             self._watchdog.start()
         log.info("manager started")
@@ -131,6 +128,7 @@ class WebSocketManager:
             watchdog.join(max(0.0, deadline - time.monotonic()))
         for link in links:
             link.stop(max(0.05, (deadline - time.monotonic()) / max(1, len(links))))
+        self._links_stopped(deadline)
         self._dispatcher.stop(max(0.1, deadline - time.monotonic()))
         with self._lock:
             servers, self._health_servers = self._health_servers, []
@@ -169,6 +167,15 @@ class WebSocketManager:
 
     # ---- links ------------------------------------------------------------------------------------
 
+    def _start_links(self, now: float) -> None:
+        """At start: the public link (a feed's manager starts its reader instead)."""
+        self._link(PUBLIC)
+        for link in self._links.values():
+            link.start(now)
+
+    def _links_stopped(self, deadline: float) -> None:
+        """After the links stopped, before the workers do (a feed acknowledges what they delivered)."""
+
     def _link(self, name: str) -> Link:
         with self._lock:
             link = self._links.get(name)
@@ -180,7 +187,7 @@ class WebSocketManager:
                 url = {PRIVATE: cfg.private_url, INFO: cfg.info_url}.get(endpoint, cfg.public_url)
                 router = self._subscriptions.router(name, self._dispatcher, cfg.metrics)
                 link = self._links[name] = Link(
-                    name, url, cfg, _Owner(self), router, self._dispatcher, header=header,
+                    name, url, cfg, ManagerLinkOwner(self), router, self._dispatcher, header=header,
                     permanent=name == PUBLIC,
                 )
             return link
@@ -252,7 +259,7 @@ class WebSocketManager:
         self._clients.error(InternalError(thread, error))
 
 
-class _Owner:
+class ManagerLinkOwner:
     """What the links tell the manager (link.LinkOwner)."""
 
     __slots__ = ("_manager",)

@@ -117,6 +117,7 @@ def health_report(running: bool, links: Iterable[Link], routers: Iterable[Router
         subscriptions=subscriptions,
         rate_limit_backend=backend,
         internal_errors=internal_errors or {},
+        feed=None,
     )
 
 

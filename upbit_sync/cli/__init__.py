@@ -1,5 +1,5 @@
-"""The ``upbit-sync`` command: ``stream``, ``record``, ``replay``, ``markets``, ``candles``, ``orders``,
-``health``, and ``demo`` and ``fake-server`` (against the embedded fake exchange).
+"""The ``upbit-sync`` command: ``stream``, ``record``, ``publish``, ``replay``, ``markets``, ``candles``,
+``orders``, ``health``, and ``demo`` and ``fake-server`` (against the embedded fake exchange).
 
 Every command exits 0 when it did its job, 1 when it failed at run time (a refused connection or keys,
 an unwritable directory, an unhealthy answer), 2 on a usage error (a bad argument, type or market code,
@@ -17,7 +17,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from . import candles, demo, fake_server, health, markets, orders, record, replay, stream
+from . import candles, demo, fake_server, health, markets, orders, publish, record, replay, stream
 from .failure import Failure
 from .output import stdout_to_devnull
 from .parser import CommandLine
@@ -27,6 +27,7 @@ from .signals import Interrupted, interrupting
 COMMANDS: Sequence[Callable[[CommandLine], None]] = (
     stream.register,
     record.register,
+    publish.register,
     replay.register,
     markets.register,
     candles.register,
