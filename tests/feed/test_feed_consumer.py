@@ -112,10 +112,12 @@ def test_a_redis_restart_under_a_consumer_is_told_once_and_reading_goes_on(redis
     try:
         client.subscribe("trade", CODES, got.append)
         assert _reading(manager)
-        with Publisher(url, ["trade"], CODES, prefix="restart", config=config):
+        with Publisher(url, ["trade"], CODES, prefix="restart", config=config) as publisher:
             assert wait_until(lambda: len(got) >= 10, timeout=5.0)
             redis_process.stop()
             assert log.wait(lambda: log.events_of(us.Disconnected))
+            # the outage must cost the publisher something for it to publish a DataLoss afterwards
+            assert wait_until(lambda: publisher.stats["lost"] > 0, timeout=5.0)
             redis_process.start()
             assert log.wait(lambda: any(e.connection == "feed" for e in log.events_of(us.Reconnected)))
             count = len(got)
