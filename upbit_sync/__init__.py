@@ -53,6 +53,7 @@ from .indicators import (
     Volume,
 )
 from .manager import WebSocketManager
+from .recording import read_recording
 from .rest import RestClient
 from .stream import MessageStream, Snapshot
 from .subscriptions import Subscription
@@ -257,5 +258,6 @@ __all__ = [
     "WithdrawalError",
     "WithdrawalsDisabledError",
     "__version__",
+    "read_recording",
     "to_frame",
 ]
