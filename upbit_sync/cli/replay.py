@@ -18,7 +18,8 @@ from .signals import Interrupted
 _HELP = """\
 Start the fake exchange with a recording loaded: each client is played the recorded messages of what
 it subscribes to, in recorded order and pace (divided by --speed), in the format it asks for. FILE may
-be a directory of a recording, NDJSON or Parquet (--format parquet; needs pyarrow) alike. Point a bot at the printed URL (UPBIT_WS_URL=... UPBIT_REST_URL=...).
+be a directory of a recording, NDJSON or Parquet (--format parquet; needs pyarrow) alike. Point a
+bot at the printed URL (UPBIT_WS_URL=... UPBIT_REST_URL=...).
 Serves until Ctrl-C (130) or SIGTERM (143), or --seconds (0); a missing file exits 2, files with
 nothing readable 1. A bad line (or one over 16 MiB) is skipped and a corrupt gzip file read up to the
 damage (a Parquet spool up to its last whole batch), each damaged file named in one warning on
