@@ -216,7 +216,7 @@ class Recorder:
 
     def _take(self) -> list[Any]:
         try:
-            batch = [self._queue.get(timeout=_WAKE)]
+            batch = [self._queue.get(timeout=min(_WAKE, self.flush_interval))]
         except queue.Empty:
             return []
         while len(batch) < _BATCH:
