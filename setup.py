@@ -28,8 +28,10 @@ SQLITE = ["filelock>=3.12"]
 SOCKS = ["python-socks>=2.4", "PySocks>=1.7"]
 PROMETHEUS = ["prometheus-client>=0.20"]  # manager.serve_health(): /metrics in Prometheus' format
 PANDAS = ["pandas>=2.0"]  # upbit_sync.to_frame(bars): candle bars as a DataFrame
+# record --format parquet, Recorder(format="parquet") and read_recording: imported in record_parquet.py only
+PARQUET = ["pyarrow>=15"]
 DEV = [
-    *TESTING, *REDIS, *SQLITE, *PROMETHEUS, *PANDAS,
+    *TESTING, *REDIS, *SQLITE, *PROMETHEUS, *PANDAS, *PARQUET,
     "pytest>=8.0",
     "pytest-timeout>=2.2",
     "responses>=0.25",
@@ -72,7 +74,8 @@ setup(
         "msgspec>=0.18,<1",
     ],
     extras_require={"cli": CLI, "testing": TESTING, "fast": FAST, "redis": REDIS, "sqlite": SQLITE,
-                    "socks": SOCKS, "prometheus": PROMETHEUS, "pandas": PANDAS, "dev": DEV},
+                    "socks": SOCKS, "prometheus": PROMETHEUS, "pandas": PANDAS, "parquet": PARQUET,
+                    "dev": DEV},
     entry_points={
         "console_scripts": ["upbit-sync=upbit_sync.cli:main"],
         "pytest11": ["upbit_sync=upbit_sync.testing.pytest_plugin"],

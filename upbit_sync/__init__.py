@@ -55,6 +55,7 @@ from .indicators import (
 )
 from .manager import WebSocketManager
 from .publisher import Publisher
+from .recording import read_recording
 from .rest import RestClient
 from .stream import MessageStream, Snapshot
 from .subscriptions import Subscription
@@ -265,5 +266,6 @@ __all__ = [
     "WithdrawalError",
     "WithdrawalsDisabledError",
     "__version__",
+    "read_recording",
     "to_frame",
 ]

@@ -15,8 +15,9 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO, Protocol
 
-from .record_format import RecordingError, reason_of
+from .record_format import RecordingError, json_line, reason_of
 
 log = logging.getLogger("upbit_sync.recording")  # the recording's one logger, whichever module speaks
 
@@ -41,6 +42,19 @@ class _Sink:
         pass
 
 
+class Sink(Protocol):
+    """The open file(s) of one type and period, whatever the format: NDJSON (:class:`RecordFile`) or
+    Parquet (``record_parquet.HourFile``)."""
+
+    path: Path
+
+    def add(self, line: dict[str, Any], *, message: bool) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class RecordFile:
     """One open file of one type and period, which knows what it holds.
 
@@ -60,6 +74,10 @@ class RecordFile:
         self._buffer = bytearray()
         self._gzip = (gzip.GzipFile(fileobj=_Sink(self._buffer), mode="wb", compresslevel=6)
                       if compress == "gzip" else None)
+
+    def add(self, line: dict[str, Any], *, message: bool) -> None:
+        """One message or index line, as a line of JSON."""
+        self.write(json_line(line).encode("utf-8") + b"\n", message=message)
 
     def write(self, data: bytes, *, message: bool) -> None:
         if self.fd < 0:
@@ -126,12 +144,50 @@ class RecordFile:
         return RecordingError(f"{self.path}: {reason_of(exc)}")
 
 
-def _create(path: Path, private: bool) -> int:
-    """A descriptor to append to ``path``, reached without following a symbolic link (neither the file
-    nor its folder: one planted there is refused, not written through); the file must be a regular
-    file of the user's own, and an account type's is made 0600."""
+def create_new(path: Path, private: bool) -> BinaryIO:
+    """A new file at ``path`` to write (a spool, a Parquet file's temporary name), made with the care
+    of :func:`_create`; one already there is an error."""
+    return os.fdopen(_create(path, private, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb")
+
+
+def open_existing(path: Path) -> BinaryIO:
+    """A recording file of ours to read back (a spool to finish, a Parquet file to merge into), not
+    reached through a symbolic link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC)
+    except OSError:
+        if path.is_symlink():
+            raise RecordingError(f"{path} is a symbolic link; not followed") from None
+        raise
+    try:
+        _check_own(fd, path, private=False)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def sync_folder(folder: Path) -> None:
+    """Make a rename or removal in ``folder`` durable, where the system allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _create(path: Path, private: bool, mode: int = os.O_WRONLY | os.O_APPEND | os.O_CREAT) -> int:
+    """A descriptor to write to ``path`` (opened with ``mode``, by default to append), reached without
+    following a symbolic link (neither the file nor its folder: one planted there is refused, not
+    written through); the file must be a regular file of the user's own, and an account type's is
+    made 0600."""
     folder = _open_folder(path.parent)
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _NONBLOCK | _CLOEXEC
+    flags = mode | _NOFOLLOW | _NONBLOCK | _CLOEXEC
     try:
         if folder is None and path.is_symlink():  # no O_NOFOLLOW here (Windows): the best left
             raise RecordingError(f"{path} is a symbolic link; not followed")

@@ -18,6 +18,12 @@ from .types import DataLoss, Event, MarketDelisted, MarketListed, Reconnected
 
 COMPRESSIONS = ("gzip", "none")
 SUFFIXES = {"gzip": ".ndjson.gz", "none": ".ndjson"}
+FORMATS = ("ndjson", "parquet")  # ndjson: SUFFIXES; parquet: record_parquet.py
+PARQUET_SUFFIX = ".parquet"
+INDEX_SUFFIX = ".index.ndjson"  # beside each Parquet file: its index lines, as an NDJSON file holds them
+NEEDS_PYARROW = "pip install 'upbit-sync[parquet]'"
+# an open period's Parquet rows, spooled until it closes: <period>.spool-<id>.arrows (record_parquet.py)
+SPOOL_NAME = re.compile(r"(.+)\.spool-([0-9a-f]{8,32})\.arrows")
 INDEX_KEY = "_event"
 DAY = 86_400
 ACCOUNT_TYPES = frozenset({"myOrder", "myAsset"})  # the account's own orders and balances: owner-only files
@@ -103,6 +109,11 @@ def json_line(line: dict[str, Any]) -> str:
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
     except TypeError:
         return _EXACT_JSON.encode(line).decode("utf-8")
+
+
+def is_columnar(name: str) -> bool:
+    """Whether a file name is a Parquet recording file or its spool (read through pyarrow)."""
+    return name.endswith(PARQUET_SUFFIX) or SPOOL_NAME.fullmatch(name) is not None
 
 
 def is_index(line: dict[str, Any]) -> bool:

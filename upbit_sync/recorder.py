@@ -2,9 +2,11 @@
 on a thread of its own, rotating each type's file at the end of its UTC period.
 
 Gzip files are closed (trailer written, flushed, fsynced) when their period ends and when the recorder
-stops; in between they are flushed every :data:`FLUSH_INTERVAL`, so a crash loses at most that last
-second and every reader still gets what came before it. A recorder started again within a period
-appends to that period's file (a gzip file then holds two members, which every gzip reader reads on).
+stops; in between they are flushed every ``flush_interval`` (:data:`FLUSH_INTERVAL`), so a crash loses
+at most that last second and every reader still gets what came before it. A recorder started again
+within a period appends to that period's file (a gzip file then holds two members, which every gzip
+reader reads on). Parquet files (``format="parquet"``) are spooled the same way and finished at the
+same times (``record_parquet.py``).
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .record_files import RecordFile, make_folder
+from .record_files import RecordFile, Sink, make_folder
 from .record_format import (
     ACCOUNT_TYPES,
     COMPRESSIONS,
+    FORMATS,
+    PARQUET_SUFFIX,
     SUFFIXES,
     IndexEvent,
     RecordingError,
     index_line,
-    json_line,
     period_name,
     reason_of,
 )
@@ -71,22 +74,35 @@ class Recorder:
     thread. Anything that stops the writer (a failed write, a refused path, a bug) is kept in
     :attr:`failure`, a RecordingError, and told to ``on_error`` (on the writer's thread), or without
     one logged at ERROR; lines handed over after it are dropped rather than waited on.
+
+    ``format="parquet"`` writes Parquet files instead of NDJSON (``compress`` then applies to nothing:
+    their columns are zstd-compressed); it needs pyarrow, a ConfigError naming the extra here if it
+    is missing. Its :meth:`start` first finishes the spools a recorder stopped abruptly left.
     """
 
     def __init__(self, directory: str | os.PathLike[str], types: Sequence[str], *, period: int = 3_600,
-                 compress: str = "gzip", clock: Callable[[], float] = time.time,
+                 compress: str = "gzip", format: str = "ndjson", flush_interval: float = FLUSH_INTERVAL,
+                 clock: Callable[[], float] = time.time,
                  on_error: Callable[[RecordingError], None] | None = None) -> None:
         if compress not in COMPRESSIONS:
             raise RecordingError(f"compress must be one of {COMPRESSIONS}, not {compress!r}")
+        if format not in FORMATS:
+            raise RecordingError(f"format must be one of {FORMATS}, not {format!r}")
+        if isinstance(flush_interval, bool) or not 0 < flush_interval <= 60:
+            raise RecordingError(f"flush_interval must be seconds in (0, 60], not {flush_interval!r}")
+        if format == "parquet":
+            _parquet_for(types)
         self.directory = Path(directory)
         self.types = tuple(types)
         self.period = period
         self.compress = compress
+        self.format = format
+        self.flush_interval = flush_interval
         self.clock = clock
         self.on_error = on_error
         self.failure: RecordingError | None = None
         self._queue: queue.Queue[Any] = queue.Queue(QUEUE_LINES)
-        self._files: dict[str, tuple[str, RecordFile]] = {}  # type -> (period name, its open file)
+        self._files: dict[str, tuple[str, Sink]] = {}  # type -> (period name, its open file)
         self._stats = RecorderStats()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -104,6 +120,11 @@ class Recorder:
         except (OSError, RecordingError) as exc:
             why = reason_of(exc) if isinstance(exc, OSError) else str(exc)
             raise RecordingError(f"cannot record into {self.directory}: {why}") from None
+        if self.format == "parquet":
+            from . import record_parquet
+
+            for kind in self.types:
+                record_parquet.recover(self.directory / kind, kind in ACCOUNT_TYPES)
         self._thread.start()
         return self
 
@@ -175,7 +196,7 @@ class Recorder:
                 if entry is _STOP:
                     return
                 self._write(entry, now)
-            if time.monotonic() - last_flush >= FLUSH_INTERVAL:
+            if time.monotonic() - last_flush >= self.flush_interval:
                 for _, handle in self._files.values():
                     handle.flush()
                 last_flush = time.monotonic()
@@ -198,7 +219,7 @@ class Recorder:
 
     def _take(self) -> list[Any]:
         try:
-            batch = [self._queue.get(timeout=_WAKE)]
+            batch = [self._queue.get(timeout=min(_WAKE, self.flush_interval))]
         except queue.Empty:
             return []
         while len(batch) < _BATCH:
@@ -226,9 +247,8 @@ class Recorder:
                 self._stats.dropped += event.dropped
 
     def _line(self, kind: str, line: dict[str, Any], now: float, *, message: bool) -> Path:
-        data = json_line(line).encode("utf-8") + b"\n"
         handle = self._file(kind, now)
-        handle.write(data, message=message)
+        handle.add(line, message=message)
         return handle.path
 
     def _written(self, kind: str, messages: int) -> None:
@@ -236,7 +256,7 @@ class Recorder:
             self._stats.messages += messages
             self._stats.by_type[kind] = self._stats.by_type.get(kind, 0) + messages
 
-    def _file(self, kind: str, now: float) -> RecordFile:
+    def _file(self, kind: str, now: float) -> Sink:
         name = period_name(now, self.period)
         opened = self._files.get(kind)
         if opened is not None and opened[0] == name:
@@ -247,8 +267,14 @@ class Recorder:
         private = kind in ACCOUNT_TYPES
         folder = self.directory / kind
         make_folder(folder, private)  # again: it may have been removed since
-        handle = RecordFile(folder / f"{name}{SUFFIXES[self.compress]}", self.compress, private,
-                       functools.partial(self._written, kind))
+        written = functools.partial(self._written, kind)
+        handle: Sink
+        if self.format == "parquet":
+            from .record_parquet import HourFile
+
+            handle = HourFile(folder / f"{name}{PARQUET_SUFFIX}", kind, private, written)
+        else:
+            handle = RecordFile(folder / f"{name}{SUFFIXES[self.compress]}", self.compress, private, written)
         self._files[kind] = (name, handle)
         with self._lock:
             if handle.path not in self._stats.files:
@@ -270,6 +296,16 @@ class Recorder:
                 handle.close()
             except Exception as exc:  # every file gets its chance to be finished
                 self._fail(_as_failure(exc, f"could not finish {handle.path}"))
+
+
+def _parquet_for(types: Sequence[str]) -> None:
+    """Parquet needs pyarrow (a ConfigError naming the extra) and columns for every type."""
+    from . import record_parquet
+
+    record_parquet.require("recording Parquet")
+    unknown = [kind for kind in types if not record_parquet.has_columns(kind)]
+    if unknown:
+        raise RecordingError(f"no Parquet columns for {', '.join(map(repr, unknown))}: record them as NDJSON")
 
 
 def _as_failure(error: Exception, doing: str) -> RecordingError:

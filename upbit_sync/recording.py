@@ -36,9 +36,17 @@ Safe to read: :func:`read_lines` skips a bad line and names it (file:line) in on
 refuses a line over :data:`MAX_LINE` without reading it whole, and ends a file at a corrupt gzip
 member, so one damaged file never stops a replay of the others.
 
+With ``format="parquet"`` (``--format parquet``) each type and period is one Parquet file instead,
+``DIR/trade/20261201-15.parquet``, with typed columns, its index lines beside it in
+``20261201-15.index.ndjson`` and, while its period is open, its rows in a spool
+``20261201-15.spool-<id>.arrows`` (``record_parquet.py`` says how a crash is survived).
+:func:`read_recording` reads either format (and spools) into pyarrow Tables or pandas DataFrames with
+the same columns; :func:`read_lines` and replay read them too.
+
 This module is the recording's public face and its reader; the format's names are in
-``record_format.py``, the writer in ``recorder.py``, the files it writes in ``record_files.py``
-(every name other code imports is importable from here).
+``record_format.py``, the writer in ``recorder.py``, the files it writes in ``record_files.py``, and
+Parquet in ``record_parquet.py``, imported only when a Parquet file is met (every name other code
+imports is importable from here).
 """
 
 from __future__ import annotations
@@ -48,21 +56,25 @@ import json
 import logging
 import os
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast, overload
 
+from .errors import InvalidRequestError
+from .protocol import ALL_TYPES
 from .record_format import (
     ACCOUNT_TYPES,
     COMPRESSIONS,
     DAY,
+    FORMATS,
     INDEX_KEY,
     SUFFIXES,
     RecordingError,
     RecordingNotFound,
     index_event,
     index_line,
+    is_columnar,
     is_index,
     json_line,
     parse_period,
@@ -71,11 +83,15 @@ from .record_format import (
 )
 from .recorder import FLUSH_INTERVAL, QUEUE_LINES, Recorder, RecorderStats
 
+if TYPE_CHECKING:  # for the annotations only: both are imported when read_recording runs
+    import pandas
+    import pyarrow
+
 __all__ = [
-    "ACCOUNT_TYPES", "COMPRESSIONS", "DAY", "FLUSH_INTERVAL", "INDEX_KEY", "MAX_LINE", "QUEUE_LINES",
-    "SUFFIXES", "ReadReport", "Recorder", "RecorderStats", "RecordingError", "RecordingNotFound",
-    "index_event", "index_line", "is_index", "json_line", "parse_period", "period_name", "read_lines",
-    "recording_files",
+    "ACCOUNT_TYPES", "COMPRESSIONS", "DAY", "FLUSH_INTERVAL", "FORMATS", "INDEX_KEY", "MAX_LINE",
+    "QUEUE_LINES", "SUFFIXES", "ReadReport", "Recorder", "RecorderStats", "RecordingError",
+    "RecordingNotFound", "index_event", "index_line", "is_index", "json_line", "parse_period", "period_name",
+    "read_lines", "read_recording", "recording_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,16 +105,17 @@ _NAMED = 5  # bad lines a file's warning names; the rest are counted
 
 
 def recording_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """The files ``paths`` name, in the order given; a directory stands for every ``*.ndjson`` and
-    ``*.ndjson.gz`` file under it, by path (so each type's periods come in time order). A path that
-    does not exist, or a directory without recordings, is a :class:`RecordingNotFound`."""
+    """The files ``paths`` name, in the order given; a directory stands for every ``*.ndjson``,
+    ``*.ndjson.gz``, ``*.parquet`` and spool file under it, by path (so each type's periods come in
+    time order). A path that does not exist, or a directory without recordings, is a
+    :class:`RecordingNotFound`."""
     found: list[Path] = []
     for item in paths:
         path = Path(item)
         if path.is_dir():
             inside = sorted(p for p in path.rglob("*") if p.is_file() and _is_recording_name(p.name))
             if not inside:
-                raise RecordingNotFound(f"no *.ndjson or *.ndjson.gz file under {path}")
+                raise RecordingNotFound(f"no recording file (*.ndjson, *.ndjson.gz, *.parquet) under {path}")
             found.extend(inside)
         elif path.is_file():
             found.append(path)
@@ -108,7 +125,7 @@ def recording_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 def _is_recording_name(name: str) -> bool:
-    return name.endswith((".ndjson", ".ndjson.gz"))
+    return name.endswith((".ndjson", ".ndjson.gz")) or is_columnar(name)
 
 
 @dataclass
@@ -146,11 +163,16 @@ def read_lines(path: Path, report: ReadReport | None = None) -> Iterator[dict[st
 
     A bad line (not JSON, not an object, nested too deep, longer than :data:`MAX_LINE`) is skipped.
     The file ends early, keeping what came before, at a corrupt gzip member, at a gzip stream without
-    its end or at a last line cut short (these two: a recorder stopped abruptly).
+    its end or at a last line cut short (these two: a recorder stopped abruptly). A Parquet file or
+    spool gives its rows as the lines NDJSON holds (a ConfigError without pyarrow); a spool ends at a
+    batch cut short, and one already merged into its Parquet file gives nothing.
     """
     report = report if report is not None else ReadReport(path)
     try:
-        yield from _parse(path, report)
+        if is_columnar(path.name):
+            yield from _columnar(path, report)
+        else:
+            yield from _parse(path, report)
     finally:
         if report.problem is not None:
             log.warning("%s", report.problem)
@@ -205,6 +227,17 @@ def _parse(path: Path, report: ReadReport) -> Iterator[dict[str, Any]]:
             yield line
 
 
+def _columnar(path: Path, report: ReadReport) -> Iterator[dict[str, Any]]:
+    from . import record_parquet
+
+    record_parquet.require(f"reading {path}")
+    table, report.ended = record_parquet.read_table(path)
+    if table is not None:
+        for row in record_parquet.rows_of(table):
+            report.lines += 1
+            yield row
+
+
 def _skip_line(handle: BinaryIO) -> None:
     """Read on to the end of the current line in bounded pieces, keeping none of it."""
     while True:
@@ -228,3 +261,91 @@ def _open_for_reading(path: Path) -> BinaryIO:
         return cast(BinaryIO, gzip.open(path, "rb"))
     return open(path, "rb")
 
+
+
+# ---- into tables ---------------------------------------------------------------------------------
+
+PathArg = str | os.PathLike[str]
+
+
+@overload
+def read_recording(paths: PathArg | Iterable[PathArg], *, types: str,
+                   output: Literal["arrow"] = "arrow") -> pyarrow.Table: ...
+@overload
+def read_recording(paths: PathArg | Iterable[PathArg], *, types: str,
+                   output: Literal["pandas"]) -> pandas.DataFrame: ...
+@overload
+def read_recording(paths: PathArg | Iterable[PathArg], *, types: Sequence[str] | None = None,
+                   output: Literal["arrow"] = "arrow") -> dict[str, pyarrow.Table]: ...
+@overload
+def read_recording(paths: PathArg | Iterable[PathArg], *, types: Sequence[str] | None = None,
+                   output: Literal["pandas"]) -> dict[str, pandas.DataFrame]: ...
+def read_recording(paths: PathArg | Iterable[PathArg], *, types: str | Sequence[str] | None = None,
+                   output: str = "arrow") -> Any:
+    """A recording as tables, whichever format wrote it: NDJSON (``.ndjson``, ``.ndjson.gz``), Parquet
+    and the spools of a Parquet recording still open or stopped abruptly, or directories of them.
+
+    ``types`` as one name (``"trade"``) gives that type's table; a list of names, or None for every
+    type found, gives a dict type -> table. A type's table has the same columns whichever format
+    wrote it (``record_parquet.py``: DEFAULT field names, times as UTC timestamps, orderbook units as
+    a list column, ``received_at``, ``_extra``), its rows in file order (files by path: time order);
+    a type named but not found is an empty table. ``output="pandas"`` gives DataFrames instead.
+    Index lines (the gaps) are not rows: :func:`read_lines` reads them. Damage is skipped as replay
+    skips it (one warning per damaged file). Needs pyarrow (the ``parquet`` extra), and pandas for
+    ``output="pandas"``: a ConfigError naming the extra otherwise. A path that is not there is a
+    RecordingNotFound, a recording with nothing readable a RecordingError; a bad argument an
+    InvalidRequestError naming it."""
+    if output not in ("arrow", "pandas"):
+        raise InvalidRequestError(f"output must be 'arrow' or 'pandas', not {output!r}")
+    wanted = _types_wanted(types)
+    from . import record_parquet
+
+    record_parquet.require("read_recording")
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    tables: dict[str, list[Any]] = {kind: [] for kind in wanted or ()}
+    problems: list[str] = []
+    readable = False
+    for path in recording_files(items):
+        report = ReadReport(path)
+        if is_columnar(path.name):
+            kind = record_parquet.kind_of(path)
+            if wanted is not None and kind is not None and kind not in wanted:
+                continue
+            table, report.ended = record_parquet.read_table(path)
+            if report.problem is not None:
+                log.warning("%s", report.problem)
+            kind = kind or (path.parent.name if path.parent.name in ALL_TYPES else None)
+            if table is not None and kind is not None:
+                tables.setdefault(kind, []).append(table)
+                readable = readable or table.num_rows > 0
+        else:
+            rows: dict[str, list[dict[str, Any]]] = {}
+            for line in read_lines(path, report):
+                kind = line.get("type")
+                if not is_index(line) and isinstance(kind, str) and (wanted is None or kind in wanted):
+                    rows.setdefault(kind, []).append(line)
+            for kind, found in rows.items():
+                tables.setdefault(kind, []).append(record_parquet.table_of(kind, found))
+            readable = readable or report.lines > 0
+        if report.problem is not None:
+            problems.append(report.problem)
+    if problems and not readable:
+        more = f"; and {len(problems) - 3} more file(s)" if len(problems) > 3 else ""
+        raise RecordingError(f"nothing readable in the recording: {'; '.join(problems[:3])}{more}")
+    result = {kind: record_parquet.combine(kind, found) for kind, found in tables.items()}
+    if output == "pandas":
+        result = {kind: record_parquet.to_pandas(table) for kind, table in result.items()}
+    return result[types] if isinstance(types, str) else result
+
+
+def _types_wanted(types: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    if types is None:
+        return None
+    names = [types] if isinstance(types, str) else types
+    if not isinstance(names, Sequence) or not names or not all(isinstance(n, str) for n in names):
+        raise InvalidRequestError(f"types must be a type name or a list of them, not {types!r}")
+    unknown = [name for name in names if name not in ALL_TYPES]
+    if unknown:
+        raise InvalidRequestError(f"types: {', '.join(map(repr, unknown))} is no message type; "
+                                  f"one of {', '.join(ALL_TYPES)}")
+    return tuple(dict.fromkeys(names))

@@ -1,5 +1,5 @@
-"""``upbit-sync record``: types and markets recorded into rotating NDJSON files, gaps marked, a status
-line on stderr."""
+"""``upbit-sync record``: types and markets recorded into rotating NDJSON or Parquet files, gaps marked,
+a status line on stderr."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from ..client import WebSocketClient
-from ..errors import InvalidRequestError, UpbitError
+from ..errors import ConfigError, InvalidRequestError, UpbitError
 from ..listings import DEFAULT_INTERVAL, MarketFollow, check_interval
 from ..manager import WebSocketManager
 from ..protocol import PRIVATE_TYPES
-from ..recording import COMPRESSIONS, Recorder, RecorderStats, RecordingError, parse_period
+from ..recording import COMPRESSIONS, FORMATS, Recorder, RecorderStats, RecordingError, parse_period
 from ..rest import RestClient
 from ..types import Event, MarketDelisted, MarketListed
 from .drawing import status_line
@@ -47,7 +47,12 @@ markets listed meanwhile are recorded too, delisted ones dropped, each marked in
   {"_event": "MarketListed", "connection": ..., "type": ..., "market": ..., "quote": ...,
    "korean_name": ..., "english_name": ..., "at": ...}   (and "MarketDelisted", the same fields)
 Trades are subscribed with backfill: trades missed in a reconnect are fetched over REST and recorded
-(stream_type BACKFILL). A progress line goes to stderr. Record into a folder of your own, not a shared
+(stream_type BACKFILL). --format parquet writes DIR/<type>/<period>.parquet instead (needs pyarrow:
+pip install 'upbit-sync[parquet]'): typed columns, orderbook units as a list column, zstd; the open
+period's rows are spooled beside it (<period>.spool-<id>.arrows, flushed every second, so a kill loses
+at most that second) and become the .parquet at each rotation and at the end; the next run finishes
+the spools of one killed; gaps go to <period>.index.ndjson beside it. Read either format with
+upbit_sync.read_recording(DIR). A progress line goes to stderr. Record into a folder of your own, not a shared
 one such as /tmp: a symbolic link where a file or type folder goes is refused, and myOrder/myAsset
 files are made readable by you alone (0600, in 0700 folders). Exit 0 after --seconds, 1 when it cannot
 connect or write, 2 for a bad argument, 130/143 on Ctrl-C/SIGTERM (the files are finished first)."""
@@ -57,18 +62,23 @@ examples:
   upbit-sync record trade,orderbook KRW-BTC KRW-ETH --out data/
   upbit-sync record ticker --all-markets KRW --out data/ --rotate 15m
   upbit-sync record trade --all-markets KRW --follow --out data/   # new listings recorded too
+  upbit-sync record trade,orderbook --all-markets KRW --out data/ --format parquet
   upbit-sync record trade KRW-BTC --out ~/upbit-recordings --fake --seconds 10
   upbit-sync replay data/ --speed max        # play it back to a bot"""
 
 
 def register(cli: CommandLine) -> None:
-    record = cli.add("record", "record types into rotating NDJSON files, gaps marked", _HELP, _EXAMPLES)
+    record = cli.add("record", "record types into rotating NDJSON or Parquet files, gaps marked", _HELP,
+                     _EXAMPLES)
     record.add_argument("types", metavar="TYPE[,TYPE...]", help="e.g. trade or trade,orderbook,ticker")
     record.add_argument("codes", metavar="CODE", nargs="*", help="market codes (or --all-markets)")
     record.add_argument("--out", required=True, metavar="DIR", help="the recording's directory")
     record.add_argument("--rotate", type=_period, default=3_600, metavar="PERIOD",
                         help="a new file per type every PERIOD, e.g. 15m, 1h (default), 1d")
-    record.add_argument("--compress", choices=COMPRESSIONS, default="gzip", help="gzip (default) or none")
+    record.add_argument("--format", choices=FORMATS, default="ndjson", dest="file_format",
+                        help="ndjson (default) or parquet (needs pyarrow)")
+    record.add_argument("--compress", choices=COMPRESSIONS, default="gzip",
+                        help="NDJSON files: gzip (default) or none")
     record.add_argument("--all-markets", metavar="QUOTE", help="every market quoted in QUOTE, e.g. KRW")
     record.add_argument("--follow", action="store_true",
                         help="with --all-markets: record markets listed while it runs, drop delisted ones")
@@ -175,7 +185,11 @@ def _plan(args: argparse.Namespace) -> tuple[list[str], list[str], dict[str, dic
 def run(args: argparse.Namespace) -> int:
     kinds, wanted, plans = _plan(args)
     quote = args.all_markets.upper() if args.all_markets else None
-    recorder = Recorder(args.out, kinds, period=args.rotate, compress=args.compress, on_error=_left_to_main)
+    try:
+        recorder = Recorder(args.out, kinds, period=args.rotate, compress=args.compress,
+                            format=args.file_format, on_error=_left_to_main)
+    except (ConfigError, RecordingError) as exc:  # --format parquet without pyarrow
+        raise usage(str(exc)) from None
     progress = _Progress(recorder, args.progress)
     with contextlib.ExitStack() as stack:
         stack.callback(progress.close)  # the terminal as it was, whatever ends the command

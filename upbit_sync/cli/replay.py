@@ -7,6 +7,7 @@ import sys
 import threading
 from collections import Counter
 
+from ..errors import ConfigError
 from ..recording import RecordingError
 from .exchange import fake_exchange
 from .failure import Failure, reason, usage
@@ -17,15 +18,18 @@ from .signals import Interrupted
 _HELP = """\
 Start the fake exchange with a recording loaded: each client is played the recorded messages of what
 it subscribes to, in recorded order and pace (divided by --speed), in the format it asks for. FILE may
-be a directory of a recording. Point a bot at the printed URL (UPBIT_WS_URL=... UPBIT_REST_URL=...).
+be a directory of a recording, NDJSON or Parquet (--format parquet; needs pyarrow) alike. Point a
+bot at the printed URL (UPBIT_WS_URL=... UPBIT_REST_URL=...).
 Serves until Ctrl-C (130) or SIGTERM (143), or --seconds (0); a missing file exits 2, files with
 nothing readable 1. A bad line (or one over 16 MiB) is skipped and a corrupt gzip file read up to the
-damage, each damaged file named in one warning on stderr; the rest plays."""
+damage (a Parquet spool up to its last whole batch), each damaged file named in one warning on
+stderr; the rest plays."""
 
 _EXAMPLES = """\
 examples:
   upbit-sync replay data/ --port 8765
   upbit-sync replay data/trade/20261201-15.ndjson.gz --speed 10
+  upbit-sync replay data/trade/20261201-15.parquet --speed max
   upbit-sync replay data/ --speed max --port 0"""
 
 
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     server = fake_exchange()(host="127.0.0.1", port=args.port, rest_port=args.rest_port)
     try:
         server.replay(args.files, speed=args.speed)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ConfigError) as exc:  # ConfigError: Parquet files without pyarrow
         raise usage(str(exc)) from None
     except (RecordingError, OSError) as exc:
         raise Failure(str(exc)) from None

@@ -17,6 +17,8 @@ asks for, as if it were the recorder's own connection. The rules:
 - ``is_only_snapshot`` plays the first recorded SNAPSHOT only, ``is_only_realtime`` skips SNAPSHOTs.
 - A new connection, a reconnect included, starts the recording over: replay plays sessions to a
   bot, it does not reproduce the exchange's clock across connections.
+- NDJSON and Parquet recordings (and the spools of an open or killed Parquet recording) play alike:
+  ``read_lines`` gives a Parquet row as the line NDJSON would hold.
 - Damage is skipped, not fatal: a bad line is left out and a corrupt file ends where the damage
   starts (``read_lines``); each damaged file's one-line warning is logged and kept in
   :attr:`Recording.problems`. Only a recording with nothing readable at all is refused.
