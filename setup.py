@@ -35,6 +35,9 @@ DEV = [
     "pytest>=8.0",
     "pytest-timeout>=2.2",
     "responses>=0.25",
+    # tests only: docs/recording.md's DuckDB query is run against a recording by a test, so the
+    # documented query cannot go stale; the SDK never imports it
+    "duckdb>=1.0",
     "hypothesis>=6.100",
     "tox>=4.11; python_version >= '3.11'",
     "ruff>=0.6",

@@ -361,3 +361,33 @@ def test_the_spool_of_an_open_period_is_not_left_world_readable_for_account_type
         assert stat.S_IMODE(os.lstat(spool).st_mode) == 0o600
     finally:
         recorder.close()
+
+
+# ---- the documented queries -------------------------------------------------------------------------
+
+
+def _block(text: str, language: str) -> str:
+    start = text.index(f"```{language}\n") + len(language) + 4
+    return text[start:text.index("```", start)]
+
+
+def test_the_duckdb_query_of_the_docs_runs_and_agrees_with_the_pandas_version(
+        recordings: tuple[Path, Path]) -> None:
+    # docs/recording.md's two ways to the per-minute VWAP, run on a Parquet recording: the SQL as it
+    # is written (only the path replaced) and the Python as it is written; they must agree.
+    import duckdb  # the dev extra has it
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "recording.md").read_text(encoding="utf-8")
+    trades = recordings[1] / "trade"
+    sql = _block(docs, "sql")
+    assert "read_parquet('data/trade/20261205-*.parquet')" in sql
+    rows = duckdb.sql(sql.replace("data/trade/20261205-*.parquet", f"{trades}/*.parquet")).fetchall()
+    assert rows and {code for code, *_ in rows} == set(CODES)
+
+    namespace: dict[str, Any] = {}
+    exec(_block(docs, "python").replace('"data/trade"', repr(str(trades))), namespace)
+    per_minute = namespace["per_minute"]
+    assert len(per_minute) == len(rows)
+    for code, minute, vwap, volume, count in rows:
+        expected = per_minute.loc[(code, minute)]
+        assert (expected.vwap, expected.volume, expected.trades) == (
+            pytest.approx(vwap), pytest.approx(volume), count)
