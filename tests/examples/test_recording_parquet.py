@@ -380,7 +380,9 @@ def test_the_duckdb_query_of_the_docs_runs_and_agrees_with_the_pandas_version(
     trades = recordings[1] / "trade"
     sql = _block(docs, "sql")
     assert "read_parquet('data/trade/20261205-*.parquet')" in sql
-    rows = duckdb.sql(sql.replace("data/trade/20261205-*.parquet", f"{trades}/*.parquet")).fetchall()
+    relation = duckdb.sql(sql.replace("data/trade/20261205-*.parquet", f"{trades}/*.parquet"))
+    assert relation is not None
+    rows = relation.fetchall()
     assert rows and {code for code, *_ in rows} == set(CODES)
 
     namespace: dict[str, Any] = {}
