@@ -109,7 +109,8 @@ class Inflater:
             data = decoder.decompress(payload + _TAIL, self._over)
         except zlib.error as exc:
             raise CompressionError(f"a compressed message does not inflate: {exc}") from None
-        if len(data) > self.limit:
+        size = len(data)
+        if size > self.limit:
             raise CompressionError(f"a compressed message inflates past {self.limit} bytes")
         if self._fresh or decoder.eof:
             # no context takeover; or the sender ended the stream (BFINAL), its next message a new one
@@ -117,5 +118,5 @@ class Inflater:
                 raise CompressionError("a compressed message goes on past the end of its stream")
             self._decoder = zlib.decompressobj(self._bits)
         self.wire += len(payload)
-        self.inflated += len(data)
+        self.inflated += size
         return data
