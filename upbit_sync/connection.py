@@ -65,6 +65,7 @@ class _DemoteOwnSocketLogs(logging.Filter):
 logging.getLogger("websocket").addFilter(_DemoteOwnSocketLogs())
 
 _read_ahead_warned = False  # the read-ahead could not be installed: said once per process
+_compression_warned = False  # compressed frames could not be read: said once per process
 
 
 def _warn_no_read_ahead() -> None:
@@ -73,6 +74,18 @@ def _warn_no_read_ahead() -> None:
         _read_ahead_warned = True
         log.warning("websocket-client %s has no frame_buffer.recv: frames are read without the "
                     "read-ahead (slower under load)", getattr(websocket, "__version__", "?"))
+
+
+def _may_offer_compression() -> bool:
+    global _compression_warned
+    if readahead.can_read_compressed():
+        return True
+    if not _compression_warned:
+        _compression_warned = True
+        log.warning("websocket-client %s cannot be read with upbit_sync's frame reader: "
+                    "permessage-deflate is not offered, frames stay plain",
+                    getattr(websocket, "__version__", "?"))
+    return False
 
 
 class ConnState(str, enum.Enum):
@@ -187,6 +200,7 @@ class Connection:
         self._ahead: readahead.ReadAhead | None = None
         self._inflater: deflate.Inflater | None = None
         self._fault: CompressionError | None = None  # a compression fault ended this attempt
+        self._offered = False  # this attempt offered permessage-deflate
 
         self.state = ConnState.CLOSED
         self.attempt_started_at: float | None = None
@@ -224,11 +238,12 @@ class Connection:
             self._opened_this_attempt = False
             self._abort_cause = ""
             self._fault = None
+            self._offered = self.compression and _may_offer_compression()
             self.state = ConnState.CONNECTING
             self.attempt_started_at = time.monotonic()
             app = websocket.WebSocketApp(
                 self.url,
-                header=self._upgrade_header if self.compression else self._header,
+                header=self._upgrade_header if self._offered else self._header,
                 on_open=self._handle_open,
                 on_message=self._handle_message,
                 on_ping=self._handle_control,
@@ -418,7 +433,7 @@ class Connection:
         self._ahead = readahead.install(app.sock) if raw is not None and self.read_ahead else None
         if self._ahead is None and raw is not None and self.read_ahead:
             _warn_no_read_ahead()
-        if self.compression and not self._take_answer(app):
+        if self._offered and not self._take_answer(app):
             return
         now = time.monotonic()
         with self._lock:

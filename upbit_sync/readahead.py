@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from websocket import ABNF, WebSocketProtocolException
+from websocket import ABNF, WebSocket, WebSocketProtocolException
 
 from .deflate import CompressionError
 
@@ -233,6 +233,22 @@ class MessageReader:
             frame = ABNF(fin, 0, 0, 0, opcode, 0, self._read(length) if length else b"")
             frame.validate(True)
             return frame
+
+
+_reads_compressed: bool | None = None
+
+
+def can_read_compressed() -> bool:
+    """True when this websocket-client is built the way :class:`MessageReader` needs (a WebSocket
+    whose ``frame_buffer.recv`` it can read with and whose ``recv_frame`` it can stand in for);
+    found out once per process. Without it a connection must not offer compression at all."""
+    global _reads_compressed
+    if _reads_compressed is None:
+        ws = WebSocket()
+        parser = getattr(ws, "frame_buffer", None)
+        _reads_compressed = callable(getattr(parser, "recv", None)) and callable(
+            getattr(ws, "recv_frame", None))
+    return _reads_compressed
 
 
 def _bounds(buf: bytes, pos: int) -> tuple[int, int] | None:

@@ -386,3 +386,25 @@ def test_the_snapshot_connection_offers_compression_too(servers, connect):
     assert len(snapshot) == 1
     assert server.connect_attempts[-1].header("Sec-WebSocket-Extensions") == deflate.OFFER
     assert server.connections[-1].compressed
+
+
+def test_a_websocket_client_the_reader_cannot_serve_offers_nothing_and_says_so_once(
+        servers, monkeypatch, caplog):
+    from upbit_sync import connection as connection_module
+
+    monkeypatch.setattr(connection_module.readahead, "can_read_compressed", lambda: False)
+    monkeypatch.setattr(connection_module, "_compression_warned", False)
+    caplog.set_level("WARNING", logger="upbit_sync.connection")
+    collector = Collector()
+    conns = [offering(collector, servers[True].public_url, True) for _ in range(2)]
+    try:
+        for conn in conns:
+            conn.open()
+            assert wait_until(lambda conn=conn: conn.state.value == "OPEN", timeout=3.0)
+            assert servers[True].connect_attempts[-1].header("Sec-WebSocket-Extensions") is None
+            assert conn.agreement is None
+    finally:
+        for conn in conns:
+            conn.close()
+    warnings = [r for r in caplog.records if "permessage-deflate is not offered" in r.getMessage()]
+    assert len(warnings) == 1
