@@ -69,7 +69,13 @@ def _market_firehose(server: Any, n: int, types: list[str], codes: list[str], co
 
 def _paced(server: Any, conn_id: int, frames: list[bytes], rate: float) -> int:
     """Send the frames at ``rate`` per second; a frame's ``{STAMP}`` becomes the wall-clock send
-    time in ns (both processes share the clock)."""
+    time in ns (both processes share the clock). Compressed (one window kept across the frames)
+    when the connection agreed to permessage-deflate, as the exchange would send them: nothing else
+    may be written to that connection meanwhile (run the exchange with a long ``status_interval``)."""
+    from upbit_sync.testing.compression import Deflater
+
+    info = next(c for c in server.connections if c.id == conn_id)
+    deflater = Deflater(12) if info.compressed else None
     interval = 1 / rate
     start = time.perf_counter()
     for i, frame in enumerate(frames):
@@ -79,7 +85,11 @@ def _paced(server: Any, conn_id: int, frames: list[bytes], rate: float) -> int:
         # threads are then woken on a virtual CPU that had gone idle (README, Measured).
         while time.perf_counter() < target:
             pass
-        server.send_raw(frame.replace(b"{STAMP}", str(time.time_ns()).encode()), conn_id)
+        payload = frame.replace(b"{STAMP}", str(time.time_ns()).encode())
+        if deflater is None:
+            server.send_raw(payload, conn_id)
+        else:
+            server.send_raw(deflater.compress(payload), conn_id, compressed=True)
     return len(frames)
 
 

@@ -8,15 +8,19 @@ connecting and subscribing cancel out. Two clients run so: the SDK (typed callba
 socket thread, read-ahead, decoding, routing, queues, metrics) and the baseline of throughput.py (a bare
 websocket-client ``WebSocketApp`` with ``json.loads``); the figure to compare between builds is the
 SDK's cost as a ratio of the baseline's, both measured in the same run. Under valgrind the threads run
-one at a time, so the count includes the hand-offs between them but not the waiting.
+one at a time, so the count includes the hand-offs between them but not the waiting. The SDK runs
+with ``compression=False`` (plain frames, the figure comparable across builds); ``--deflate`` also
+counts it with compressed frames (``sdk_deflate``: the exchange agrees to permessage-deflate).
 
-Run: ``python benchmarks/path_cost.py [--messages 20000]``; ``PYTHONPATH=/other/tree`` measures the
-``upbit_sync`` found there (the script itself may be newer than that tree).
+Run: ``python benchmarks/path_cost.py [--messages 20000] [--deflate]``; ``PYTHONPATH=/other/tree``
+measures the ``upbit_sync`` found there (the script itself may be newer than that tree; a tree older
+than ``Config.compression`` is measured plain as it is).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -57,10 +61,12 @@ def client(kind: str, url: str, n: int) -> None:
             if count[0] >= n:
                 done.set()
 
-    if kind == "sdk":
+    if kind in ("sdk", "sdk_deflate"):
         import upbit_sync as us
 
-        manager = us.WebSocketManager(us.Config(public_url=url))
+        fields = {f.name for f in dataclasses.fields(us.Config)}
+        options = {"compression": kind == "sdk_deflate"} if "compression" in fields else {}
+        manager = us.WebSocketManager(us.Config(public_url=url, **options))
         sdk = us.WebSocketClient(manager)
         with manager:
             for code in CODES:
@@ -115,6 +121,7 @@ def counted(kind: str, n: int, frames: list[bytes]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--deflate", action="store_true", help="also the SDK with compressed frames")
     parser.add_argument("--client", nargs=3, metavar=("KIND", "URL", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
@@ -124,7 +131,7 @@ def main() -> None:
     frames = _frames()
     n, small = args.messages, args.messages // 10
     per_message = {}
-    for kind in ("baseline", "sdk"):
+    for kind in ("baseline", "sdk", *(("sdk_deflate",) if args.deflate else ())):
         big, little = counted(kind, n, frames), counted(kind, small, frames)
         per_message[kind] = (big - little) / (n - small)
     import upbit_sync
@@ -136,6 +143,8 @@ def main() -> None:
         "messages": n,
         "instructions_per_message": {k: round(v) for k, v in per_message.items()},
         "sdk_to_baseline": round(per_message["sdk"] / per_message["baseline"], 3),
+        **({"sdk_deflate_to_baseline": round(per_message["sdk_deflate"] / per_message["baseline"], 3)}
+           if "sdk_deflate" in per_message else {}),
     }, indent=2))
 
 

@@ -7,16 +7,24 @@ same run (benchmarks/results.md keeps the figures).
   round, a websocket-client ``WebSocketApp`` whose ``on_message`` runs ``json.loads``, so the machine's
   drift cancels. The clients:
   - upbit-sync: typed ``Ticker`` callbacks on the worker pool; ``raw=True`` dict callbacks; a
-    ``for m in client.stream(...)`` loop; typed callbacks with the read-ahead off;
+    ``for m in client.stream(...)`` loop; typed callbacks with the read-ahead off; all of these with
+    frames plain (``compression=False``), and typed callbacks with compressed frames (``_deflate``);
   - websocket-client counting frames without parsing them (the floor of that library);
-  - the asyncio ``websockets`` client with ``orjson.loads`` per frame, and picows (Cython) with orjson,
-    each in a process of its own (picows when installed);
+  - the asyncio ``websockets`` client with ``orjson.loads`` per frame, plain and with permessage-deflate
+    (``_deflate``), and picows (Cython) with orjson, each in a process of its own (picows when
+    installed);
   - the official upbit-sdk's sync iterator (pydantic models), when installed.
+  The exchange agrees to permessage-deflate whenever a client offers it (the firehose writes frames
+  compressed beforehand, so the client's inflating is measured, not the exchange's zlib).
 - Latency at 5,000 and 20,000 msg/s (targets: p99 <= 0.5 ms and <= 2 ms, docs/architecture.md §6,
   from frame receipt to callback start): a paced sender stamps each frame with the wall clock at send
   time. For each frame the SDK's receipt is the ``received_at`` it stamps on every message (the time of
-  the socket read that brought it); the figure is receipt -> callback start. Send -> callback is also
-  given, beside the baseline's send -> ``on_message``, which shows what the sender and the loopback add.
+  the socket read that brought it); the figure is receipt -> callback start, with frames plain and
+  compressed. Send -> callback is also given, beside the baseline's send -> ``on_message``, which shows
+  what the sender and the loopback add.
+- Bytes on the wire per message, SIMPLE ticker, trade and 30-level orderbook (the fake's simulator, 10
+  markets in turn), plain and compressed as a server keeping its window would (12 and 15 bits), or
+  not keeping it.
 
 Run: ``python benchmarks/throughput.py [--messages 100000] [--rounds 5] [--no-orjson]`` (needs the
 ``testing`` extra; the others are measured when installed: ``pip install upbit-sdk picows``).
@@ -111,10 +119,11 @@ def feed(exchange: ExchangeProcess, conn_id: int, n: int, frames: list[bytes], r
 
 
 def run_sdk(exchange: ExchangeProcess, n: int, frames: list[bytes], rate: float = 0.0,
-            mode: str = "typed", read_ahead: bool = True) -> Counter:
+            mode: str = "typed", read_ahead: bool = True, compression: bool = False) -> Counter:
     """``mode``: "typed" callbacks, "raw" dict callbacks, or a "stream" loop."""
     counter = Counter(n)
-    manager = us.WebSocketManager(us.Config(public_url=exchange.public_url, read_ahead=read_ahead))
+    manager = us.WebSocketManager(us.Config(public_url=exchange.public_url, read_ahead=read_ahead,
+                                            compression=compression))
     client = us.WebSocketClient(manager)
 
     def on_ticker(msg: Any) -> None:
@@ -201,14 +210,14 @@ class _Tally:
         return True
 
 
-def _asyncio_websockets(url: str, n: int, report: Any) -> None:
+def _asyncio_websockets(url: str, n: int, report: Any, compression: str | None = None) -> None:
     import asyncio
 
     import orjson
     from websockets.asyncio.client import connect
 
     async def main() -> None:
-        async with connect(url, max_size=None, compression=None, origin=None) as ws:
+        async with connect(url, max_size=None, compression=compression, origin=None) as ws:
             await ws.send(REQUEST)
             report.send("subscribed")
             tally = _Tally(n, report)
@@ -260,9 +269,14 @@ def _official_sdk(url: str, n: int, report: Any) -> None:
                 return
 
 
+def _asyncio_websockets_deflate(url: str, n: int, report: Any) -> None:
+    _asyncio_websockets(url, n, report, compression="deflate")
+
+
 OTHERS: dict[str, tuple[Callable[[str, int, Any], None], str | None, str]] = {
     # name -> (runner, module it needs, how to install it)
     "asyncio_websockets_orjson": (_asyncio_websockets, "orjson", "pip install orjson"),
+    "asyncio_websockets_orjson_deflate": (_asyncio_websockets_deflate, "orjson", "pip install orjson"),
     "picows_orjson": (_picows, "picows", "pip install picows orjson"),
     "official_upbit_sdk": (_official_sdk, "upbit", "pip install upbit-sdk"),
 }
@@ -326,6 +340,7 @@ def main() -> None:
     if args.rounds > 0:
         only = set(filter(None, args.only.split(",")))
         report.update(throughput(args.rounds, args.messages, frames, only))
+    report["wire_bytes_per_message"] = wire_bytes()
     if args.latency_runs > 0:
         report["latency_ms"] = {f"at_{rate}_per_s": latency(args.latency_runs, args.latency_messages,
                                                             frames, rate) for rate in (5000, 20000)}
@@ -341,6 +356,7 @@ def clients(n: int, frames: list[bytes]) -> dict[str, Callable[[ExchangeProcess]
         "sdk_raw_dict_callback": lambda ex: run_sdk(ex, n, frames, mode="raw").rate(),
         "sdk_stream_loop": lambda ex: run_sdk(ex, n, frames, mode="stream").rate(),
         "sdk_typed_without_read_ahead": lambda ex: run_sdk(ex, n, frames, read_ahead=False).rate(),
+        "sdk_typed_callback_deflate": lambda ex: run_sdk(ex, n, frames, compression=True).rate(),
     }
     for name in OTHERS:
         # the official SDK is ~10x slower: a tenth of the messages gives the same precision
@@ -365,15 +381,18 @@ def throughput(rounds: int, n: int, frames: list[bytes], only: set[str]) -> dict
         # each round's figure over the baseline of the same round: the machine's drift cancels
         return round(statistics.median(r / b for r, b in zip(values, base, strict=True)), 2)
 
-    typed = rates.get("sdk_typed_callback")
+    def versus(ours: str, theirs: str) -> float | None:
+        if ours not in rates or theirs not in rates:
+            return None
+        return round(statistics.median(t / a for t, a in zip(rates[ours], rates[theirs], strict=True)), 2)
+
     return {
         "messages": n,
         "msgs_per_s": {name: round(statistics.median(values)) for name, values in rates.items()},
         "ratio_to_baseline": {name: ratio(values) for name, values in rates.items()},
-        "ratio_typed_to_asyncio": (
-            round(statistics.median(t / a for t, a in zip(typed, rates["asyncio_websockets_orjson"],
-                                                          strict=True)), 2)
-            if typed and "asyncio_websockets_orjson" in rates else None),
+        "ratio_typed_to_asyncio": versus("sdk_typed_callback", "asyncio_websockets_orjson"),
+        "ratio_typed_deflate_to_asyncio_deflate": versus("sdk_typed_callback_deflate",
+                                                         "asyncio_websockets_orjson_deflate"),
         "rounds": {name: [round(v) for v in values] for name, values in rates.items()},
         "skipped": skipped,
     }
@@ -381,13 +400,20 @@ def throughput(rounds: int, n: int, frames: list[bytes], only: set[str]) -> dict
 
 def latency(runs: int, n: int, frames: list[bytes], rate: float) -> dict[str, Any]:
     receipt, send, base = [], [], []  # (p50, p99) in ms per run
+    receipt_deflate, send_deflate = [], []
+    # no status frames: the paced sender's compressed frames must be the only ones on the socket
+    quiet = {"message_rate": 0, "status_interval": 3600.0}
     for _ in range(runs):
-        with ExchangeProcess(message_rate=0) as exchange:
+        with ExchangeProcess(**quiet) as exchange:
             base.append(quantiles(run_baseline(exchange, n, frames, rate).latencies))
-        with ExchangeProcess(message_rate=0) as exchange:
+        with ExchangeProcess(**quiet) as exchange:
             run = run_sdk(exchange, max(n, int(rate)), frames, rate)
         receipt.append(quantiles(run.after_receipt))
         send.append(quantiles(run.latencies))
+        with ExchangeProcess(**quiet) as exchange:
+            run = run_sdk(exchange, max(n, int(rate)), frames, rate, compression=True)
+        receipt_deflate.append(quantiles(run.after_receipt))
+        send_deflate.append(quantiles(run.latencies))
 
     def summary(per_run: list[tuple[float, float]]) -> dict[str, Any]:
         return {"p50": statistics.median(p50 for p50, _ in per_run),
@@ -396,7 +422,32 @@ def latency(runs: int, n: int, frames: list[bytes], rate: float) -> dict[str, An
 
     return {"sdk_receipt_to_callback": summary(receipt),
             "sdk_send_to_callback": summary(send),
+            "sdk_deflate_receipt_to_callback": summary(receipt_deflate),
+            "sdk_deflate_send_to_callback": summary(send_deflate),
             "baseline_send_to_on_message": summary(base)}
+
+
+def wire_bytes(count: int = 2_000) -> dict[str, Any]:
+    """Mean payload bytes per message on the wire (the frame header adds 2-4), per type: SIMPLE
+    JSON plain, and
+    compressed by a server keeping its LZ77 window (12 bits as websockets answers, 15 as zlib's
+    widest) or starting each message afresh (no context takeover)."""
+    from upbit_sync.testing.compression import Deflater
+
+    market = MarketSimulator(seed=1)
+    figures: dict[str, Any] = {}
+    for kind in ("ticker", "trade", "orderbook"):
+        payloads = [json.dumps(formats.to_simple(market.make(kind, CODES[i % len(CODES)])),
+                               separators=(",", ":")).encode() for i in range(count)]
+        plain = statistics.mean(map(len, payloads))
+        row: dict[str, Any] = {"plain": round(plain)}
+        for name, deflater in (("window_12", Deflater(12)), ("window_15", Deflater(15)),
+                               ("no_context_takeover", Deflater(15, no_context_takeover=True))):
+            size = statistics.mean(len(deflater.compress(p)) for p in payloads)
+            row[name] = round(size)
+            row[f"{name}_ratio"] = round(size / plain, 3)
+        figures["orderbook_30" if kind == "orderbook" else kind] = row
+    return figures
 
 
 def quantiles(values: list[float]) -> tuple[float, float]:

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "upbit_sync"
 # or from below, never from above. A new module takes one line here.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model", ("_version", "redact", "errors", "formats", "config", "indicators", "types", "health")),
-    ("wire", ("protocol", "auth", "readahead", "ratelimit", "feed_entries")),
+    ("wire", ("protocol", "auth", "deflate", "readahead", "ratelimit", "feed_entries")),
     ("delivery", ("connection", "backfill", "latency", "dispatch", "router", "subscriptions", "link",
                   "feed_link", "metrics", "rest", "record_format", "record_files", "record_parquet",
                   "recorder", "recording")),
@@ -30,7 +30,8 @@ FLOOR = {unit: floor for floor, (_, units) in enumerate(LAYERS) for unit in unit
 MAX_LINES = 600
 MAX_LINES_TESTING = 700  # the fake exchange's rooms may be a little larger
 # Modules below the threads: at run time they import nothing that runs a thread of ours or routes.
-PURE = ("types", "formats", "protocol", "auth", "ratelimit", "errors", "config", "health", "metrics")
+PURE = ("types", "formats", "protocol", "auth", "deflate", "ratelimit", "errors", "config", "health",
+        "metrics")
 # The command line and the fake exchange: the library never imports them.
 TOOLS = ("cli", "__main__", "testing")
 THREADED = {"connection", "link", "feed_link", "feed_manager", "publisher", "manager",

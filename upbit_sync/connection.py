@@ -18,6 +18,11 @@ tests/engine/test_internals.py:
 - ``on_error`` is handed the raw close frame (an ``ABNF``) when the server closes; its code and reason
   come from there.
 - ``WebSocketBadStatusException.status_code``: the HTTP status of a refused upgrade.
+- ``WebSocket.recv_data_frame`` reads each frame with ``self.recv_frame()``: a connection that offers
+  permessage-deflate sets ``recv_frame`` on its ``WebSocket`` to a ``readahead.MessageReader``'s, as
+  websocket-client's own parser refuses any frame with RSV1 set (``ABNF.validate``).
+- ``WebSocket.getheaders()``: the upgrade answer's headers, names in lower case (the server's
+  ``sec-websocket-extensions``).
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ from typing import Any
 
 import websocket
 
-from . import readahead
+from . import deflate, readahead
+from .deflate import CompressionError
 from .errors import ClosedError
 from .redact import redact_url
 
@@ -59,6 +65,7 @@ class _DemoteOwnSocketLogs(logging.Filter):
 logging.getLogger("websocket").addFilter(_DemoteOwnSocketLogs())
 
 _read_ahead_warned = False  # the read-ahead could not be installed: said once per process
+_compression_warned = False  # compressed frames could not be read: said once per process
 
 
 def _warn_no_read_ahead() -> None:
@@ -67,6 +74,18 @@ def _warn_no_read_ahead() -> None:
         _read_ahead_warned = True
         log.warning("websocket-client %s has no frame_buffer.recv: frames are read without the "
                     "read-ahead (slower under load)", getattr(websocket, "__version__", "?"))
+
+
+def _may_offer_compression() -> bool:
+    global _compression_warned
+    if readahead.can_read_compressed():
+        return True
+    if not _compression_warned:
+        _compression_warned = True
+        log.warning("websocket-client %s cannot be read with upbit_sync's frame reader: "
+                    "permessage-deflate is not offered, frames stay plain",
+                    getattr(websocket, "__version__", "?"))
+    return False
 
 
 class ConnState(str, enum.Enum):
@@ -91,12 +110,14 @@ class ConnectionEnd:
 
     @property
     def kind(self) -> str:
-        """How it ended in a word or two, for counting: requested, http_<status>, stale, cut,
-        closed_<code>, timeout, refused, dropped."""
+        """How it ended in a word or two, for counting: requested, http_<status>, compression,
+        stale, cut, closed_<code>, timeout, refused, dropped."""
         if self.requested:
             return "requested"
         if self.http_status is not None:
             return f"http_{self.http_status}"
+        if isinstance(self.error, CompressionError):
+            return "compression"
         if self.cause:
             return "stale" if "stale" in self.cause else "cut"
         if self.code is not None:
@@ -108,6 +129,8 @@ class ConnectionEnd:
         return "dropped"
 
     def describe(self) -> str:
+        if isinstance(self.error, CompressionError):
+            return f"compression fault: {self.error}"
         if self.cause:
             return self.cause
         if self.http_status is not None:
@@ -144,6 +167,8 @@ class Connection:
         ping_timeout: float = 10.0,
         read_ahead: bool = True,
         proxy: Mapping[str, Any] | None = None,
+        compression: bool = False,
+        max_message: int = deflate.MAX_MESSAGE,
     ) -> None:
         self.name = name
         self.url = url
@@ -158,6 +183,8 @@ class Connection:
         self.ping_timeout = ping_timeout
         self.read_ahead = read_ahead
         self._proxy = dict(proxy or {})  # websocket-client's proxy arguments (Config.proxy_options)
+        self.compression = compression  # offer permessage-deflate on every upgrade
+        self.max_message = max_message  # the most bytes a compressed message may inflate to
 
         self._lock = threading.Lock()
         self._app: websocket.WebSocketApp | None = None
@@ -171,6 +198,9 @@ class Connection:
         self._raw: socket.socket | None = None  # the open socket, for input_pending
         self._poller: select.poll | None = None
         self._ahead: readahead.ReadAhead | None = None
+        self._inflater: deflate.Inflater | None = None
+        self._fault: CompressionError | None = None  # a compression fault ended this attempt
+        self._offered = False  # this attempt offered permessage-deflate
 
         self.state = ConnState.CLOSED
         self.attempt_started_at: float | None = None
@@ -178,10 +208,21 @@ class Connection:
         self.connected_since: float | None = None  # wall clock, for health reports
         self.last_frame_at: float | None = None  # monotonic
         self.frames = 0  # data frames received, over every socket
-        self.bytes = 0  # their payload bytes
+        self.bytes = 0  # their payload bytes (inflated, when compressed)
+        # what the current socket's server agreed to (the last socket's, while closed); None: plain
+        self.agreement: deflate.Agreement | None = None
+        self._saved = 0  # bytes compression spared the wire on the sockets before the current one
 
     def __repr__(self) -> str:
         return f"Connection({self.name!r}, {self.shown_url!r}, state={self.state.value})"
+
+    @property
+    def wire_bytes(self) -> int:
+        """The payload bytes of the data frames as they came over the wire, over every socket:
+        ``bytes`` less what compression spared."""
+        inflater = self._inflater
+        current = inflater.inflated - inflater.wire if inflater is not None else 0
+        return self.bytes - self._saved - current
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
@@ -196,11 +237,13 @@ class Connection:
             self._close_args = (None, "")
             self._opened_this_attempt = False
             self._abort_cause = ""
+            self._fault = None
+            self._offered = self.compression and _may_offer_compression()
             self.state = ConnState.CONNECTING
             self.attempt_started_at = time.monotonic()
             app = websocket.WebSocketApp(
                 self.url,
-                header=self._header,
+                header=self._upgrade_header if self._offered else self._header,
                 on_open=self._handle_open,
                 on_message=self._handle_message,
                 on_ping=self._handle_control,
@@ -241,10 +284,17 @@ class Connection:
         finally:
             self._finish(attempt)
 
+    def _upgrade_header(self) -> list[str]:
+        """The upgrade's extra headers: the owner's (a fresh JWT), and the permessage-deflate offer."""
+        return [*(self._header() if self._header is not None else ()), deflate.OFFER_HEADER]
+
     def _finish(self, attempt: int) -> None:
         # websocket-client leaves the socket open after a close the server started (its close()
         # returns early once the handshake is done): close it here, or the descriptor lingers
         raw, self._raw, self._poller, self._ahead = self._raw, None, None, None
+        inflater, self._inflater = self._inflater, None
+        if inflater is not None:
+            self._saved += inflater.inflated - inflater.wire
         if raw is not None:
             try:
                 raw.close()
@@ -254,7 +304,7 @@ class Connection:
             if attempt != self._attempt:
                 return
             requested = self._close_requested
-            error = self._last_error
+            error = self._fault or self._last_error
             code, reason = self._close_args
             if code is None and error is not None:
                 code = getattr(error, "status_code", None)
@@ -383,6 +433,8 @@ class Connection:
         self._ahead = readahead.install(app.sock) if raw is not None and self.read_ahead else None
         if self._ahead is None and raw is not None and self.read_ahead:
             _warn_no_read_ahead()
+        if self._offered and not self._take_answer(app):
+            return
         now = time.monotonic()
         with self._lock:
             if app is not self._app:
@@ -394,6 +446,35 @@ class Connection:
             self.last_frame_at = now
         log.info("connection %s open: %s", self.name, self.shown_url)
         self._on_open(self)
+
+    def _take_answer(self, app: websocket.WebSocketApp) -> bool:
+        """After an upgrade that offered permessage-deflate: read what the server answered and set
+        the socket's frames to be read accordingly. False (the socket cut) for an answer the client
+        must refuse: the attempt ends as one that never opened, with the reason."""
+        sock = app.sock
+        try:
+            headers = sock.getheaders() if sock is not None else None
+            agreement = deflate.parse_answer((headers or {}).get(deflate.HEADER.lower()))
+        except CompressionError as exc:
+            self._fault = exc
+            self._abort(app)
+            return False
+        self.agreement = agreement
+        inflater = deflate.Inflater(agreement, self.max_message) if agreement is not None else None
+        self._inflater = inflater
+        inflate = inflater.inflate if inflater is not None else None
+        ahead = self._ahead
+        if ahead is not None:
+            ahead.inflate = inflate
+        if sock is not None:
+            recv = ahead if ahead is not None else sock.frame_buffer.recv
+            reader = readahead.MessageReader(recv, inflate, self.max_message)
+            sock.recv_frame = reader.recv_frame  # type: ignore[method-assign]
+        if agreement is not None:
+            log.debug("connection %s: permessage-deflate, window %d bits%s", self.name,
+                      agreement.window_bits, ", no context takeover" if agreement.no_context_takeover
+                      else "")
+        return True
 
     def _handle_message(self, app: websocket.WebSocketApp, data: bytes | str) -> None:
         self.last_frame_at = time.monotonic()
@@ -433,6 +514,14 @@ class Connection:
     def _drain(self, app: websocket.WebSocketApp, ahead: readahead.ReadAhead) -> None:
         """Handle every complete frame the read-ahead holds before websocket-client waits on the
         socket again (readahead.py says why none may be left)."""
+        try:
+            self._drain_frames(app, ahead)
+        except CompressionError as exc:
+            self._fault = exc
+            self.abort(str(exc))
+        self.last_frame_at = time.monotonic()
+
+    def _drain_frames(self, app: websocket.WebSocketApp, ahead: readahead.ReadAhead) -> None:
         on_frame, next_frame = self._on_frame, ahead.next_frame
         while app.keep_running:
             frame = next_frame()
@@ -450,6 +539,8 @@ class Connection:
                     break
                 try:
                     opcode, parsed = sock.recv_data_frame(True)
+                except CompressionError:
+                    raise
                 except Exception as exc:  # a frame it refuses: as its own read loop would, end it
                     self.abort(f"frame refused: {type(exc).__name__}: {exc}")
                     break
@@ -462,7 +553,6 @@ class Connection:
             self.frames += 1
             self.bytes += len(data)
             on_frame(data, ahead.read_at)
-        self.last_frame_at = time.monotonic()
 
     def _wake_reader(self) -> None:
         # websocket-client's read loop is about to wait on the socket for a close frame it will find
@@ -482,6 +572,8 @@ class Connection:
             return
         if isinstance(error, BaseException):
             self._last_error = error
+            if isinstance(error, CompressionError):
+                self._fault = error
             code = getattr(error, "status_code", None)
             if isinstance(error, websocket.WebSocketConnectionClosedException) and code is not None:
                 self._close_args = (code, str(getattr(error, "reason", "") or ""))

@@ -31,7 +31,12 @@ class ConnectionHealth(TypedDict):
     messages: int
     """Frames received, data or not."""
     bytes: int
-    """Their payload bytes."""
+    """Their payload bytes (inflated, when they came compressed)."""
+    compression: bool
+    """permessage-deflate was agreed on the current socket (the last one, while closed)."""
+    wire_bytes: int
+    """The same payloads' bytes as they came over the wire: ``bytes`` less what compression spared
+    (``wire_bytes / bytes`` is the compression ratio; equal when nothing was compressed)."""
     ends: dict[str, int]
     """How its sockets ended unasked, by kind (``dropped``, ``stale``, ``closed_1000``, ``http_429``...):
     the reasons of its reconnects."""

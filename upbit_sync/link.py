@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from . import protocol
 from .config import Config, Ending
 from .connection import Connection, ConnectionEnd, ConnState
+from .deflate import CompressionError
 from .dispatch import MAX_DEFER, Dispatcher
 from .errors import ClosedError, DecodeError, RateLimitError, ServerErrorReply, StreamTimeout, UpbitError
 from .formats import to_default
@@ -102,7 +103,7 @@ class Link:
             name, url, on_open=self._on_open, on_frame=on_frame, on_batch_end=self._on_batch_end,
             on_end=self._on_end, header=header, connect_timeout=config.connect_timeout,
             ping_interval=config.ping_interval, ping_timeout=config.ping_timeout,
-            read_ahead=config.read_ahead, proxy=config.proxy_options,
+            read_ahead=config.read_ahead, proxy=config.proxy_options, compression=config.compression,
         )
         self.gate = self._new_gate()
         self.wanted: tuple[StreamSpec, ...] = ()
@@ -346,6 +347,8 @@ class Link:
                 self._owner.event(Disconnected(self.name, end.code, ending.description))
             if decision.error is not None:
                 self._owner.error(decision.error)
+            elif isinstance(end.error, CompressionError):  # the stream was corrupt: say so
+                self._owner.error(end.error)
         self._owner.wake()
 
     def _ending(self, conn: Connection, end: ConnectionEnd, now: float) -> Ending:
@@ -478,7 +481,8 @@ def fetch_snapshot(config: Config, spec: StreamSpec, timeout: float,
     conn = Connection("snapshot", config.public_url, on_open=lambda c: opened.set(),
                       on_frame=FrameReader(on_data, on_control, on_bad).feed, on_end=on_end,
                       connect_timeout=max(0.05, min(config.connect_timeout, timeout)),
-                      ping_interval=0, read_ahead=config.read_ahead, proxy=config.proxy_options)
+                      ping_interval=0, read_ahead=config.read_ahead, proxy=config.proxy_options,
+                      compression=config.compression)
     conn.open()
     try:
         if not opened.wait(max(0.0, deadline - time.monotonic())):

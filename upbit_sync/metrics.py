@@ -51,6 +51,8 @@ def connection_health(link: Link, now: float, stale_after: float,
         refused_upgrades=link.refused,
         messages=conn.frames,
         bytes=conn.bytes,
+        compression=conn.agreement is not None,
+        wire_bytes=conn.wire_bytes,
         ends=dict(link.ends),
         queue_depth=queued.get("queue_depth", 0),
         queue_bytes=queued.get("queue_bytes", 0),
@@ -170,6 +172,9 @@ class PrometheusCollector:
                                             labels=["connection"]),
             "bytes": CounterMetricFamily("upbit_sync_connection_bytes", "frame bytes received",
                                          labels=["connection"]),
+            "wire_bytes": CounterMetricFamily("upbit_sync_connection_wire_bytes",
+                                              "frame bytes received, as they came over the wire "
+                                              "(compressed)", labels=["connection"]),
             "bad_frames": CounterMetricFamily("upbit_sync_decode_errors", "frames that could not be read",
                                               labels=["connection"]),
             "recycles": CounterMetricFamily("upbit_sync_recycles", "sockets replaced to empty their set",
@@ -187,6 +192,7 @@ class PrometheusCollector:
             conn_gauges["queue_bytes"].add_metric([name], conn["queue_bytes"])
             conn_counters["messages"].add_metric([name], conn["messages"])
             conn_counters["bytes"].add_metric([name], conn["bytes"])
+            conn_counters["wire_bytes"].add_metric([name], conn["wire_bytes"])
             conn_counters["bad_frames"].add_metric([name], conn["bad_frames"])
             conn_counters["recycles"].add_metric([name], conn["recycles"])
             conn_counters["drops"].add_metric([name], conn["drops"])

@@ -32,6 +32,10 @@ CODES = [f"KRW-T{i}" for i in range(10)]
 # frames were decoded straight into typed messages and handed over in batches it was 7.6 Python calls.
 MAX_PYTHON_CALLS = 4.5
 MAX_ALL_CALLS = 17.0
+# Compressed frames (permessage-deflate, on by default since issue 21) add Inflater.inflate, its
+# decompress and two len calls per message: measured 2026-12-05 on CPython 3.11, 4.31 Python calls and
+# 17.75 in all (3.62 and 14.49 plain, as before).
+BOUNDS = {False: (MAX_PYTHON_CALLS, MAX_ALL_CALLS), True: (5.0, 20.0)}
 
 
 @pytest.fixture
@@ -89,7 +93,9 @@ def _calls(profiles: list[cProfile.Profile]) -> tuple[int, int]:
     return python, every
 
 
-def test_the_calls_per_delivered_message_stay_under_the_measured_bounds(firehose_exchange, monkeypatch):
+@pytest.mark.parametrize("compression", [False, True], ids=["plain", "compressed"])
+def test_the_calls_per_delivered_message_stay_under_the_measured_bounds(firehose_exchange, monkeypatch,
+                                                                       compression):
     market = MarketSimulator(seed=1)
     frames = [json.dumps(formats.to_simple(market.make("ticker", CODES[i % len(CODES)])),
                          separators=(",", ":")).encode() for i in range(200)]
@@ -102,7 +108,7 @@ def test_the_calls_per_delivered_message_stay_under_the_measured_bounds(firehose
         if len(received) == FRAMES:
             done.set()
 
-    config = us.Config(public_url=firehose_exchange.public_url, metrics=True)
+    config = us.Config(public_url=firehose_exchange.public_url, metrics=True, compression=compression)
     try:
         with us.WebSocketManager(config) as manager:
             client = us.WebSocketClient(manager)
@@ -119,7 +125,9 @@ def test_the_calls_per_delivered_message_stay_under_the_measured_bounds(firehose
     assert all(type(t) is us.Ticker for t in received)
     python, every = _calls(profiles)
     per_message_python, per_message = python / FRAMES, every / FRAMES
-    assert per_message_python <= MAX_PYTHON_CALLS, (
-        f"{per_message_python:.2f} Python calls per message (bound {MAX_PYTHON_CALLS}): the hot path "
+    print(f"compression={compression}: {per_message_python:.2f} Python calls, {per_message:.2f} in all")
+    max_python, max_all = BOUNDS[compression]
+    assert per_message_python <= max_python, (
+        f"{per_message_python:.2f} Python calls per message (bound {max_python}): the hot path "
         "grew; benchmarks/profile_hot_path.py shows where")
-    assert per_message <= MAX_ALL_CALLS, f"{per_message:.2f} calls per message (bound {MAX_ALL_CALLS})"
+    assert per_message <= max_all, f"{per_message:.2f} calls per message (bound {max_all})"

@@ -145,10 +145,13 @@ def test_install_replaces_the_parsers_recv_and_declines_an_unknown_build():
 
 class RawServer:
     """Accepts one websocket client, writes ``burst`` in one ``sendall`` and keeps the socket open,
-    recording the frames the client sends back. With ``tls``, it speaks wss as Upbit does."""
+    recording the frames the client sends back. With ``tls``, it speaks wss as Upbit does; with
+    ``extension``, its upgrade answer names that ``Sec-WebSocket-Extensions``."""
 
-    def __init__(self, burst: bytes, tls: bool = False) -> None:
+    def __init__(self, burst: bytes, tls: bool = False, extension: str | None = None) -> None:
         self.burst = burst
+        self.extension = extension
+        self.request = b""
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.tls: ssl.SSLContext | None = None
         if tls:
@@ -180,12 +183,16 @@ class RawServer:
                 if not chunk:  # the client gave up before its handshake was complete
                     return
                 request += chunk
+            self.request = request
             key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
                        if line.lower().startswith(b"sec-websocket-key:"))
             accept = base64.b64encode(
                 hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            extension = (b"" if self.extension is None
+                         else b"Sec-WebSocket-Extensions: " + self.extension.encode() + b"\r\n")
             conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n"
+                         + extension + b"\r\n")
             conn.sendall(self.burst)
             try:
                 self._read_client(conn)

@@ -113,14 +113,16 @@ class Connections:
         return self.write_frames(conn, server_frame(payload), 1 if data else 0, deadline, before)
 
     def write_frames(self, conn: Session, data: bytes, count: int, deadline: float | None,
-                     before: Callable[[], object] | None = None) -> bool:
+                     before: Callable[[], object] | None = None, *, as_is: bool = False) -> bool:
         """Write complete pre-encoded frames to the socket, holding websockets' write lock.
 
         Without a deadline the write blocks until done. With one, a client that cannot take the
         data by then is dropped as a slow consumer: the one sender thread must keep moving.
         ``before`` runs under the write lock just before the write: what it changes is in place
         before the client can have the frame, and a frame another thread writes after seeing the
-        change follows this one.
+        change follows this one. On a connection that agreed to permessage-deflate each data frame
+        is compressed here, in the order written, unless ``as_is`` (the raw-frame fault, and the
+        firehose's frames compressed beforehand).
         """
         ws = conn.ws
         written = 0
@@ -129,6 +131,9 @@ class Connections:
                 before()
             if ws.protocol.state is not State.OPEN:
                 return False
+            deflater = conn.deflater
+            if deflater is not None and not as_is:
+                data = deflater.reframe(data)
             # Counted before the write, so a client that has a frame sees it counted.
             self._count_sent(conn, count)
             try:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from websockets.protocol import State
 
+from .compression import compressed_frames
 from .connections import Connections, close_quietly
+from .session import Session
 from .wire import server_frame
 
 _FIREHOSE_CHUNK = 1 << 16
+_RSV1 = 0x40
 
 
 class Faults:
@@ -54,31 +57,48 @@ class Faults:
             connections.silenced = on
             connections.wake.notify_all()
 
-    def send_raw(self, frame: bytes | str, conn_id: int | None) -> int:
+    def send_raw(self, frame: bytes | str, conn_id: int | None, compressed: bool = False) -> int:
+        """The frame goes as built, never compressed by the connection (a plain frame is valid on one
+        that agreed to permessage-deflate). ``compressed``: the payload is taken as compressed
+        already and the frame says so (RSV1), agreed or not; the connection's own compressor then
+        starts a fresh window."""
         data = server_frame(frame)
+        if compressed:
+            data = bytes([data[0] | _RSV1]) + data[1:]
         connections = self._connections
-        return sum(connections.write_frames(conn, data, 0, None) for conn in connections.targets(conn_id))
+        return sum(connections.write_frames(conn, data, 0, None, _reset_of(conn), as_is=True)
+                   for conn in connections.targets(conn_id))
 
     def firehose(self, n: int, frames: bytes | str | Sequence[bytes | str], conn_id: int | None) -> int:
         items = [frames] if isinstance(frames, (bytes, str)) else list(frames)
         if n <= 0 or not items:
             return 0
-        encoded = [server_frame(item) for item in items]
-        cycle = b"".join(encoded)
-        reps = max(1, _FIREHOSE_CHUNK // len(cycle))
-        block, block_frames = cycle * reps, len(encoded) * reps
         conns = {conn.id: conn for conn in self._connections.targets(conn_id)}
+        # per kind of connection (plain, or compressed with its window): the frames, a block of
+        # them repeated to ~64 KiB, and how many frames the block holds; compressed frames are made
+        # here, once, so the client's inflating is measured and not the fake's zlib
+        shapes: dict[tuple[int, bool] | None, tuple[list[bytes], bytes, int]] = {}
+        for conn in conns.values():
+            key = _shape(conn)
+            if key not in shapes:
+                encoded = ([server_frame(item) for item in items] if key is None
+                           else compressed_frames(items, *key))
+                cycle = b"".join(encoded)
+                reps = max(1, _FIREHOSE_CHUNK // len(cycle))
+                shapes[key] = (encoded, cycle * reps, len(encoded) * reps)
         remaining = dict.fromkeys(conns, n)
         total = 0
         while remaining:
             for cid in list(remaining):
-                left = remaining[cid]
+                conn, left = conns[cid], remaining[cid]
+                encoded, block, block_frames = shapes[_shape(conn)]
                 if left >= block_frames:
                     data, count = block, block_frames
                 else:
                     full, rest = divmod(left, len(encoded))
-                    data, count = cycle * full + b"".join(encoded[:rest]), left
-                if not self._connections.write_frames(conns[cid], data, count, None):
+                    data, count = b"".join(encoded) * full + b"".join(encoded[:rest]), left
+                if not self._connections.write_frames(conn, data, count, None, _reset_of(conn),
+                                                      as_is=True):
                     del remaining[cid]
                     continue
                 total += count
@@ -86,3 +106,15 @@ class Faults:
                 if remaining[cid] == 0:
                     del remaining[cid]
         return total
+
+
+def _shape(conn: Session) -> tuple[int, bool] | None:
+    deflater = conn.deflater
+    return None if deflater is None else (deflater.window_bits, deflater.no_context_takeover)
+
+
+def _reset_of(conn: Session) -> Callable[[], object] | None:
+    """What must happen, under the write lock, as frames another compressor made are written to
+    ``conn``: its own compressor starts a fresh window (its old one would point past them)."""
+    deflater = conn.deflater
+    return None if deflater is None else deflater.reset

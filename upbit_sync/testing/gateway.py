@@ -22,6 +22,8 @@ from websockets.exceptions import ConnectionClosed, InvalidMessage
 from websockets.sync.server import Server, ServerConnection, serve
 
 from .acceptor import Acceptor
+from .compression import answered
+from .compression import extensions as compression_extensions
 from .connections import JOIN_TIMEOUT, Connections
 from .session import AUTHENTICATED_PATHS, PATHS, Attempt, FakeConnection
 from .state import ExchangeState
@@ -80,7 +82,8 @@ class Gateway:
     """
 
     def __init__(self, state: ExchangeState, connections: Connections,
-                 subscriptions: Subscriptions) -> None:
+                 subscriptions: Subscriptions, compression: Any = True) -> None:
+        self._extensions = compression_extensions(compression)
         self._state = state
         self._connections = connections
         self._subscriptions = subscriptions
@@ -101,7 +104,8 @@ class Gateway:
             sock=listener,
             process_request=self._process_request,
             process_response=self._process_response,
-            compression=None,
+            compression=None,  # websockets' own default is not taken: the answer is ours to pick
+            extensions=self._extensions,  # permessage-deflate, as Upbit agrees to it (None: declined)
             ping_interval=None,  # Upbit never pings its clients (docs/upbit.md §4)
             open_timeout=5.0,
             close_timeout=2.0,
@@ -235,8 +239,9 @@ class Gateway:
             if response.status_code != 101 or self._connections.stopping.is_set():
                 return
             auth = conn.fake_auth
-            self._connections.register(conn, attempt.path,
-                                       auth.access_key if auth is not None else None, now)
+            session = self._connections.register(conn, attempt.path,
+                                                 auth.access_key if auth is not None else None, now)
+            session.deflater = answered(response.headers.get("Sec-WebSocket-Extensions"))
 
     # -- requests ------------------------------------------------------------------------------
 

@@ -162,6 +162,11 @@ class FakeUpbitServer:
       decides its next closes. The series and rules are in :mod:`upbit_sync.testing.indicators`.
     - A client that cannot take a scheduled frame within ``send_timeout`` (it stopped reading and
       the socket buffers are full) is dropped as a slow consumer, so it cannot stall the others.
+    - ``compression`` (fixed at construction): an upgrade offering permessage-deflate is agreed to
+      as websockets agrees by default (``server_max_window_bits=12``), and that connection's data
+      frames go compressed, the LZ77 window kept across messages; ``"no_context_takeover"`` agrees
+      with a fresh window per message; False declines, every frame plain. Upbit's own answer is not
+      documented; it compresses when asked (testing/compression.py).
     """
 
     # The settings (see above; rest.FakeRest lists the REST side's rules), on the shared state.
@@ -214,6 +219,7 @@ class FakeUpbitServer:
         teapot_retry_after: bool = True,
         time_scale: float = 1.0,
         channel_rules: ChannelRules | None = None,
+        compression: bool | str = True,
     ) -> None:
         if auth_failure not in AUTH_FAILURE_MODES:
             raise ValueError(f"auth_failure must be one of {AUTH_FAILURE_MODES}")
@@ -237,7 +243,7 @@ class FakeUpbitServer:
         self._feed = Feed(state, self._connections, info)
         self._private = PrivatePaths(state, self._connections, info)
         self._gateway = Gateway(state, self._connections,
-                                Subscriptions(state, self._connections, self._feed, info))
+                                Subscriptions(state, self._connections, self._feed, info), compression)
         self._faults = Faults(self._connections)
         self._matcher = Matcher(state, self._private)
         state.market.on_trade = self._matcher.on_trade
@@ -456,12 +462,15 @@ class FakeUpbitServer:
         status and the body Upbit would send with it; they are not counted against any limit."""
         self._rest.refuse_next(n, status, group)
 
-    def send_raw(self, frame: bytes | str, conn_id: int | None = None) -> int:
-        """Send a frame as is to one or every open connection (``bytes`` binary, ``str`` text).
+    def send_raw(self, frame: bytes | str, conn_id: int | None = None, *,
+                 compressed: bool = False) -> int:
+        """Send a frame as is to one or every open connection (``bytes`` binary, ``str`` text),
+        never compressed by the connection. ``compressed=True``: the payload is already deflated
+        (``testing.compression.Deflater``), or meant to look so: the frame is marked RSV1.
 
         Bypasses :meth:`silence`; returns how many connections it reached.
         """
-        return self._faults.send_raw(frame, conn_id)
+        return self._faults.send_raw(frame, conn_id, compressed)
 
     def firehose(
         self,

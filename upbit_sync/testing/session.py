@@ -18,6 +18,7 @@ from typing import Any
 from websockets.frames import Opcode
 from websockets.sync.server import ServerConnection
 
+from .compression import Deflater
 from .tokens import TokenCheck
 from .validation import AnnouncementRequest
 
@@ -139,6 +140,7 @@ class Session:
     status_next: float | None = None
     last_tx: float = 0.0
     message_times: deque[float] = field(default_factory=deque)
+    deflater: Deflater | None = None  # permessage-deflate agreed: compresses what is written
 
     @property
     def last_activity(self) -> float:
@@ -189,6 +191,11 @@ class ConnInfo:
         with self._lock:
             return [dict(entry, codes=list(entry["codes"])) if "codes" in entry else dict(entry)
                     for entry in self._session.subscriptions]
+
+    @property
+    def compressed(self) -> bool:
+        """permessage-deflate was agreed on the upgrade: data frames go compressed."""
+        return self._session.deflater is not None
 
     @property
     def sent_count(self) -> int:
