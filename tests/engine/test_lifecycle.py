@@ -69,8 +69,12 @@ def test_stop_is_final_until_start(manager, exchange, recorder):
 def test_twenty_drop_cycles_leak_no_thread_and_no_socket(exchange, recorder):
     # Staleness is set well apart from the drops: on a loaded machine a 0.8 s silence can happen
     # between two cycles, and its extra reconnect would spoil the exact count.
-    manager = WebSocketManager(fast_config(exchange, stale_after=5.0))
+    # Each socket is dropped a moment after it opens, so each reconnect counts as a flap and backs
+    # off: short delays keep the twenty cycles about leaks, not about waiting.
+    manager = WebSocketManager(fast_config(exchange, stale_after=5.0, reconnect_delay=0.02,
+                                           reconnect_max_delay=0.05))
     port_of(manager).add_listener(recorder)
+    exchange.message_rate = 100.0  # and the data each cycle waits for comes soon after the reconnect
     manager.start()
     try:
         port_of(manager).set_wanted("public", [make_spec("ticker", ["KRW-BTC"])])

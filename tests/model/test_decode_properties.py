@@ -16,7 +16,7 @@ from . import payloads
 # Fixed seed and no example database: the same examples every run. No shrinking: it can take
 # tens of seconds per failing test, and the unshrunk counterexample is still printed.
 PROPERTY = settings(
-    max_examples=200, deadline=None, derandomize=True, database=None,
+    max_examples=100, deadline=None, derandomize=True, database=None,
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
     suppress_health_check=[HealthCheck.too_slow],
 )
