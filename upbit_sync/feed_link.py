@@ -75,6 +75,8 @@ class FeedLink:
         router.use(decode, reader.feed)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._paused = threading.Event()  # drain(): no new read starts
+        self._reading = threading.Lock()  # held by the reader thread through each read and its hand-off
         self._changed = threading.Event()
         self._thread: threading.Thread | None = None
         self._redis: Any = None
@@ -138,6 +140,37 @@ class FeedLink:
     def check_stale(self, now: float) -> None:
         """Nothing to cut: a quiet feed is a quiet market, and a dead Redis fails the next read."""
 
+    def drain(self, timeout: float) -> None:
+        """Let the workers deliver every entry already read before the subscriptions go (the last
+        client of a manager the application made is closing): no new read starts meanwhile, and
+        the entries are acknowledged by the reader's next round, as always once delivered. Without
+        this, entries still queued would be dropped with their subscription and acknowledged all
+        the same: lost to the group."""
+        deadline = time.monotonic() + timeout
+        self._paused.set()
+        try:
+            if not self._reading.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                log.warning("feed: a read still under way at close; its entries may go undelivered")
+                return
+            try:
+                self._wait_for_batches(deadline)
+            finally:
+                self._reading.release()
+        finally:
+            self._paused.clear()
+            self._changed.set()
+
+    def _wait_for_batches(self, deadline: float) -> None:
+        """Hand what the router holds to the workers and wait (until ``deadline``) until they have
+        passed the barriers behind every batch read."""
+        self._router.hand_off()
+        self._dispatcher.flush()
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._batches:
+                    return
+            time.sleep(0.002)  # the workers run the barriers: a short poll, bounded by the deadline
+
     def stop(self, timeout: float) -> None:
         """Stop reading; wait (within ``timeout``) until the workers delivered what was read, then
         acknowledge it: a clean stop leaves nothing pending, so a restart neither loses nor repeats."""
@@ -147,13 +180,7 @@ class FeedLink:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(0.05, deadline - time.monotonic()))
-        self._router.hand_off()
-        self._dispatcher.flush()
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not self._batches:
-                    break
-            time.sleep(0.002)  # the workers run the barriers: a short poll, bounded by the deadline
+        self._wait_for_batches(deadline)
         if self._redis is not None and not (thread is not None and thread.is_alive()):
             try:
                 self._ack()
@@ -177,12 +204,14 @@ class FeedLink:
             try:
                 if self._redis is None:
                     self._connect()
-                if not self._kinds:
-                    self._ack()
+                if not self._kinds or self._paused.is_set():
+                    if not self._paused.is_set():
+                        self._ack()
                     self._changed.wait(self._block_ms / 1000)
                     self._changed.clear()
                     continue
-                self._round()
+                with self._reading:
+                    self._round()
                 failures = 0
             except Exception as exc:
                 if not _is_redis_error(exc):

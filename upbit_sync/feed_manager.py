@@ -23,6 +23,7 @@ from .protocol import PUBLIC, StreamSpec
 from .subscriptions import ClientHooks
 
 FeedKey = tuple[str, str | None, str | None]
+CLOSE_TIMEOUT = 5.0  # seconds a closing client waits for the workers to deliver what was read
 
 
 class FeedManager(WebSocketManager):
@@ -127,11 +128,15 @@ class FeedPort(ClientPort):
         check_feed_subscription(self.feed, spec, backfill)
 
     def client_closing(self, client: ClientHooks) -> None:
-        """The manager's last client closes: the manager stops first, so what was read is delivered
-        and acknowledged before the subscriptions end (nothing lost to a group, nothing repeated)."""
+        """The manager's last client closes: what was read is delivered (and so acknowledged) before
+        the subscriptions end, so nothing is lost to a group and nothing repeated. A manager made
+        for the client (``WebSocketClient(feed=...)``) stops; one the application made keeps
+        running, its reads paused until the workers are through."""
+        if [other for other in list(self._clients) if other is not client]:
+            return
         if self._feed_manager._registry_key is None:
-            return  # a manager the application made and stops itself
-        if not [other for other in list(self._clients) if other is not client]:
+            self.feed.drain(CLOSE_TIMEOUT)
+        else:
             self._feed_manager.stop()
 
 

@@ -5,6 +5,8 @@ and survived, and what a feed cannot serve is refused before anything is sent.""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 import upbit_sync as us
@@ -158,3 +160,38 @@ def test_what_a_feed_cannot_serve_is_refused_before_anything_is_sent(redis_url, 
     finally:
         client.close()
         manager.stop()
+
+
+def test_closing_the_last_client_of_a_manager_one_made_delivers_what_was_read_before_it_ends(
+        redis_url, config, prefix):
+    # A group acknowledges an entry once the workers have passed it. Entries read and still queued
+    # when the client closes must reach its callbacks first: dropped with the subscription, they
+    # would be acknowledged all the same, and lost to the group.
+    manager = FeedManager(config, feed=redis_url, prefix=prefix, block=0.1, group="g", consumer="c")
+    gate = threading.Event()
+    got: list = []
+
+    def held(trade: us.Trade) -> None:
+        gate.wait(5.0)
+        got.append(trade)
+
+    client = WebSocketClient(manager)
+    try:
+        client.subscribe("trade", CODES, held)
+        assert _reading(manager)
+        with Publisher(redis_url, ["trade"], CODES, prefix=prefix, config=config):
+            assert wait_until(lambda: manager.health()["feed"]["messages"] >= 20, timeout=5.0)
+        closer = threading.Thread(target=client.close, daemon=True)
+        closer.start()
+        closer.join(0.3)  # with the entries delivered first, close() waits for the gate
+        gate.set()
+        closer.join(5.0)
+        assert not closer.is_alive()
+        later = WebSocketClient(manager)  # the same group and consumer: anything not acknowledged
+        later.subscribe("trade", CODES, got.append)
+        assert _settled(got, redis_url, prefix)  # every entry once, in order, nothing lost
+        later.close()
+    finally:
+        gate.set()
+        manager.stop()
+        client.close()
