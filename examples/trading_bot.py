@@ -89,9 +89,11 @@ class Stopper:
 
 
 def say(line: str) -> None:
-    """Print one whole line: the tracker's updates come from other threads."""
+    """Print one whole line: the tracker's updates come from other threads, and Ctrl-C can land in
+    the main thread between print()'s text and its newline, so the line goes out in one write."""
     with _print_lock:
-        print(line, flush=True)
+        sys.stdout.write(f"{line}\n")
+        sys.stdout.flush()
 
 
 def exact(value: float | Decimal | None) -> Decimal:

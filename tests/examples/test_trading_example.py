@@ -81,3 +81,31 @@ def test_a_signal_stops_it_cleanly_with_128_plus_its_number(runs: dict[str, Run]
                                                             ) -> None:
     out = runs[signum.name].stopped_by(signum)
     assert re.search(r"^\d+ round trips?, profit and loss [+-][\d,]+\.\d\d KRW after fees$", out, re.M), out
+
+
+def test_a_signal_landing_in_the_middle_of_a_line_cannot_cut_it_short(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C raises in the main thread between two bytecodes: inside print(), that can be between its
+    # text and its newline, and the summary printed next then ran on in the same line (seen under
+    # tox: "buy KRW-BTC for 6,000 KRW at market0 round trips, ..."). The signal is played here as an
+    # exception raised right after the first write reached the output.
+    import importlib.util
+    import io
+    import sys
+
+    spec = importlib.util.spec_from_file_location("trading_bot_under_test", BOT)
+    assert spec is not None and spec.loader is not None
+    bot = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bot)  # its dataclasses look their module up
+    spec.loader.exec_module(bot)
+
+    class Interrupting(io.StringIO):
+        def write(self, text: str) -> int:
+            super().write(text)
+            raise bot.Interrupted(signal.SIGINT)  # the signal, the moment the write returned
+
+    out = Interrupting()
+    monkeypatch.setattr(sys, "stdout", out)
+    with pytest.raises(bot.Interrupted):
+        bot.say("buy KRW-BTC for 6,000 KRW at market")
+    assert out.getvalue() == "buy KRW-BTC for 6,000 KRW at market\n"
