@@ -67,6 +67,13 @@ def draw(book: us.Orderbook) -> str:
     return "\n".join(lines)
 
 
+def say(text: str) -> None:
+    """Print ``text`` and its newline in one write: Ctrl-C lands in this (the main) thread, and inside
+    print() it could fall between the two and run the closing lines on into a cut one."""
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -98,14 +105,13 @@ def main() -> int:
             while deadline is None or time.monotonic() < deadline:
                 time.sleep(1.0)
                 book = latest.get()
-                print(draw(book) if book else "waiting for the first order book ...")
-                print()
+                say(f"{draw(book) if book else 'waiting for the first order book ...'}\n")
     except us.SubscriptionError as error:             # e.g. depth 7: raised before anything is sent
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Interrupted as stop:
         status = stop.exit_code
-    print(f"{latest.frames} order book frames received")
+    say(f"{latest.frames} order book frames received")
     return status
 
 

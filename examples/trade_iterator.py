@@ -34,6 +34,13 @@ def interrupt(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
+def say(text: str) -> None:
+    """Print ``text`` and its newline in one write: Ctrl-C lands in this (the main) thread, and inside
+    print() it could fall between the two and run the closing lines on into a cut one."""
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,8 +69,8 @@ def main() -> int:
             for trade in client.stream("trade", args.markets, timeout=30.0):
                 volume[trade.code] = volume.get(trade.code, 0.0) + trade.trade_volume
                 side = "buy " if trade.ask_bid == "BID" else "sell"
-                print(f"#{trade.sequential_id} {trade.code:<9} {side} {trade.trade_volume:>12.8f} "
-                      f"@ {trade.trade_price:>14,.10g}   ({trade.stream_type})")
+                say(f"#{trade.sequential_id} {trade.code:<9} {side} {trade.trade_volume:>12.8f} "
+                    f"@ {trade.trade_price:>14,.10g}   ({trade.stream_type})")
                 if deadline is not None and time.monotonic() >= deadline:
                     break                             # also cancels the trade subscription
     except us.SubscriptionError as error:             # e.g. a malformed code: raised before anything is sent
@@ -75,7 +82,7 @@ def main() -> int:
     except Interrupted as stop:
         status = stop.exit_code
     for code, total in sorted(volume.items()):
-        print(f"traded volume {code}: {total:.8f}")
+        say(f"traded volume {code}: {total:.8f}")
     return status
 
 

@@ -9,6 +9,7 @@ from ._version import __version__
 from .candles import CandleSeries
 from .client import WebSocketClient
 from .config import Config
+from .deflate import CompressionError
 from .errors import (
     ApiAuthenticationError,
     ApiError,
@@ -168,6 +169,7 @@ __all__ = [
     "Change",
     "ClosedError",
     "CoinAddress",
+    "CompressionError",
     "Config",
     "ConfigError",
     "ConnectError",
