@@ -230,6 +230,7 @@ def test_a_restart_in_the_same_period_adds_to_its_parquet_file(tmp_path: Path) -
     assert table.column("sequential_id").to_pylist() == [line["sequential_id"] for line in LINES["trade"]]
 
 
+@pytest.mark.timeout(120)  # a process of its own that imports pyarrow: slow to start on a loaded machine
 def test_a_killed_recording_process_loses_at_most_its_last_flush(tmp_path: Path) -> None:
     out = tmp_path / "rec"
     with FakeUpbitServer(message_rate=0, seed=3) as fake:
@@ -249,7 +250,12 @@ def test_a_killed_recording_process_loses_at_most_its_last_flush(tmp_path: Path)
                         if kind == "REALTIME"]
 
             first = [fake.trade("KRW-BTC", 100.0 + i, 0.1)["sequential_id"] for i in range(30)]
-            assert wait_until(lambda: recorded() == first, timeout=20)  # flushed while it runs
+            # flushed while it runs (under tox -p 2 beside another suite's forty example processes,
+            # 20 s was once not enough; the message says what the process and the files were at)
+            assert wait_until(lambda: recorded() == first, timeout=45), (
+                recorded(), first, run.process.poll(), run.lines(stderr=True)[-20:],
+                {p.name: p.stat().st_size for p in out.rglob("*")},
+                [(c.subscriptions, c.sent_count) for c in fake.open_connections()])
             second = [fake.trade("KRW-BTC", 200.0 + i, 0.1)["sequential_id"] for i in range(30)]
             run.process.send_signal(signal.SIGKILL)
             run.process.wait(timeout=10)
