@@ -134,6 +134,15 @@ def read_meta(fields: Mapping[bytes, bytes]) -> dict[str, Any]:
     return out
 
 
+def close_quietly(client: Any) -> None:
+    """Close a redis-py client that may already be broken (an outage): nothing it raises matters."""
+    if client is not None:
+        try:
+            client.close()
+        except Exception:
+            pass
+
+
 def redis_client(url: str, timeout: float) -> Any:
     """A redis-py client for ``url`` without retries of its own (the feed's loops retry, and tell
     of an outage); ConfigError without the redis package or for a URL it cannot use."""

@@ -253,11 +253,7 @@ class FeedLink:
 
     def _lost_connection(self, exc: BaseException) -> None:
         redis, self._redis = self._redis, None
-        if redis is not None:
-            try:
-                redis.close()
-            except Exception:
-                pass
+        fe.close_quietly(redis)
         self.last_error = str(exc)
         now = time.monotonic()
         first = self.connected or (self._down_since is None)

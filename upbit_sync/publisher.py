@@ -260,11 +260,7 @@ class Publisher:
 
     def _outage(self, exc: BaseException) -> None:
         redis, self._redis = self._redis, None
-        if redis is not None:
-            try:
-                redis.close()
-            except Exception:
-                pass
+        fe.close_quietly(redis)
         self.last_error = str(exc)
         if self._down_since is None:
             self._down_since = time.monotonic()

@@ -37,6 +37,14 @@ class RecordingError(UpbitError, ValueError):
     a bad period or compression."""
 
 
+def check_readable(problems: list[str], readable: bool) -> None:
+    """RecordingError naming the first problems when none of a recording's files held anything
+    readable (each file's problem: a bad line, a corrupt member, an unreadable file)."""
+    if problems and not readable:
+        more = f"; and {len(problems) - 3} more file(s)" if len(problems) > 3 else ""
+        raise RecordingError(f"nothing readable in the recording: {'; '.join(problems[:3])}{more}")
+
+
 class RecordingNotFound(RecordingError, FileNotFoundError):
     """A recording path that is not there, or a directory without recording files."""
 

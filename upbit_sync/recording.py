@@ -72,6 +72,7 @@ from .record_format import (
     SUFFIXES,
     RecordingError,
     RecordingNotFound,
+    check_readable,
     index_event,
     index_line,
     is_columnar,
@@ -90,8 +91,8 @@ if TYPE_CHECKING:  # for the annotations only: both are imported when read_recor
 __all__ = [
     "ACCOUNT_TYPES", "COMPRESSIONS", "DAY", "FLUSH_INTERVAL", "FORMATS", "INDEX_KEY", "MAX_LINE",
     "QUEUE_LINES", "SUFFIXES", "ReadReport", "Recorder", "RecorderStats", "RecordingError",
-    "RecordingNotFound", "index_event", "index_line", "is_index", "json_line", "parse_period", "period_name",
-    "read_lines", "read_recording", "recording_files",
+    "RecordingNotFound", "check_readable", "index_event", "index_line", "is_index", "json_line",
+    "parse_period", "period_name", "read_lines", "read_recording", "recording_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -329,9 +330,7 @@ def read_recording(paths: PathArg | Iterable[PathArg], *, types: str | Sequence[
             readable = readable or report.lines > 0
         if report.problem is not None:
             problems.append(report.problem)
-    if problems and not readable:
-        more = f"; and {len(problems) - 3} more file(s)" if len(problems) > 3 else ""
-        raise RecordingError(f"nothing readable in the recording: {'; '.join(problems[:3])}{more}")
+    check_readable(problems, readable)
     result = {kind: record_parquet.combine(kind, found) for kind, found in tables.items()}
     if output == "pandas":
         result = {kind: record_parquet.to_pandas(table) for kind, table in result.items()}

@@ -36,7 +36,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from ..recording import ReadReport, RecordingError, is_index, read_lines, recording_files
+from ..recording import ReadReport, check_readable, is_index, read_lines, recording_files
 
 C = TypeVar("C", bound=Hashable)  # what a connection is to the server (its Session)
 StreamKey = tuple[str, str, float]  # (type, code, orderbook level; 0 for the other types)
@@ -103,9 +103,7 @@ class Recording:
             readable = readable or report.lines > 0
             if report.problem is not None:
                 problems.append(report.problem)
-        if problems and not readable:
-            more = f"; and {len(problems) - 3} more file(s)" if len(problems) > 3 else ""
-            raise RecordingError(f"nothing readable in the recording: {'; '.join(problems[:3])}{more}")
+        check_readable(problems, readable)
         return cls(streams, gaps=gaps, problems=problems)
 
     def __len__(self) -> int:

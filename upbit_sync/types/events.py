@@ -61,10 +61,9 @@ class ServerError(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class MarketListed(Event):
-    """``subscribe_markets(follow=True)`` found ``market`` newly listed in ``quote`` and subscribed
-    it for ``type`` (one event per follow); ``at`` is when the re-read found it (epoch seconds).
-    ``connection`` carries it."""
+class MarketChange(Event):
+    """A change of ``quote``'s listing found by ``subscribe_markets(follow=True)`` for ``type`` (one
+    event per follow); ``at`` is when the re-read found it (epoch seconds)."""
 
     type: str
     market: str
@@ -75,13 +74,11 @@ class MarketListed(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class MarketDelisted(Event):
-    """``subscribe_markets(follow=True)`` found ``market`` gone from ``quote``'s listing and dropped
-    it from ``type``'s subscription; the names are those it was last listed under."""
+class MarketListed(MarketChange):
+    """``market`` newly listed in ``quote``, and subscribed for ``type``. ``connection`` carries it."""
 
-    type: str
-    market: str
-    quote: str
-    korean_name: str | None
-    english_name: str | None
-    at: float
+
+@dataclass(frozen=True, slots=True)
+class MarketDelisted(MarketChange):
+    """``market`` gone from ``quote``'s listing, and dropped from ``type``'s subscription; the names
+    are those it was last listed under."""
